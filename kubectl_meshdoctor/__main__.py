@@ -1,0 +1,3 @@
+from kubectl_meshdoctor.cli import main
+
+main()

@@ -1,0 +1,20 @@
+"""What every check receives: the snapshot, the mesh settings and the target host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubectl_meshdoctor.mesh.settings import MeshSettings
+from kubectl_meshdoctor.mesh.target import Target
+from kubectl_meshdoctor.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    snapshot: Snapshot
+    settings: MeshSettings
+    target: Target
+
+    @property
+    def live(self) -> bool:
+        return self.snapshot.mode != "offline"

@@ -1,0 +1,12 @@
+"""Every implemented check, in one list. A check that is not here does not run."""
+
+from __future__ import annotations
+
+from kubectl_meshdoctor.checks import workloads
+from kubectl_meshdoctor.checks.base import Check
+
+CHECKS: tuple[Check, ...] = (
+    *workloads.CHECKS,
+)
+
+IMPLEMENTED: frozenset[str] = frozenset(c.code for c in CHECKS)

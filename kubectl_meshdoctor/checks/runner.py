@@ -1,0 +1,48 @@
+"""Runs the registered checks over one target, turning missing data into `skipped`, never `passed`."""
+
+from __future__ import annotations
+
+import logging
+
+from kubectl_meshdoctor.catalogue import FAMILY_ORDER
+from kubectl_meshdoctor.checks.base import Check, NotApplicable
+from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.report.model import FAILED, NOT_RUN, PASSED, SKIPPED, CheckResult, Finding
+from kubectl_meshdoctor.resources import State
+
+log = logging.getLogger(__name__)
+
+
+def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[CheckResult], list[Finding]]:
+    results: list[CheckResult] = []
+    findings: list[Finding] = []
+    for chk in sorted(checks, key=lambda c: (FAMILY_ORDER[c.entry.family], c.code)):
+        reason = _why_not(ctx, chk)
+        if reason is not None:
+            status = NOT_RUN if reason.startswith("live only") else SKIPPED
+            results.append(CheckResult(chk.entry, status, reason))
+            continue
+        try:
+            found = chk.run(ctx)
+        except NotApplicable as exc:
+            results.append(CheckResult(chk.entry, NOT_RUN, str(exc)))
+            continue
+        except Exception as exc:  # a bug must not hide the other checks' results or pass silently
+            log.debug("check %s failed", chk.code, exc_info=True)
+            results.append(CheckResult(chk.entry, SKIPPED, f"internal error in the check: {exc!r}"))
+            continue
+        findings.extend(found)
+        results.append(CheckResult(chk.entry, FAILED if found else PASSED))
+    return results, findings
+
+
+def _why_not(ctx: CheckContext, chk: Check) -> str | None:
+    if chk.entry.live and not ctx.live:
+        return "live only: needs the cluster (not run with --offline)"
+    if chk.needs_istio and ctx.snapshot.status("virtualservices").state == State.NOT_SERVED:
+        return "Istio is not installed: the API server does not serve networking.istio.io"
+    for key in chk.needs:
+        status = ctx.snapshot.status(key)
+        if not status.ok:
+            return status.reason()
+    return None

@@ -1,0 +1,317 @@
+"""`kubectl meshdoctor`: commands and flags, wired to the core. No diagnosis logic lives here.
+
+kubectl passes its global flags through after the plugin name (`kubectl meshdoctor host x -n ns
+--context c`), and typer refuses group options after a subcommand, so every command carries the
+kube flags itself; `kube_command` adds them from one list. Heavy imports (kubernetes, rich, yaml)
+happen inside the commands, so `version` stays instant.
+"""
+
+import functools
+import inspect
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from kubectl_meshdoctor import __version__
+from kubectl_meshdoctor.errors import ExitCode, MeshdoctorError, UsageError
+
+try:  # typer >= 0.26 vendors click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer
+    from click import exceptions as click_exceptions
+
+PROG = "kubectl meshdoctor"
+DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) when --request-timeout is not given
+EXIT_CODES_HELP = ("Exit codes: 0 nothing at or above --fail-on and every check ran; 1 findings at or above "
+                   "--fail-on (or an internal error); 2 usage or input error (unknown host, bad file); "
+                   "3 cannot reach or authenticate to the cluster; 4 no failing finding but some checks "
+                   "were skipped.")
+
+app = typer.Typer(
+    name="meshdoctor", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
+    help="Why is traffic to this host in the Istio mesh failing, and what do I do about it? "
+         "Read-only: never creates, changes or deletes anything. " + EXIT_CODES_HELP,
+)
+
+
+def _kube_opt(*names: str, help: str, **kw: Any) -> Any:
+    return typer.Option(*names, help=help, rich_help_panel="Kubernetes (as kubectl)", **kw)
+
+
+# name, type, default, option: the flags kubectl users type after the plugin name.
+KUBE_FLAGS: tuple[tuple[str, Any, Any, Any], ...] = (
+    ("namespace", str | None, None, _kube_opt("-n", "--namespace", help="Namespace of the host (default: the "
+                                                                      "context's namespace, else default).")),
+    ("kubeconfig", str | None, None, _kube_opt("--kubeconfig", help="Path to one kubeconfig file (no merge).")),
+    ("context", str | None, None, _kube_opt("--context", help="The kubeconfig context to use.")),
+    ("cluster", str | None, None, _kube_opt("--cluster", help="The kubeconfig cluster to use.")),
+    ("user", str | None, None, _kube_opt("--user", help="The kubeconfig user to use.")),
+    ("as_user", str | None, None, _kube_opt("--as", help="Username to impersonate.")),
+    ("as_group", list[str] | None, None, _kube_opt("--as-group", help="Group to impersonate.")),
+    ("token", str | None, None, _kube_opt("--token", help="Bearer token for the API server.")),
+    ("server", str | None, None, _kube_opt("-s", "--server", help="Address of the API server.")),
+    ("insecure_skip_tls_verify", bool, False,
+     _kube_opt("--insecure-skip-tls-verify", help="Do not verify the server certificate.")),
+    ("certificate_authority", str | None, None,
+     _kube_opt("--certificate-authority", help="CA certificate file for the server.")),
+    ("request_timeout", str | None, None,
+     _kube_opt("--request-timeout", help="Time to wait for one request, e.g. 2s, 1m; 0 = no timeout "
+                                         "(default: 5s to connect, 30s to read).")),
+    ("debug", bool, False, _kube_opt("--debug", help="Show tracebacks and client logs on stderr.")),
+)
+
+OutputOpt = Annotated[str, typer.Option("-o", "--output",
+                                        help="text | json | yaml | markdown | jsonpath=TEMPLATE")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also when NO_COLOR is set).")]
+
+
+def parse_duration(text: str | None) -> float | tuple[float, float] | None:
+    """kubectl's --request-timeout: '0' means no timeout; '2s', '1m30s', '500ms'; a bare number is seconds."""
+    if text is None:
+        return DEFAULT_TIMEOUT
+    value = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        seconds = float(value)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", value)
+        if not parts or "".join(n + u for n, u in parts) != value:
+            raise UsageError(f"invalid --request-timeout {text!r}: use e.g. 2s, 1m, 0 (no timeout)")
+        scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+        seconds = sum(float(n) * scale[u] for n, u in parts)
+    return None if seconds == 0 else seconds
+
+
+def _kube_options(values: dict[str, Any]) -> Any:
+    from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
+
+    return KubeOptions(
+        namespace=values["namespace"], kubeconfig=values["kubeconfig"], context=values["context"],
+        cluster=values["cluster"], user=values["user"], as_user=values["as_user"],
+        as_groups=tuple(values["as_group"] or ()), token=values["token"], server=values["server"],
+        insecure_skip_tls_verify=values["insecure_skip_tls_verify"],
+        certificate_authority=values["certificate_authority"],
+        request_timeout=parse_duration(values["request_timeout"]))
+
+
+def kube_command(fn: Callable[..., None]) -> Callable[..., None]:
+    """Adds the kube flags to a command (as a `kube` argument) and turns our errors into one line
+    on stderr and their exit code."""
+    sig = inspect.signature(fn, eval_str=True)
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                               annotation=Annotated[typ, opt]) for name, typ, default, opt in KUBE_FLAGS]
+    params = [p for p in sig.parameters.values() if p.name != "kube"] + extra
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> None:
+        flags = {name: kwargs.pop(name) for name, *_ in KUBE_FLAGS}
+        if flags["debug"]:
+            logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+        with _errors_to_exit(debug=flags["debug"]):
+            fn(kube=_kube_options(flags), **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+@contextmanager
+def _errors_to_exit(debug: bool) -> Iterator[None]:
+    try:
+        yield
+    except (typer.Exit, click_exceptions.ClickException):
+        raise
+    except MeshdoctorError as exc:
+        if debug:
+            raise
+        _fail(exc.message, exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for details)",
+              ExitCode.FINDINGS)
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    raise typer.Exit(int(code))
+
+
+@contextmanager
+def _spinner(no_color: bool) -> Iterator[Callable[[str], None]]:
+    """Progress on stderr, only when stderr is a terminal: stdout carries the report alone."""
+    if not sys.stderr.isatty():
+        yield lambda _msg: None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True, no_color=no_color)
+    with console.status("starting") as status:
+        yield lambda msg: status.update(msg)
+
+
+def _output_format(output: str) -> tuple[str, str]:
+    fmt, _, template = output.partition("=")
+    fmt = fmt.strip().lower()
+    if fmt not in ("text", "json", "yaml", "markdown", "md", "jsonpath"):
+        raise UsageError(f"unknown output format {output!r}: use text, json, yaml, markdown or jsonpath=TEMPLATE")
+    if fmt == "jsonpath" and not template:
+        raise UsageError("jsonpath output needs a template: -o jsonpath='{.findings[*].id}'")
+    return ("markdown" if fmt == "md" else fmt), template
+
+
+def _write_machine(doc: Any, fmt: str, template: str) -> bool:
+    """json/yaml/jsonpath straight to stdout; False when the format is a human one."""
+    from kubectl_meshdoctor.report import machine
+
+    if fmt == "json":
+        sys.stdout.write(machine.to_json(doc))
+    elif fmt == "yaml":
+        sys.stdout.write(machine.to_yaml(doc))
+    elif fmt == "jsonpath":
+        sys.stdout.write(machine.to_jsonpath(doc, template))
+    else:
+        return False
+    return True
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@kube_command
+def host(
+    kube: Any,
+    host: Annotated[str, typer.Argument(help="reviews, reviews.bookinfo, reviews.bookinfo.svc.cluster.local, "
+                                             "or an external host such as myapp.com")],
+    filename: Annotated[list[str] | None, typer.Option(
+        "-f", "--filename", help="YAML/JSON file, directory or - (stdin), repeatable: laid over the live "
+                                 "state (what-if), or the whole world with --offline.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Use only the -f files; no cluster.")] = False,
+    output: OutputOpt = "text",
+    fail_on: Annotated[str, typer.Option("--fail-on", help="error | warning | info | none: the lowest "
+                                                           "severity that makes the exit code 1.")] = "error",
+    no_color: NoColorOpt = False,
+    cluster_domain: Annotated[str, typer.Option("--cluster-domain", help="The cluster's DNS domain.")]
+    = "cluster.local",
+) -> None:
+    """Diagnose traffic to one host: routing, TLS, subsets, ingress and workload problems, each with the
+    objects involved and the fix."""
+    from kubectl_meshdoctor.diagnose import HostRequest, diagnose_host
+    from kubectl_meshdoctor.report.verdict import FAIL_ON, exit_code
+
+    fmt, template = _output_format(output)
+    if fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
+    if offline and not filename:
+        raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")
+    no_color = no_color or bool(os.environ.get("NO_COLOR"))
+    with _spinner(no_color) as progress:
+        report = diagnose_host(HostRequest(host, tuple(filename or ()), offline, cluster_domain), kube, progress)
+    if not _write_machine(report.to_dict(), fmt, template):
+        if fmt == "markdown":
+            from kubectl_meshdoctor.report.markdown import to_markdown
+
+            sys.stdout.write(to_markdown(report))
+        else:
+            from kubectl_meshdoctor.report.text import make_console, render_text
+
+            render_text(report, make_console(sys.stdout, no_color))
+    raise typer.Exit(int(exit_code(report, fail_on)))
+
+
+@app.command(name="checks")
+@kube_command
+def list_checks(kube: Any, output: OutputOpt = "text", no_color: NoColorOpt = False) -> None:
+    """The findings catalogue: every code, its id, family, severity, and whether it needs a live cluster."""
+    from kubectl_meshdoctor.catalogue import CATALOGUE, FAMILY_BY_KEY
+    from kubectl_meshdoctor.checks.registry import IMPLEMENTED
+
+    fmt, template = _output_format(output)
+    rows = [{"code": e.code, "id": e.id, "family": e.family, "severity": e.severity, "liveOnly": e.live,
+             "status": "available" if e.code in IMPLEMENTED else "planned", "title": e.title} for e in CATALOGUE]
+    if _write_machine({"checks": rows}, fmt, template):
+        return
+    if fmt == "markdown":
+        lines = ["| code | id | family | severity | live only | status |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['code']} | {r['id']} | {r['family']} | {r['severity']} | {'yes' if r['liveOnly'] else ''} "
+                  f"| {r['status']} |" for r in rows]
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    from rich import box
+    from rich.table import Table
+
+    from kubectl_meshdoctor.report.text import make_console
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("CODE", "ID", "FAMILY", "SEVERITY", "LIVE ONLY", "STATUS"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["code"], r["id"], FAMILY_BY_KEY[r["family"]].title, r["severity"],
+                      "yes" if r["liveOnly"] else "", r["status"])
+    make_console(sys.stdout, no_color or bool(os.environ.get("NO_COLOR"))).print(table)
+
+
+@app.command()
+@kube_command
+def explain(kube: Any, code: Annotated[str, typer.Argument(help="A code (MD201) or an id (tls-conflict).")],
+            output: OutputOpt = "text") -> None:
+    """What a finding means, why it breaks traffic, and how to fix it."""
+    import difflib
+
+    from kubectl_meshdoctor.catalogue import BY_CODE, BY_ID, FAMILY_BY_KEY, lookup
+
+    entry = lookup(code)
+    if entry is None:
+        close = difflib.get_close_matches(code.lower(), list(BY_ID), n=3) or \
+            difflib.get_close_matches(code.upper(), list(BY_CODE), n=3)
+        raise UsageError(f"unknown check {code!r}" + (f"; did you mean {' or '.join(close)}?" if close else
+                                                       "; `kubectl meshdoctor checks` lists them all"))
+    fmt, template = _output_format(output)
+    family = FAMILY_BY_KEY[entry.family]
+    doc = {"code": entry.code, "id": entry.id, "family": entry.family, "severity": entry.severity,
+           "liveOnly": entry.live, "meaning": entry.title, "why": entry.why, "fix": list(entry.fix),
+           "docs": list(entry.docs), "related": list(entry.related), "guideline": family.guideline}
+    if _write_machine(doc, fmt, template):
+        return
+    lines = [f"{entry.code} {entry.id} ({entry.severity}; {family.title})", "",
+             f"Meaning: {entry.title}.", "", f"Why it breaks traffic: {entry.why}", "", "How to fix:"]
+    lines += [f"  {i}. {step}" for i, step in enumerate(entry.fix, 1)]
+    lines += ["", f"Guideline: \"{family.guideline}\"", "Docs: " + " ".join(entry.docs)]
+    if entry.related:
+        lines.append("Related: " + ", ".join(entry.related))
+    if entry.live:
+        lines.append("Live only: needs the cluster (logs or --probe); not run with --offline.")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@app.command()
+@kube_command
+def version(kube: Any, output: OutputOpt = "text") -> None:
+    """Print the plugin's version (no cluster needed)."""
+    fmt, template = _output_format(output)
+    doc = {"version": __version__, "python": ".".join(map(str, sys.version_info[:3]))}
+    if not _write_machine(doc, fmt, template):
+        sys.stdout.write(f"kubectl-meshdoctor {__version__} (python {doc['python']})\n")
+
+
+def main() -> None:
+    """Console entry point: usage errors as one line (exit 2), everything else from the commands."""
+    try:
+        code = app(prog_name=PROG, standalone_mode=False)
+    except click_exceptions.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        sys.stderr.write(f"error: {exc.format_message()}{hint}\n")
+        sys.exit(ExitCode.USAGE)
+    except typer.Abort:
+        sys.stderr.write("error: aborted\n")
+        sys.exit(130)
+    except click_exceptions.ClickException as exc:
+        sys.stderr.write(f"error: {exc.format_message()}\n")
+        sys.exit(exc.exit_code)
+    sys.exit(code or 0)

@@ -1,0 +1,84 @@
+"""One raw GET against the API server: JSON in, dict out, failures classified.
+
+The client's typed models cost 10-18x the time of `json.loads` (ECOSYSTEM.md §0.4), so every
+request asks for the undecoded body. Failures become exceptions that say what the user can do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_meshdoctor.errors import AuthenticationFailed, ClusterUnreachable
+
+
+@dataclass
+class ApiStatusError(Exception):
+    """A non-2xx answer for one request (403, 404, 500...) that the run survives."""
+
+    status: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}: {self.message}"
+
+
+class RawApi:
+    def __init__(self, api_client: Any, timeout: float | None, server: str = "") -> None:
+        self._client = api_client
+        self._timeout = timeout
+        self.server = server or api_client.configuration.host
+        self.requests = 0
+        self.bytes_received = 0
+
+    def get(self, path: str, query: dict[str, str | int] | None = None) -> dict[str, Any]:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError, SSLError
+
+        params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
+        self.requests += 1
+        try:
+            response = self._client.call_api(
+                path, "GET", query_params=params, header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
+                _request_timeout=self._timeout)
+            body = response.data
+        except ApiException as exc:
+            raise _status_error(exc) from exc
+        except SSLError as exc:
+            raise ClusterUnreachable(f"TLS problem talking to {self.server}: {_root_cause(exc)}") from exc
+        except HTTPError as exc:
+            raise ClusterUnreachable(f"cannot reach the API server {self.server}: {_root_cause(exc)}") from exc
+        self.bytes_received += len(body)
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ApiStatusError(200, "invalid response from the API server (not JSON)") from exc
+
+
+def _status_error(exc: Any) -> Exception:
+    message = ""
+    try:
+        message = json.loads(exc.body or b"{}").get("message", "")
+    except (ValueError, AttributeError):
+        pass
+    if exc.status == 401:
+        return AuthenticationFailed("unauthorized: the API server rejected the credentials "
+                                    "(expired or wrong token/certificate); log in again")
+    return ApiStatusError(exc.status, message or str(exc.reason or ""))
+
+
+def _root_cause(exc: BaseException) -> str:
+    """urllib3 wraps the real reason (refused, timed out, certificate) several levels deep."""
+    reason: BaseException | None = exc
+    while getattr(reason, "reason", None) is not None and reason is not reason.reason:
+        reason = reason.reason
+    text = str(reason)
+    if "timed out" in text.lower():
+        return "timed out"
+    if "refused" in text.lower():
+        return "connection refused"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "certificate verify failed (wrong --certificate-authority or server certificate)"
+    return text.split(": ", 1)[-1][:200]

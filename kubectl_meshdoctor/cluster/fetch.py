@@ -1,0 +1,135 @@
+"""Parallel, paginated LISTs of exactly the collections a run needs.
+
+Each collection is read once, in a bounded thread pool, with server-side selectors where they
+narrow the set (the pods of one Service, not all pods: PERF-FLOOR.md). A failure never raises out
+of here except for problems that make the whole cluster unusable (bad credentials): every other
+outcome is a CollectionStatus that the checks turn into "skipped, because ...".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_meshdoctor.cluster.api import ApiStatusError, RawApi
+from kubectl_meshdoctor.errors import AuthenticationFailed, ClusterUnreachable
+from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, Resource, State
+
+PAGE_SIZE = 500
+MAX_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    resource: str
+    namespace: str | None = None  # None: all namespaces (or cluster-scoped)
+    label_selector: str = ""
+    field_selector: str = ""
+
+    def scope(self) -> str:
+        where = f"in {self.namespace}" if self.namespace else (
+            "in all namespaces" if BY_KEY[self.resource].namespaced else "at the cluster scope")
+        sel = ", ".join(s for s in (self.label_selector, self.field_selector) if s)
+        return f"{where} ({sel})" if sel else where
+
+
+@dataclass
+class ListResult:
+    request: ListRequest
+    status: CollectionStatus
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """Which group/versions the server serves; core v1 is always assumed."""
+
+    groups: dict[str, tuple[str, ...]]
+
+    def version_for(self, resource: Resource) -> str | None:
+        if not resource.group:
+            return "v1"
+        served = self.groups.get(resource.group, ())
+        return next((v for v in resource.versions if v in served), None)
+
+    def serves_istio(self) -> bool:
+        return any(g.endswith("istio.io") for g in self.groups)
+
+
+def discover(api: RawApi) -> Discovery:
+    body = api.get("/apis")
+    groups = {g.get("name", ""): tuple(v.get("version", "") for v in g.get("versions") or [])
+              for g in body.get("groups") or [] if isinstance(g, dict)}
+    return Discovery(groups)
+
+
+def list_path(resource: Resource, version: str, namespace: str | None) -> str:
+    base = f"/api/{version}" if not resource.group else f"/apis/{resource.group}/{version}"
+    if namespace and resource.namespaced:
+        return f"{base}/namespaces/{namespace}/{resource.key}"
+    return f"{base}/{resource.key}"
+
+
+def list_collections(api: RawApi, discovery: Discovery, requests: Iterable[ListRequest]) -> list[ListResult]:
+    todo = list(dict.fromkeys(requests))
+    if not todo:
+        return []
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(todo))) as pool:
+        return list(pool.map(lambda r: _list_one(api, discovery, r), todo))
+
+
+def _list_one(api: RawApi, discovery: Discovery, request: ListRequest) -> ListResult:
+    resource = BY_KEY[request.resource]
+    scope = request.scope()
+    version = discovery.version_for(resource)
+    if version is None:
+        return ListResult(request, CollectionStatus(resource.key, State.NOT_SERVED, scope))
+    path = list_path(resource, version, request.namespace)
+    try:
+        items = _paginate(api, path, request)
+    except ApiStatusError as exc:
+        state = {403: State.FORBIDDEN, 404: State.NOT_SERVED}.get(exc.status, State.ERROR)
+        message = "" if exc.status == 403 else str(exc)
+        return ListResult(request, CollectionStatus(resource.key, state, scope, message))
+    except ClusterUnreachable as exc:
+        return ListResult(request, CollectionStatus(resource.key, State.ERROR, scope, exc.message))
+    return ListResult(request, CollectionStatus(resource.key, State.OK, scope), items)
+
+
+def _paginate(api: RawApi, path: str, request: ListRequest) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    token = ""
+    restarted = False
+    while True:
+        query = {"limit": PAGE_SIZE, "continue": token, "labelSelector": request.label_selector,
+                 "fieldSelector": request.field_selector}
+        try:
+            page = api.get(path, query)
+        except ApiStatusError as exc:
+            if exc.status == 410 and token and not restarted:  # continue token expired: start over once
+                items, token, restarted = [], "", True
+                continue
+            raise
+        for item in page.get("items") or []:
+            if isinstance(item, dict):
+                # managedFields is half of a pod's bytes and never read (PERF-FLOOR.md).
+                (item.get("metadata") or {}).pop("managedFields", None)
+                items.append(item)
+        token = (page.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return items
+
+
+def check_access(api: RawApi) -> dict[str, Any]:
+    """One cheap request before the fan-out: turns an unreachable server or rejected credentials into
+    one clear error instead of a dozen failed collections."""
+    try:
+        return api.get("/version")
+    except ApiStatusError as exc:
+        if exc.status == 403:  # /version is readable by anyone authenticated on real clusters
+            return {}
+        raise ClusterUnreachable(f"the API server {api.server} answered /version with {exc}") from exc
+    except AuthenticationFailed:
+        raise

@@ -1,0 +1,102 @@
+"""One `host` run, start to end: read (cluster and/or files) -> snapshot -> target -> checks -> Report.
+
+The CLI only parses flags and renders; everything a run decides is decided here, in the order the
+architecture fixes, so tests can drive it without the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.registry import CHECKS
+from kubectl_meshdoctor.checks.runner import run_checks
+from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
+from kubectl_meshdoctor.errors import ClusterError
+from kubectl_meshdoctor.mesh.settings import control_planes, mesh_config_name, read_mesh_settings
+from kubectl_meshdoctor.mesh.target import Target, resolve_target
+from kubectl_meshdoctor.mesh.workloads import service_selector
+from kubectl_meshdoctor.report.model import Report, Source
+from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
+from kubectl_meshdoctor.snapshot.files import LoadedFiles, load_files
+from kubectl_meshdoctor.snapshot.model import Snapshot
+
+ProgressFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class HostRequest:
+    host: str
+    files: tuple[str, ...] = ()
+    offline: bool = False
+    cluster_domain: str = "cluster.local"
+
+
+def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn = lambda _m: None) -> Report:
+    if request.offline:
+        namespace = kube.namespace or "default"
+        files = load_files(list(request.files), namespace)
+        snapshot = offline_snapshot(files)
+        notes = [f"ignored objects of kinds meshdoctor does not read: {', '.join(files.ignored_kinds)}"] \
+            if files.ignored_kinds else []
+    else:
+        snapshot, namespace, notes = _live_snapshot(request, kube, progress)
+    settings = read_mesh_settings(snapshot, request.cluster_domain)
+    target = resolve_target(snapshot, request.host, namespace, request.cluster_domain)
+    progress("running checks")
+    results, findings = run_checks(CheckContext(snapshot, settings, target), CHECKS)
+    findings.sort(key=lambda f: ({"error": 0, "warning": 1, "info": 2}[f.level], f.entry.code))
+    source = Source(snapshot.mode, snapshot.context, str(settings.version) if settings.version else None,
+                    settings.auto_mtls, settings.root_namespace)
+    return Report(request.host, target.host, target.namespace, source, tuple(results), tuple(findings),
+                  tuple([*target.notes, *notes, *settings.notes]))
+
+
+def offline_snapshot(files: LoadedFiles) -> Snapshot:
+    """In --offline mode the files are the whole world: a kind they do not hold is `absent`, and checks
+    that need it are skipped rather than told that nothing exists."""
+    present = {key for key, _ in files.objects}
+    statuses = {key: CollectionStatus(key, State.OK if key in present else State.ABSENT, "in the input files")
+                for key in BY_KEY}
+    return Snapshot.build(files.objects, statuses, "offline")
+
+
+def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn) -> tuple[Snapshot, str, list[str]]:
+    from kubectl_meshdoctor.cluster.api import RawApi
+    from kubectl_meshdoctor.cluster.kubeconfig import connect
+    from kubectl_meshdoctor.snapshot.live import LiveReader
+
+    conn = connect(kube)
+    overlay = load_files(list(request.files), conn.namespace).objects if request.files else ()
+    mode = "overlay" if request.files else "live"
+    reader = LiveReader(RawApi(conn.api_client, conn.timeout), conn.context, conn.namespace, progress)
+    reader.start()
+    reader.read_round_one()
+    _fail_if_nothing_readable(reader)
+    if not reader.discovery or not reader.discovery.serves_istio():
+        reader.notes.append("Istio is not installed in this cluster (no *.istio.io API): mesh checks skipped")
+    interim = reader.snapshot(overlay, mode)
+    target = resolve_target(interim, request.host, conn.namespace, request.cluster_domain)
+    planes = control_planes(interim)
+    cp = planes[0] if planes else None
+    reader.read_round_two(_target_services(interim, target),
+                          (cp.namespace if cp else "istio-system", mesh_config_name(cp)))
+    return reader.snapshot(overlay, mode), conn.namespace, reader.notes
+
+
+def _target_services(snapshot: Snapshot, target: Target):
+    for ref in target.services:
+        svc = snapshot.get("services", ref.namespace, ref.name)
+        yield ref, service_selector(svc) if svc else {}
+
+
+def _fail_if_nothing_readable(reader) -> None:
+    """A user who can read nothing at all gets one clear error (exit 3), not a report of skips."""
+    if reader.results and all(r.status.state in (State.FORBIDDEN, State.NOT_SERVED) for r in reader.results) \
+            and any(r.status.state == State.FORBIDDEN for r in reader.results):
+        raise ClusterError("forbidden: these credentials cannot list anything meshdoctor needs "
+                           "(services, Istio configuration); ask for read access (the `view` ClusterRole)")
+    errors = [r for r in reader.results if r.status.state == State.ERROR]
+    if errors and len(errors) == len(reader.results):
+        raise ClusterError(f"the API server failed every request: {errors[0].status.message}")

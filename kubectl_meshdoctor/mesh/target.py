@@ -1,0 +1,151 @@
+"""What the user means by `host H`: the resolution order of FINDINGS.md "Host input".
+
+1. a Service FQDN (`name.ns.svc.<domain>` or `name.ns.svc`); 2. `name.namespace` when that Service
+exists; 3. a short name in the namespace of -n / the context / default; 4. a host declared by a
+gateway-bound VirtualService or a ServiceEntry, literally or through a wildcard; 5. a host only
+VirtualServices or DestinationRules mention (configuration without a Service). Anything else is an
+unknown host, answered with close matches.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_meshdoctor.errors import HostNotFound
+from kubectl_meshdoctor.mesh import hosts
+from kubectl_meshdoctor.mesh.hosts import ServiceName
+from kubectl_meshdoctor.snapshot import Snapshot
+from kubectl_meshdoctor.snapshot import objects as o
+
+SERVICE = "service"
+EXTERNAL = "external"
+CONFIG_ONLY = "config-only"
+ROUTE_KINDS = ("http", "tcp", "tls")
+
+
+@dataclass(frozen=True)
+class Target:
+    input: str
+    host: str
+    namespace: str
+    kind: str
+    services: tuple[ServiceName, ...]  # the Services whose pods serve this host
+    notes: tuple[str, ...] = ()
+
+
+def is_gateway_bound(vs: dict[str, Any]) -> bool:
+    gateways = [g for g in o.as_list(o.spec(vs).get("gateways")) if isinstance(g, str)]
+    return any(g != "mesh" for g in gateways)
+
+
+def vs_hosts(vs: dict[str, Any], domain: str) -> list[str]:
+    return [hosts.resolve(h, o.namespace(vs), domain) for h in o.as_list(o.spec(vs).get("hosts"))
+            if isinstance(h, str)]
+
+
+def vs_destinations(vs: dict[str, Any], domain: str) -> Iterator[str]:
+    """Every route destination host of a VirtualService, resolved in the VirtualService's namespace."""
+    spec = o.spec(vs)
+    for route_kind in ROUTE_KINDS:
+        for rule in o.as_list(spec.get(route_kind)):
+            for dest in o.as_list(o.as_dict(rule).get("route")):
+                host = o.as_str(o.dig(dest, "destination", "host"))
+                if host:
+                    yield hosts.resolve(host, o.namespace(vs), domain)
+
+
+def _external_hosts(snapshot: Snapshot, domain: str) -> dict[str, list[dict[str, Any]]]:
+    """Declared external host -> the gateway-bound VirtualServices (or ServiceEntries) declaring it."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for vs in snapshot.all("virtualservices"):
+        if is_gateway_bound(vs):
+            for host in vs_hosts(vs, domain):
+                found.setdefault(host, []).append(vs)
+    for se in snapshot.all("serviceentries"):
+        for host in o.as_list(o.spec(se).get("hosts")):
+            if isinstance(host, str):
+                found.setdefault(host, []).append(se)
+    return found
+
+
+def _mentioned_hosts(snapshot: Snapshot, domain: str) -> set[str]:
+    mentioned: set[str] = set()
+    for vs in snapshot.all("virtualservices"):
+        mentioned.update(vs_hosts(vs, domain))
+        mentioned.update(vs_destinations(vs, domain))
+    for dr in snapshot.all("destinationrules"):
+        host = o.as_str(o.spec(dr).get("host"))
+        if host:
+            mentioned.add(hosts.resolve(host, o.namespace(dr), domain))
+    return mentioned
+
+
+def resolve_target(snapshot: Snapshot, text: str, namespace: str, domain: str) -> Target:
+    host_input = text.strip().rstrip(".").lower()
+    if not host_input:
+        raise HostNotFound(text, namespace, [])
+    service = _as_service(snapshot, host_input, namespace, domain)
+    external = _external_hosts(snapshot, domain)
+    declared = external.get(host_input) or next(
+        (objs for pattern, objs in external.items()
+         if pattern != "*" and hosts.wildcard_matches(pattern, host_input)), None)
+    if service is not None:
+        notes: tuple[str, ...] = ()
+        if declared and hosts.parse_service_fqdn(host_input, domain) is None and "." in host_input:
+            notes = (f"{host_input!r} names both the Service {service.namespace}/{service.name} and a "
+                     "gateway host; the Service was chosen",)
+        fqdn = hosts.service_fqdn(service.name, service.namespace, domain)
+        return Target(text, fqdn, service.namespace, SERVICE, (service,), notes)
+    if declared:
+        backends = _backends(snapshot, declared, domain)
+        owner_ns = o.namespace(declared[0])
+        return Target(text, host_input, owner_ns, EXTERNAL, backends)
+    fqdn = hosts.resolve(host_input, namespace, domain)
+    if fqdn in _mentioned_hosts(snapshot, domain):
+        parsed = hosts.parse_service_fqdn(fqdn, domain)
+        ns = parsed.namespace if parsed else namespace
+        return Target(text, fqdn, ns, CONFIG_ONLY, (),
+                      (f"no Service defines {fqdn}: only VirtualServices/DestinationRules mention it, "
+                       "so it is analysed as configuration only",))
+    raise HostNotFound(text, namespace, suggest(snapshot, host_input, list(external), domain))
+
+
+def _as_service(snapshot: Snapshot, text: str, namespace: str, domain: str) -> ServiceName | None:
+    candidates: list[ServiceName] = []
+    parsed = hosts.parse_service_fqdn(text, domain)
+    if parsed:
+        candidates.append(parsed)
+    elif "." not in text:
+        candidates.append(ServiceName(text, namespace))
+    else:
+        name, _, ns = text.partition(".")
+        if "." not in ns:
+            candidates.append(ServiceName(name, ns))
+    return next((c for c in candidates if snapshot.get("services", c.namespace, c.name) is not None), None)
+
+
+def _backends(snapshot: Snapshot, declaring: list[dict[str, Any]], domain: str) -> tuple[ServiceName, ...]:
+    found: dict[ServiceName, None] = {}
+    for obj in declaring:
+        for dest in vs_destinations(obj, domain):
+            parsed = hosts.parse_service_fqdn(dest, domain)
+            if parsed and snapshot.get("services", parsed.namespace, parsed.name) is not None:
+                found[parsed] = None
+    return tuple(found)
+
+
+def suggest(snapshot: Snapshot, text: str, external: list[str], domain: str, limit: int = 3) -> list[str]:
+    """Close matches for an unknown host: the same name in other namespaces first, then spelling."""
+    services = [(o.name(s), o.namespace(s)) for s in snapshot.all("services")]
+    short = text.split(".")[0]
+    same_name = sorted(f"{n}.{ns}" for n, ns in services if n == short)
+    by_name: dict[str, list[str]] = {}
+    for n, ns in services:
+        by_name.setdefault(n, []).append(f"{n}.{ns}")
+    spelled = [full for n in difflib.get_close_matches(short, list(by_name), n=limit, cutoff=0.6)
+               for full in sorted(by_name[n])]
+    spelled += difflib.get_close_matches(text, [h for h in external if h != "*"], n=limit, cutoff=0.6)
+    return list(dict.fromkeys(same_name + spelled))[:limit]

@@ -1,0 +1,85 @@
+"""Services, the pods behind them and their endpoints, read the way kube-proxy and Istio read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_meshdoctor.snapshot import Snapshot
+from kubectl_meshdoctor.snapshot import objects as o
+
+PROXY_CONTAINER = "istio-proxy"
+
+
+def service_selector(service: dict[str, Any]) -> dict[str, str]:
+    return {k: v for k, v in o.as_dict(o.spec(service).get("selector")).items() if isinstance(v, str)}
+
+
+def label_selector_string(selector: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+def service_pods(snapshot: Snapshot, service: dict[str, Any]) -> list[dict[str, Any]]:
+    """Pods a Service selects. A Service without a selector selects none: its endpoints are manual."""
+    selector = service_selector(service)
+    if not selector:
+        return []
+    return sorted(snapshot.select("pods", o.namespace(service), selector), key=o.name)
+
+
+def has_sidecar(pod: dict[str, Any]) -> bool:
+    """An istio-proxy container, or (Istio 1.19+ on Kubernetes 1.28+) a native sidecar: an init
+    container with restartPolicy Always."""
+    pod_spec = o.spec(pod)
+    if any(o.as_dict(c).get("name") == PROXY_CONTAINER for c in o.as_list(pod_spec.get("containers"))):
+        return True
+    return any(o.as_dict(c).get("name") == PROXY_CONTAINER and o.as_dict(c).get("restartPolicy") == "Always"
+               for c in o.as_list(pod_spec.get("initContainers")))
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    return any(o.as_dict(c).get("type") == "Ready" and o.as_dict(c).get("status") == "True"
+               for c in o.as_list(o.status(pod).get("conditions")))
+
+
+def pod_problem(pod: dict[str, Any]) -> str:
+    """Why a pod is not ready, in the words `kubectl get pods` would use (CrashLoopBackOff, ...)."""
+    status = o.status(pod)
+    phase = o.as_str(status.get("phase")) or "Unknown"
+    for cs in o.as_list(status.get("containerStatuses")):
+        cs = o.as_dict(cs)
+        waiting = o.as_dict(o.as_dict(cs.get("state")).get("waiting"))
+        if waiting.get("reason"):
+            return f"{waiting['reason']} in {cs.get('name')}"
+        if cs.get("ready") is False and o.as_dict(cs.get("state")).get("running") is not None:
+            return f"readiness probe of {cs.get('name')} failing"
+    return phase if phase != "Running" else "not ready"
+
+
+@dataclass(frozen=True)
+class EndpointCounts:
+    ready: tuple[str, ...]      # pod names (or IPs when there is no targetRef)
+    not_ready: tuple[str, ...]
+
+
+def endpoint_counts(endpoints: dict[str, Any] | None) -> EndpointCounts:
+    ready: list[str] = []
+    not_ready: list[str] = []
+    for subset in o.as_list(o.as_dict(endpoints).get("subsets")):
+        subset = o.as_dict(subset)
+        for key, bucket in (("addresses", ready), ("notReadyAddresses", not_ready)):
+            for addr in o.as_list(subset.get(key)):
+                addr = o.as_dict(addr)
+                bucket.append(o.as_str(o.as_dict(addr.get("targetRef")).get("name")) or o.as_str(addr.get("ip")))
+    return EndpointCounts(tuple(dict.fromkeys(ready)), tuple(dict.fromkeys(not_ready)))
+
+
+def namespace_injection(snapshot: Snapshot, namespace: str) -> str:
+    """How the namespace asks for injection: 'enabled', 'disabled', 'revision <rev>' or ''."""
+    ns = snapshot.get("namespaces", "", namespace)
+    labels = o.labels(ns)
+    if "istio-injection" in labels:
+        return labels["istio-injection"]
+    if "istio.io/rev" in labels:
+        return f"revision {labels['istio.io/rev']}"
+    return ""

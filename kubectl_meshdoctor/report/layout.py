@@ -1,0 +1,57 @@
+"""The reading order shared by the human renderers: families in the guidelines' order, each check
+with its findings underneath."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubectl_meshdoctor.catalogue import FAMILIES, Family
+from kubectl_meshdoctor.report.model import FAILED, NOT_RUN, PASSED, SKIPPED, CheckResult, Finding, Report
+
+MARKS = {PASSED: "✓", SKIPPED: "-", NOT_RUN: "·"}
+SEVERITY_MARKS = {"error": "✗", "warning": "‼", "info": "i"}
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    result: CheckResult
+    findings: tuple[Finding, ...]
+
+    @property
+    def mark(self) -> str:
+        if self.result.status == FAILED:
+            worst = min(self.findings, key=lambda f: ("error", "warning", "info").index(f.level))
+            return SEVERITY_MARKS[worst.level]
+        return MARKS[self.result.status]
+
+    @property
+    def severity(self) -> str:
+        return next((f.level for f in self.findings), "")
+
+
+def sections(report: Report) -> list[tuple[Family, list[CheckLine]]]:
+    out = []
+    for family in FAMILIES:
+        lines = sorted((CheckLine(r, tuple(f for f in report.findings if f.entry.code == r.entry.code))
+                        for r in report.checks if r.entry.family == family.key), key=_reading_order)
+        if lines:
+            out.append((family, lines))
+    return out
+
+
+def _reading_order(line: CheckLine) -> tuple[int, str]:
+    """Within a family: errors, warnings, infos, then skipped, passed, not run."""
+    rank = {"✗": 0, "‼": 1, "i": 2, "-": 3, "✓": 4, "·": 5}[line.mark]
+    return rank, line.result.entry.code
+
+
+def source_line(report: Report) -> str:
+    src = report.source
+    where = {"live": "live cluster", "offline": "files only (--offline)", "overlay": "live cluster + files"}
+    parts = [where.get(src.mode, src.mode)]
+    if src.context:
+        parts.append(f"context {src.context}")
+    parts.append(f"Istio {src.istio_version or 'version unknown'}")
+    parts.append(f"auto mTLS {'on' if src.auto_mtls else 'off'}")
+    parts.append(f"root namespace {src.root_namespace}")
+    return " · ".join(parts)

@@ -1,0 +1,72 @@
+"""The human report: what an engineer reads at 3 a.m. Cluster strings are always `Text`, never
+markup, so `[istio-proxy]` in a message prints as written."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from kubectl_meshdoctor.report.layout import CheckLine, sections, source_line
+from kubectl_meshdoctor.report.model import NOT_RUN, SKIPPED, Report
+from kubectl_meshdoctor.report.verdict import headline
+
+STYLE = {"✗": "bold red", "‼": "bold yellow", "i": "cyan", "✓": "green", "-": "magenta", "·": "dim"}
+
+
+def make_console(stream: TextIO, no_color: bool) -> Console:
+    """Built per run (rich snapshots NO_COLOR at construction); wide when not a terminal so that
+    lines are not cut at 80 columns in a log or a paste."""
+    console = Console(file=stream, no_color=no_color, highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console = Console(file=stream, no_color=no_color, highlight=False, width=120)
+    return console
+
+
+def render_text(report: Report, console: Console) -> None:
+    console.print(Text.assemble(("meshdoctor", "bold"), "  host ", (report.host, "bold"),
+                                f"  (asked for {report.target_input!r})" if report.target_input != report.host
+                                else ""))
+    console.print(Text(source_line(report), style="dim"))
+    for family, lines in sections(report):
+        console.print()
+        console.print(Text(family.title, style="bold underline"))
+        for line in lines:
+            _render_check(console, line)
+    if report.notes:
+        console.print()
+        console.print(Text("Notes", style="bold underline"))
+        for note in report.notes:
+            console.print(Text("  • ") + Text(note))
+    console.print()
+    worst = "✗" if report.count("error") else "‼" if report.count("warning") else "✓"
+    console.print(Text.assemble((worst + " ", STYLE[worst]), (headline(report), "bold")))
+
+
+def _render_check(console: Console, line: CheckLine) -> None:
+    entry = line.result.entry
+    head = Text.assemble(("  " + line.mark + " ", STYLE[line.mark]), entry.statement, ("  " + entry.code, "dim"))
+    if line.result.status in (SKIPPED, NOT_RUN):
+        head.append(f"  {line.result.status}: ", style=STYLE[line.mark])
+        head.append(line.result.reason)
+    console.print(head)
+    for finding in line.findings:
+        _indented(console, Text(finding.message), 6)
+        if finding.resources:
+            _indented(console, Text("Objects: ", style="bold") + Text(", ".join(r.label() for r in finding.resources)), 6)
+        _indented(console, Text("Fix:", style="bold"), 6)
+        for i, step in enumerate(finding.remediation or finding.entry.fix, 1):
+            _indented(console, Text(step), 8, bullet=f"{i}. ")
+        _indented(console, Text("Docs: ", style="bold") + Text(" ".join(finding.entry.docs), style="blue"), 6)
+
+
+def _indented(console: Console, text: Text, left: int, bullet: str = "") -> None:
+    """Wraps at the console width keeping the indent (and a hanging indent after a bullet), without
+    the trailing padding rich adds to wrapped blocks."""
+    lead = " " * left
+    hang = " " * len(bullet)
+    lines = text.wrap(console, max(20, console.width - left - len(bullet)))
+    for n, line in enumerate(lines):
+        line.rstrip()
+        console.print(Text(lead + (bullet if n == 0 else hang)) + line)

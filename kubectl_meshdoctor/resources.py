@@ -1,0 +1,93 @@
+"""The Kubernetes and Istio collections meshdoctor reads, keyed the same way everywhere.
+
+The cluster fetcher, the file loader, the snapshot and the checks all name a collection by its
+`key` ("pods", "virtualservices"), so a check can declare what it needs and a run can report a
+forbidden or missing collection against the checks that depended on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Resource:
+    key: str
+    kind: str
+    group: str
+    versions: tuple[str, ...]  # preferred first; the first one the server serves is used
+    namespaced: bool = True
+
+    @property
+    def is_istio(self) -> bool:
+        return self.group.endswith("istio.io")
+
+    def describe(self) -> str:
+        return self.key if not self.group else f"{self.key}.{self.group}"
+
+
+NETWORKING = ("v1", "v1beta1", "v1alpha3")
+SECURITY = ("v1", "v1beta1")
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("namespaces", "Namespace", "", ("v1",), namespaced=False),
+    Resource("services", "Service", "", ("v1",)),
+    Resource("endpoints", "Endpoints", "", ("v1",)),
+    Resource("pods", "Pod", "", ("v1",)),
+    Resource("configmaps", "ConfigMap", "", ("v1",)),
+    Resource("deployments", "Deployment", "apps", ("v1",)),
+    Resource("virtualservices", "VirtualService", "networking.istio.io", NETWORKING),
+    Resource("destinationrules", "DestinationRule", "networking.istio.io", NETWORKING),
+    Resource("gateways", "Gateway", "networking.istio.io", NETWORKING),
+    Resource("serviceentries", "ServiceEntry", "networking.istio.io", NETWORKING),
+    Resource("sidecars", "Sidecar", "networking.istio.io", NETWORKING),
+    Resource("peerauthentications", "PeerAuthentication", "security.istio.io", SECURITY),
+    Resource("policies", "Policy", "authentication.istio.io", ("v1alpha1",)),
+    Resource("meshpolicies", "MeshPolicy", "authentication.istio.io", ("v1alpha1",), namespaced=False),
+)
+
+BY_KEY: dict[str, Resource] = {r.key: r for r in RESOURCES}
+_BY_GROUP_KIND: dict[tuple[str, str], Resource] = {(r.group, r.kind): r for r in RESOURCES}
+
+
+def resource_for(api_version: str, kind: str) -> Resource | None:
+    """The collection an object belongs to, from its apiVersion and kind (Gateway is ambiguous
+    without the group: the Gateway API has one too)."""
+    group = api_version.rpartition("/")[0] if "/" in api_version else ""
+    return _BY_GROUP_KIND.get((group, kind))
+
+
+class State:
+    """How reading one collection went. Anything but OK means checks that need it are skipped."""
+
+    OK = "ok"
+    FORBIDDEN = "forbidden"
+    NOT_SERVED = "not-served"
+    ERROR = "error"
+    ABSENT = "absent"  # offline: the input files hold no object of this kind
+
+
+@dataclass(frozen=True)
+class CollectionStatus:
+    resource: str
+    state: str
+    scope: str = ""  # "in bookinfo", "in all namespaces", "in the input files"
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state == State.OK
+
+    def reason(self) -> str:
+        """One line for a skipped check: 'forbidden: list pods in bookinfo'."""
+        what = f"list {BY_KEY[self.resource].describe()} {self.scope}".rstrip()
+        if self.state == State.NOT_SERVED:
+            return f"not served by the API server: {BY_KEY[self.resource].describe()}"
+        if self.state == State.ABSENT:
+            return f"no {BY_KEY[self.resource].kind} objects {self.scope or 'in the input files'}"
+        detail = f" ({self.message})" if self.message else ""
+        return f"{self.state}: {what}{detail}"
+
+    def worse(self, other: CollectionStatus) -> CollectionStatus:
+        """Several reads of one collection (different namespaces): keep the one that failed."""
+        return self if not self.ok or other.ok else other

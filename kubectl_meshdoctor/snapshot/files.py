@@ -1,0 +1,137 @@
+"""Objects from files: what `-f` and `--offline` read.
+
+Accepts what people actually have at hand during an incident: multi-document YAML, JSON, the
+`kind: List` that `kubectl get -o yaml` writes, directories of those, and stdin. A file that cannot
+be read names the file and the line, so the user can fix it in one go.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubectl_meshdoctor.errors import InputFileError
+from kubectl_meshdoctor.resources import BY_KEY, Resource, resource_for
+from kubectl_meshdoctor.snapshot import objects as o
+
+SUFFIXES = (".yaml", ".yml", ".json")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class LoadedFiles:
+    objects: tuple[tuple[str, dict[str, Any]], ...]  # (resource key, object)
+    ignored_kinds: tuple[str, ...]  # kinds meshdoctor does not read, for a note
+    sources: tuple[str, ...]
+
+
+def load_files(paths: list[str], default_namespace: str) -> LoadedFiles:
+    found: list[tuple[str, dict[str, Any]]] = []
+    ignored: set[str] = set()
+    sources: list[str] = []
+    for label, text in _read_all(paths):
+        sources.append(label)
+        for line, doc in _documents(label, text):
+            for obj in _expand(label, line, doc):
+                resource = resource_for(o.as_str(obj.get("apiVersion")), o.kind(obj))
+                if resource is None:
+                    ignored.add(o.kind(obj))
+                    continue
+                found.append((resource.key, _with_namespace(obj, resource, default_namespace)))
+    return LoadedFiles(tuple(found), tuple(sorted(ignored)), tuple(sources))
+
+
+def _read_all(paths: list[str]) -> Iterator[tuple[str, str]]:
+    for raw in paths:
+        if raw == "-":
+            yield "<stdin>", sys.stdin.read()
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(_walk(path))
+            if not files:
+                raise InputFileError(f"{raw}: no .yaml, .yml or .json files in this directory")
+            for file in files:
+                yield str(file), _read(file)
+        elif path.exists():
+            yield raw, _read(path)
+        else:
+            raise InputFileError(f"{raw}: no such file or directory")
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    # followlinks=False: a symlink loop cannot make this run forever.
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs.sort()
+        yield from (Path(folder) / f for f in files if f.endswith(SUFFIXES))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: not a text file (byte {exc.start} is not UTF-8)") from exc
+    except OSError as exc:
+        raise InputFileError(f"{path}: {exc.strerror or exc}") from exc
+
+
+def _documents(label: str, text: str) -> Iterator[tuple[int, Any]]:
+    """(line, document) pairs; JSON files are parsed as JSON for speed and exact error lines."""
+    if label.endswith(".json") or text.lstrip().startswith("{"):
+        try:
+            yield 1, json.loads(text)
+            return
+        except ValueError as exc:
+            if label.endswith(".json"):
+                raise InputFileError(f"{label}:{getattr(exc, 'lineno', 1)}: invalid JSON: "
+                                     f"{getattr(exc, 'msg', exc)}") from exc
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            yield node.start_mark.line + 1, loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputFileError(f"{label}:{line}: invalid YAML: {problem}") from exc
+    finally:
+        loader.dispose()
+
+
+def _expand(label: str, line: int, doc: Any) -> Iterator[dict[str, Any]]:
+    if doc is None:
+        return
+    if not isinstance(doc, dict):
+        raise InputFileError(f"{label}:{line}: expected a Kubernetes object (a mapping), "
+                             f"found {type(doc).__name__}")
+    kind = doc.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise InputFileError(f"{label}:{line}: document has no kind")
+    if kind == "List" or (kind.endswith("List") and "items" in doc):
+        for item in o.as_list(doc.get("items")):
+            yield from _expand(label, line, item)
+        return
+    if not isinstance(doc.get("apiVersion"), str):
+        raise InputFileError(f"{label}:{line}: {kind} has no apiVersion")
+    if not o.name(doc):
+        raise InputFileError(f"{label}:{line}: {kind} has no metadata.name")
+    yield doc
+
+
+def _with_namespace(obj: dict[str, Any], resource: Resource, default_namespace: str) -> dict[str, Any]:
+    """Like `kubectl apply -f`: a namespaced object without a namespace lands in -n's namespace."""
+    if not resource.namespaced or o.namespace(obj):
+        return obj
+    return {**obj, "metadata": {**o.meta(obj), "namespace": default_namespace}}
+
+
+def present_keys(objects: tuple[tuple[str, dict[str, Any]], ...]) -> set[str]:
+    return {key for key, _ in objects if key in BY_KEY}

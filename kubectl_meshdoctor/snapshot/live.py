@@ -1,0 +1,108 @@
+"""A snapshot from the live cluster, in two parallel rounds.
+
+Round one reads what every host run needs and what does not depend on the host: Services and Istio
+configuration in all namespaces (small), namespaces, and the control plane's Deployment. Round two
+reads what only this host needs, narrowed on the server: the pods of its Services' selectors, their
+Endpoints by name, and the mesh ConfigMap. Listing all pods would cost seconds at 10k pods
+(PERF-FLOOR.md); listing the selected ones costs a tenth of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_meshdoctor.cluster.api import RawApi
+from kubectl_meshdoctor.cluster.fetch import (
+    Discovery,
+    ListRequest,
+    ListResult,
+    check_access,
+    discover,
+    list_collections,
+)
+from kubectl_meshdoctor.mesh.hosts import ServiceName
+from kubectl_meshdoctor.mesh.settings import CONTROL_PLANE_SELECTOR, DEFAULT_ROOT_NAMESPACE
+from kubectl_meshdoctor.resources import CollectionStatus, State
+from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot.model import Snapshot
+
+ROUND_ONE = ("services", "virtualservices", "destinationrules", "gateways", "serviceentries",
+             "peerauthentications", "policies", "meshpolicies")
+ProgressFn = Callable[[str], None]
+
+
+@dataclass
+class LiveReader:
+    """Reads the cluster and keeps every collection's outcome for the report."""
+
+    api: RawApi
+    context: str | None
+    namespace: str
+    progress: ProgressFn = lambda _msg: None
+    discovery: Discovery | None = None
+    server_version: str = ""
+    results: list[ListResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.progress("contacting the API server")
+        self.server_version = o.as_str(check_access(self.api).get("gitVersion"))
+        self.discovery = discover(self.api)
+
+    def read_round_one(self) -> None:
+        self.progress("reading services and Istio configuration")
+        requests = [ListRequest(key) for key in ROUND_ONE]
+        requests += [ListRequest("namespaces"), ListRequest("deployments", label_selector=CONTROL_PLANE_SELECTOR)]
+        self._read(requests)
+        self._retry_forbidden_in(self.namespace, DEFAULT_ROOT_NAMESPACE)
+
+    def read_round_two(self, services: Iterable[tuple[ServiceName, dict[str, str]]],
+                       mesh_config: tuple[str, str]) -> None:
+        self.progress("reading the host's pods and endpoints")
+        requests = []
+        for ref, selector in services:
+            requests.append(ListRequest("endpoints", ref.namespace, field_selector=f"metadata.name={ref.name}"))
+            if selector:
+                requests.append(ListRequest("pods", ref.namespace,
+                                            label_selector=",".join(f"{k}={v}" for k, v in sorted(selector.items()))))
+        cm_namespace, cm_name = mesh_config
+        requests.append(ListRequest("configmaps", cm_namespace, field_selector=f"metadata.name={cm_name}"))
+        self._read(requests)
+
+    def snapshot(self, overlay: Iterable[tuple[str, dict[str, Any]]] = (), mode: str = "live") -> Snapshot:
+        statuses: dict[str, CollectionStatus] = {}
+        objects: list[tuple[str, dict[str, Any]]] = []
+        for result in self.results:
+            key = result.request.resource
+            statuses[key] = result.status.worse(statuses[key]) if key in statuses else result.status
+            objects.extend((key, item) for item in result.items)
+        objects.extend(overlay)
+        return Snapshot.build(objects, statuses, mode, self.context, self.server_version)
+
+    def _read(self, requests: list[ListRequest]) -> None:
+        assert self.discovery is not None, "start() first"
+        self.results.extend(list_collections(self.api, self.discovery, requests))
+
+    def _retry_forbidden_in(self, *namespaces: str) -> None:
+        """Many on-call users may read only some namespaces. A collection forbidden cluster-wide is
+        read again in the user's namespace and the root namespace, and the report says the view is partial."""
+        forbidden = [r for r in self.results
+                     if r.status.state == State.FORBIDDEN and r.request.namespace is None and r.request.resource
+                     not in ("namespaces", "meshpolicies")]
+        if not forbidden:
+            return
+        self.results = [r for r in self.results if r not in forbidden]
+        assert self.discovery is not None
+        retried = list_collections(self.api, self.discovery, [
+            ListRequest(r.request.resource, ns, r.request.label_selector, r.request.field_selector)
+            for r in forbidden for ns in dict.fromkeys(namespaces)])
+        for original in forbidden:
+            key = original.request.resource
+            readable = [r for r in retried if r.request.resource == key and r.status.ok]
+            self.results.extend(readable or [original])
+            if readable:
+                self.notes.append(f"{key}: forbidden in all namespaces; read only in "
+                                  f"{', '.join(str(r.request.namespace) for r in readable)}, "
+                                  "objects elsewhere are not seen")

@@ -1,0 +1,63 @@
+"""The Snapshot: every object a run looked at, indexed, plus how reading each collection went."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
+from kubectl_meshdoctor.snapshot import objects as o
+
+ObjectKey = tuple[str, str, str]  # (resource key, namespace, name)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Immutable by contract: nothing after the loaders changes an object or an index."""
+
+    mode: str  # live | offline | overlay
+    statuses: Mapping[str, CollectionStatus]
+    context: str | None = None
+    server_version: str = ""
+    _by_key: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict, repr=False)
+    _by_ns: Mapping[tuple[str, str], tuple[dict[str, Any], ...]] = field(default_factory=dict, repr=False)
+    _by_name: Mapping[ObjectKey, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, objects: Iterable[tuple[str, dict[str, Any]]], statuses: Mapping[str, CollectionStatus],
+              mode: str, context: str | None = None, server_version: str = "") -> Snapshot:
+        """Later objects with the same identity replace earlier ones (how an overlay wins)."""
+        by_name: dict[ObjectKey, dict[str, Any]] = {}
+        for key, obj in objects:
+            by_name[(key, o.namespace(obj) if BY_KEY[key].namespaced else "", o.name(obj))] = obj
+        by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_ns: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for (key, ns, _), obj in by_name.items():
+            by_key[key].append(obj)
+            by_ns[(key, ns)].append(obj)
+        return cls(mode=mode, statuses=MappingProxyType(dict(statuses)), context=context,
+                   server_version=server_version,
+                   _by_key=MappingProxyType({k: tuple(v) for k, v in by_key.items()}),
+                   _by_ns=MappingProxyType({k: tuple(v) for k, v in by_ns.items()}),
+                   _by_name=MappingProxyType(by_name))
+
+    def all(self, key: str) -> tuple[dict[str, Any], ...]:
+        return self._by_key.get(key, ())
+
+    def in_namespace(self, key: str, namespace: str) -> tuple[dict[str, Any], ...]:
+        return self._by_ns.get((key, namespace), ())
+
+    def get(self, key: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._by_name.get((key, namespace if BY_KEY[key].namespaced else "", name))
+
+    def select(self, key: str, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+        return [obj for obj in self.in_namespace(key, namespace) if o.selector_matches(selector, o.labels(obj))]
+
+    def status(self, key: str) -> CollectionStatus:
+        return self.statuses.get(key) or CollectionStatus(key, State.ABSENT, "(not read by this run)")
+
+    def readable(self, key: str) -> bool:
+        return self.status(key).ok

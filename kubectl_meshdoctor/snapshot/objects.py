@@ -1,0 +1,72 @@
+"""Safe accessors for raw Kubernetes objects.
+
+Objects arrive as plain JSON from the API server or from hand-written files, so any field may have
+the wrong type. Checks read them only through these helpers, which answer with an empty value
+instead of raising: garbage in a spec becomes "no data", never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def dig(obj: Any, *path: str) -> Any:
+    """obj[path[0]][path[1]]..., or None as soon as a step is missing or not a mapping."""
+    for step in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(step)
+    return obj
+
+
+def meta(obj: Any) -> dict[str, Any]:
+    return as_dict(as_dict(obj).get("metadata"))
+
+
+def name(obj: Any) -> str:
+    return as_str(meta(obj).get("name"))
+
+
+def namespace(obj: Any) -> str:
+    return as_str(meta(obj).get("namespace"))
+
+
+def kind(obj: Any) -> str:
+    return as_str(as_dict(obj).get("kind"))
+
+
+def labels(obj: Any) -> dict[str, str]:
+    return {k: v for k, v in as_dict(meta(obj).get("labels")).items() if isinstance(v, str)}
+
+
+def annotations(obj: Any) -> dict[str, str]:
+    return {k: v for k, v in as_dict(meta(obj).get("annotations")).items() if isinstance(v, str)}
+
+
+def spec(obj: Any) -> dict[str, Any]:
+    return as_dict(as_dict(obj).get("spec"))
+
+
+def status(obj: Any) -> dict[str, Any]:
+    return as_dict(as_dict(obj).get("status"))
+
+
+def creation(obj: Any) -> str:
+    """RFC 3339 timestamps sort correctly as strings; a missing one sorts first, as in Istio."""
+    return as_str(meta(obj).get("creationTimestamp"))
+
+
+def selector_matches(selector: dict[str, str], obj_labels: dict[str, str]) -> bool:
+    return all(obj_labels.get(k) == v for k, v in selector.items())
