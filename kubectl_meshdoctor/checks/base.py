@@ -10,11 +10,7 @@ from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.report.model import Finding
 
 CheckFn = Callable[[CheckContext], list[Finding]]
-
-
-class NotApplicable(Exception):
-    """Raised by a check whose question has no meaning for this target (e.g. endpoints of a host that
-    no Service defines): reported as not-run with the reason, never as a pass."""
+AppliesFn = Callable[[CheckContext], str | None]  # None: applies; else why the question has no meaning here
 
 
 @dataclass(frozen=True)
@@ -23,13 +19,15 @@ class Check:
     run: CheckFn
     needs: tuple[str, ...]          # collections without which the check cannot say anything
     needs_istio: bool = True        # meaningless in a cluster without Istio's APIs
+    applies: AppliesFn | None = None  # asked first: a question without meaning is not-run, never passed
 
     @property
     def code(self) -> str:
         return self.entry.code
 
 
-def check(code: str, needs: tuple[str, ...], needs_istio: bool = True) -> Callable[[CheckFn], Check]:
+def check(code: str, needs: tuple[str, ...], needs_istio: bool = True,
+          applies: AppliesFn | None = None) -> Callable[[CheckFn], Check]:
     def wrap(fn: CheckFn) -> Check:
-        return Check(BY_CODE[code], fn, needs, needs_istio)
+        return Check(BY_CODE[code], fn, needs, needs_istio, applies)
     return wrap

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from kubectl_meshdoctor.catalogue import FAMILY_ORDER
-from kubectl_meshdoctor.checks.base import Check, NotApplicable
+from kubectl_meshdoctor.checks.base import Check
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.report.model import FAILED, NOT_RUN, PASSED, SKIPPED, CheckResult, Finding
 from kubectl_meshdoctor.resources import State
@@ -17,16 +17,16 @@ def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[Check
     results: list[CheckResult] = []
     findings: list[Finding] = []
     for chk in sorted(checks, key=lambda c: (FAMILY_ORDER[c.entry.family], c.code)):
-        reason = _why_not(ctx, chk)
-        if reason is not None:
-            status = NOT_RUN if reason.startswith("live only") else SKIPPED
-            results.append(CheckResult(chk.entry, status, reason))
+        not_asked = _not_asked(ctx, chk)
+        if not_asked is not None:
+            results.append(CheckResult(chk.entry, NOT_RUN, not_asked))
+            continue
+        missing = _missing_data(ctx, chk)
+        if missing is not None:
+            results.append(CheckResult(chk.entry, SKIPPED, missing))
             continue
         try:
             found = chk.run(ctx)
-        except NotApplicable as exc:
-            results.append(CheckResult(chk.entry, NOT_RUN, str(exc)))
-            continue
         except Exception as exc:  # a bug must not hide the other checks' results or pass silently
             log.debug("check %s failed", chk.code, exc_info=True)
             results.append(CheckResult(chk.entry, SKIPPED, f"internal error in the check: {exc!r}"))
@@ -36,9 +36,16 @@ def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[Check
     return results, findings
 
 
-def _why_not(ctx: CheckContext, chk: Check) -> str | None:
+def _not_asked(ctx: CheckContext, chk: Check) -> str | None:
+    """Checks the user did not ask for, or whose question has no meaning here: not-run, which does
+    not make the run incomplete."""
     if chk.entry.live and not ctx.live:
         return "live only: needs the cluster (not run with --offline)"
+    return chk.applies(ctx) if chk.applies else None
+
+
+def _missing_data(ctx: CheckContext, chk: Check) -> str | None:
+    """Checks that were asked for but cannot see their data: skipped, and the run is incomplete."""
     if chk.needs_istio and ctx.snapshot.status("virtualservices").state == State.NOT_SERVED:
         return "Istio is not installed: the API server does not serve networking.istio.io"
     for key in chk.needs:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdoctor.catalogue import BY_CODE
-from kubectl_meshdoctor.checks.base import NotApplicable, check
+from kubectl_meshdoctor.checks.base import check
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.mesh import workloads as w
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
@@ -17,23 +17,27 @@ from kubectl_meshdoctor.snapshot import objects as o
 
 
 def _services(ctx: CheckContext) -> list[dict[str, Any]]:
-    found = [svc for ref in ctx.target.services
-             if (svc := ctx.snapshot.get("services", ref.namespace, ref.name)) is not None]
-    if not found:
-        raise NotApplicable(f"no Service serves {ctx.target.host}")
-    return found
+    """The Services behind the host that have endpoints and pods (ExternalName ones resolve by DNS)."""
+    found = (ctx.snapshot.get("services", ref.namespace, ref.name) for ref in ctx.target.services)
+    return [svc for svc in found if svc is not None and o.spec(svc).get("type") != "ExternalName"]
+
+
+def _has_workloads(ctx: CheckContext) -> str | None:
+    if _services(ctx):
+        return None
+    if ctx.target.services:
+        return f"{ctx.target.host} is an ExternalName Service: resolved by DNS, no endpoints or pods"
+    return f"no Service serves {ctx.target.host}"
 
 
 def _ref(kind: str, obj: dict[str, Any], role: str = "") -> ResourceRef:
     return ResourceRef(kind, o.namespace(obj), o.name(obj), role)
 
 
-@check("MD506", needs=("services", "endpoints"), needs_istio=False)
+@check("MD506", needs=("services", "endpoints"), needs_istio=False, applies=_has_workloads)
 def service_no_ready_endpoints(ctx: CheckContext) -> list[Finding]:
     findings = []
     for svc in _services(ctx):
-        if o.as_str(o.spec(svc).get("type")) == "ExternalName":
-            continue  # resolved by DNS, never has endpoints
         ns, name = o.namespace(svc), o.name(svc)
         endpoints = ctx.snapshot.get("endpoints", ns, name)
         counts = w.endpoint_counts(endpoints)
@@ -71,7 +75,7 @@ def service_no_ready_endpoints(ctx: CheckContext) -> list[Finding]:
     return findings
 
 
-@check("MD502", needs=("services", "pods"))
+@check("MD502", needs=("services", "pods"), applies=_has_workloads)
 def pod_without_sidecar(ctx: CheckContext) -> list[Finding]:
     findings = []
     for svc in _services(ctx):

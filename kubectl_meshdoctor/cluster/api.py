@@ -6,6 +6,7 @@ request asks for the undecoded body. Failures become exceptions that say what th
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +26,9 @@ class ApiStatusError(Exception):
 
 
 class RawApi:
-    def __init__(self, api_client: Any, timeout: float | None, server: str = "") -> None:
+    def __init__(self, api_client: Any, timeout: float | tuple[float, float] | None, server: str = "") -> None:
         self._client = api_client
-        self._timeout = timeout
+        self._timeout = as_timeout_pair(timeout)
         self.server = server or api_client.configuration.host
         self.requests = 0
         self.bytes_received = 0
@@ -57,12 +58,19 @@ class RawApi:
             raise ApiStatusError(200, "invalid response from the API server (not JSON)") from exc
 
 
+def as_timeout_pair(timeout: float | tuple[float, float] | None) -> tuple[float, float] | None:
+    """The client applies a single-number timeout only when it is an `int` (kubernetes<=35 rest.py):
+    a float such as 2.0 is silently ignored and the request can hang for ever. A (connect, read)
+    pair is honoured in every version, so that is what we always pass."""
+    if timeout is None or isinstance(timeout, tuple):
+        return timeout
+    return (float(timeout), float(timeout))
+
+
 def _status_error(exc: Any) -> Exception:
     message = ""
-    try:
+    with contextlib.suppress(ValueError, AttributeError):
         message = json.loads(exc.body or b"{}").get("message", "")
-    except (ValueError, AttributeError):
-        pass
     if exc.status == 401:
         return AuthenticationFailed("unauthorized: the API server rejected the credentials "
                                     "(expired or wrong token/certificate); log in again")

@@ -92,6 +92,7 @@ def connect(opts: KubeOptions, environ: os._Environ[str] | dict[str, str] | None
         raise KubeconfigError("no kubeconfig found (KUBECONFIG, ~/.kube/config) and not running in a pod: "
                               "pass --kubeconfig, or use --offline -f FILES")
     _apply_overrides(opts, cfg)
+    _keep_overrides_on_refresh(opts, cfg)
     if not _has_credentials(cfg) and _declares_credentials(user_entry) and not opts.token:
         raise KubeconfigError(f"no credentials obtained for context {context!r}: the authentication plugin "
                               "(exec/auth-provider) failed; run it by hand (or `kubectl get ns`) to see why")
@@ -166,6 +167,22 @@ def _apply_overrides(opts: KubeOptions, cfg: Any) -> None:
         cfg.ssl_ca_cert = opts.certificate_authority
     if not cfg.host:
         raise KubeconfigError("no API server address: the context has no cluster server; pass -s/--server")
+
+
+def _keep_overrides_on_refresh(opts: KubeOptions, cfg: Any) -> None:
+    """With a token in the kubeconfig the client installs a hook that runs before every request and
+    copies the kubeconfig's host and token back onto the configuration, silently undoing --server and
+    --token. Re-apply the flags after it."""
+    hook = cfg.refresh_api_key_hook
+    if hook is None:
+        return
+
+    def refresh(configuration: Any) -> None:
+        hook(configuration)  # it also re-installs itself as the hook: put ours back
+        _apply_overrides(opts, configuration)
+        configuration.refresh_api_key_hook = refresh
+
+    cfg.refresh_api_key_hook = refresh
 
 
 def _has_credentials(cfg: Any) -> bool:

@@ -18,9 +18,10 @@ STYLE = {"✗": "bold red", "‼": "bold yellow", "i": "cyan", "✓": "green", "
 def make_console(stream: TextIO, no_color: bool) -> Console:
     """Built per run (rich snapshots NO_COLOR at construction); wide when not a terminal so that
     lines are not cut at 80 columns in a log or a paste."""
-    console = Console(file=stream, no_color=no_color, highlight=False, soft_wrap=False)
+    colours = {"no_color": no_color, "color_system": None if no_color else "auto", "highlight": False}
+    console = Console(file=stream, **colours)
     if not console.is_terminal:
-        console = Console(file=stream, no_color=no_color, highlight=False, width=120)
+        console = Console(file=stream, width=120, **colours)
     return console
 
 
@@ -54,7 +55,8 @@ def _render_check(console: Console, line: CheckLine) -> None:
     for finding in line.findings:
         _indented(console, Text(finding.message), 6)
         if finding.resources:
-            _indented(console, Text("Objects: ", style="bold") + Text(", ".join(r.label() for r in finding.resources)), 6)
+            objects = ", ".join(r.label() for r in finding.resources)
+            _indented(console, Text("Objects: ", style="bold") + Text(objects), 6)
         _indented(console, Text("Fix:", style="bold"), 6)
         for i, step in enumerate(finding.remediation or finding.entry.fix, 1):
             _indented(console, Text(step), 8, bullet=f"{i}. ")

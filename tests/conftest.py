@@ -1,0 +1,114 @@
+"""Shared test fixtures: scenario worlds, a fake API server per test, kubeconfigs, and the real CLI.
+
+Live tests run the real CLI (`kubectl_meshdoctor.cli.app`) through typer's CliRunner, which goes
+through the real `kubernetes` client and real HTTP to the fake server; nothing is monkeypatched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from kubectl_meshdoctor.cli import app
+from tests.fakeapi.server import Access, FakeApiServer, FakeCluster, load_objects
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+BASE = SCENARIOS / "base.yaml"
+EXAMPLES = ROOT / "examples"
+
+
+def scenario_files(*names: str) -> list[Path]:
+    """The base world plus the named scenario files (relative to tests/scenarios, without .yaml)."""
+    return [BASE, *(SCENARIOS / f"{n}.yaml" for n in names)]
+
+
+def objects_of(paths: list[Path]) -> list[dict[str, Any]]:
+    texts = []
+    for p in paths:
+        texts.extend(f.read_text() for f in sorted(p.glob("*.yaml"))) if p.is_dir() else texts.append(p.read_text())
+    return load_objects(texts)
+
+
+def write_kubeconfig(path: Path, server: str, token: str | None, namespace: str = "default",
+                     context: str = "fake") -> Path:
+    user: dict[str, Any] = {"token": token} if token else {}
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "clusters": [{"name": "fake-cluster", "cluster": {"server": server}}],
+        "users": [{"name": "fake-user", "user": user}],
+        "contexts": [{"name": context, "context": {"cluster": "fake-cluster", "user": "fake-user",
+                                                   "namespace": namespace}}],
+    }))
+    return path
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
+    runner = CliRunner()
+    result = runner.invoke(app, list(args), env={"NO_COLOR": "", "KUBECONFIG": "", **(env or {})}, input=stdin)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+@dataclass
+class LiveCluster:
+    api: FakeApiServer
+    kubeconfig: Path
+    tmp: Path
+
+    @property
+    def cluster(self) -> FakeCluster:
+        return self.api.cluster
+
+    def kubeconfig_for(self, token: str | None, namespace: str = "default") -> Path:
+        return write_kubeconfig(self.tmp / f"kubeconfig-{token or 'anonymous'}-{namespace}", self.api.url,
+                                token, namespace)
+
+    def run(self, *args: str, token: str | None = "admin") -> Result:
+        cfg = self.kubeconfig if token == "admin" else self.kubeconfig_for(token)
+        return run_cli(*args, "--kubeconfig", str(cfg))
+
+    def methods(self) -> set[str]:
+        return {r.method for r in self.cluster.requests}
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Any]:
+    """live(objects, **FakeCluster options) -> a running fake API server and an admin kubeconfig."""
+    started: list[FakeApiServer] = []
+
+    def start(objects: list[dict[str, Any]], tokens: dict[str, Access] | None = None, **kw: Any) -> LiveCluster:
+        tokens = {"admin": Access("admin"), **(tokens or {})}
+        api = FakeApiServer(FakeCluster(objects, tokens=tokens, **kw)).__enter__()
+        started.append(api)
+        return LiveCluster(api, write_kubeconfig(tmp_path / "kubeconfig", api.url, "admin"), tmp_path)
+
+    yield start
+    for api in started:
+        api.__exit__(None, None, None)
+        assert {r.method for r in api.cluster.requests} <= {"GET"}, "the plugin must never write"
+
+
+def offline(*paths: Path | str, args: tuple[str, ...] = ()) -> list[str]:
+    out = []
+    for p in paths:
+        out += ["-f", str(p)]
+    return [*out, "--offline", *args]

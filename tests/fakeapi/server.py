@@ -1,0 +1,389 @@
+"""A fake Kubernetes API server over real HTTP, serving scenario objects.
+
+It answers the way kube-apiserver answers the requests meshdoctor makes: discovery documents that
+list only the API groups the scenario installs, list/get for namespaced and cluster-scoped kinds,
+`labelSelector` (=, ==, !=, in, notin, exists, !exists), `fieldSelector` (metadata.name,
+metadata.namespace, status.phase), `limit`/`continue` pagination with opaque tokens, lists whose
+core items carry no kind/apiVersion, objects served under any version their group serves, bearer
+tokens with per-token rights (401/403 with kube-style Status bodies), injected latency and errors,
+and a log of every request so tests can prove the plugin never writes.
+
+kmock (PyPI) was tried first: it is aiohttp-based and has no label selectors, pagination or
+per-token RBAC, so this small threaded server is used instead.
+
+Its table of kinds is its own (not the plugin's), so the tests do not inherit the plugin's
+assumptions about plural names, groups or scopes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+    group: str
+    namespaced: bool = True
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind("Namespace", "namespaces", "", namespaced=False),
+    Kind("Node", "nodes", "", namespaced=False),
+    Kind("Service", "services", ""),
+    Kind("Endpoints", "endpoints", ""),
+    Kind("Pod", "pods", ""),
+    Kind("ConfigMap", "configmaps", ""),
+    Kind("Secret", "secrets", ""),
+    Kind("ServiceAccount", "serviceaccounts", ""),
+    Kind("Deployment", "deployments", "apps"),
+    Kind("ReplicaSet", "replicasets", "apps"),
+    Kind("EndpointSlice", "endpointslices", "discovery.k8s.io"),
+    Kind("VirtualService", "virtualservices", "networking.istio.io"),
+    Kind("DestinationRule", "destinationrules", "networking.istio.io"),
+    Kind("Gateway", "gateways", "networking.istio.io"),
+    Kind("ServiceEntry", "serviceentries", "networking.istio.io"),
+    Kind("Sidecar", "sidecars", "networking.istio.io"),
+    Kind("PeerAuthentication", "peerauthentications", "security.istio.io"),
+    Kind("AuthorizationPolicy", "authorizationpolicies", "security.istio.io"),
+    Kind("Policy", "policies", "authentication.istio.io"),
+    Kind("MeshPolicy", "meshpolicies", "authentication.istio.io", namespaced=False),
+)
+BUILTIN_GROUPS = {"apps": ("v1",), "discovery.k8s.io": ("v1",)}
+MODERN_ISTIO = {"networking.istio.io": ("v1", "v1beta1", "v1alpha3"), "security.istio.io": ("v1", "v1beta1")}
+LEGACY_AUTHN = {"authentication.istio.io": ("v1alpha1",)}
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one bearer token may list/get: '*' for everything, else (plural, namespace or None=any)."""
+
+    user: str
+    allow: frozenset[tuple[str, str | None]] | str = "*"
+
+    def permits(self, plural: str, namespace: str | None) -> bool:
+        if self.allow == "*":
+            return True
+        return (plural, None) in self.allow or (plural, namespace) in self.allow
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    user: str
+    impersonate: str = ""
+
+
+@dataclass
+class FakeCluster:
+    objects: list[dict[str, Any]]
+    istio_groups: dict[str, tuple[str, ...]] | None = None  # None: modern Istio (+ legacy authn if used)
+    tokens: dict[str, Access] | None = None  # None: no authentication required
+    latency: float = 0.0
+    failures: dict[str, int] = field(default_factory=dict)  # plural -> HTTP status to answer with
+    expire_continue: bool = False  # answer the first `continue` request with 410 Gone
+    requests: list[Request] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._by_plural: dict[str, list[dict[str, Any]]] = {}
+        for obj in self.objects:
+            kind = _kind_of(obj)
+            self._by_plural.setdefault(kind.plural, []).append(obj)
+        if self.istio_groups is None:
+            groups = dict(MODERN_ISTIO)
+            if any(_kind_of(o).group == "authentication.istio.io" for o in self.objects):
+                groups.update(LEGACY_AUTHN)
+            self.istio_groups = groups
+        self._expired_once = False
+        self._lock = threading.Lock()
+
+    def served_groups(self) -> dict[str, tuple[str, ...]]:
+        return {**BUILTIN_GROUPS, **(self.istio_groups or {})}
+
+    def items(self, plural: str) -> list[dict[str, Any]]:
+        return self._by_plural.get(plural, [])
+
+
+def _kind_of(obj: dict[str, Any]) -> Kind:
+    group = obj.get("apiVersion", "").rpartition("/")[0] if "/" in obj.get("apiVersion", "") else ""
+    for kind in KINDS:
+        if kind.kind == obj.get("kind") and kind.group == group:
+            return kind
+    raise ValueError(f"the fake API server does not know {obj.get('apiVersion')} {obj.get('kind')}")
+
+
+def _labels(obj: dict[str, Any]) -> dict[str, str]:
+    labels = (obj.get("metadata") or {}).get("labels")
+    return labels if isinstance(labels, dict) else {}
+
+
+def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "details": details or {}, "code": code}
+
+
+# ----------------------------------------------------------------------------------------- selectors
+
+_REQUIREMENT = re.compile(r"^\s*(!?)([\w./-]+)\s*(?:(==|=|!=)\s*([\w.-]*)|\s+(in|notin)\s*\(([^)]*)\))?\s*$")
+
+
+def _split_selector(text: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur)
+    return parts
+
+
+def label_selector_matches(selector: str, labels: dict[str, str]) -> bool:
+    for part in _split_selector(selector):
+        m = _REQUIREMENT.match(part)
+        if not m:
+            raise ValueError(f"unable to parse requirement: {part!r}")
+        negate, key, op, value, set_op, values = m.groups()
+        if op in ("=", "=="):
+            ok = labels.get(key) == value
+        elif op == "!=":
+            ok = labels.get(key) != value
+        elif set_op:
+            choices = {v.strip() for v in values.split(",")}
+            ok = labels.get(key) in choices if set_op == "in" else labels.get(key) not in choices
+        else:
+            ok = (key in labels) != bool(negate)
+        if not ok:
+            return False
+    return True
+
+
+FIELDS = {"metadata.name": ("metadata", "name"), "metadata.namespace": ("metadata", "namespace"),
+          "status.phase": ("status", "phase")}
+
+
+def field_selector_matches(selector: str, obj: dict[str, Any]) -> bool:
+    for part in _split_selector(selector):
+        m = re.match(r"^\s*([\w.]+)\s*(==|=|!=)\s*(.*?)\s*$", part)
+        if not m or m.group(1) not in FIELDS:
+            raise ValueError(f"field label not supported: {part!r}")
+        section, key = FIELDS[m.group(1)]
+        actual = (obj.get(section) or {}).get(key, "")
+        if (actual == m.group(3)) != (m.group(2) != "!="):
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------- server
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
+        cluster = self.server.cluster
+        url = urlparse(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        user = self._authenticate()
+        with cluster._lock:
+            cluster.requests.append(Request(method, url.path, query, user.user if user else "",
+                                            self.headers.get("Impersonate-User", "")))
+        if cluster.latency:
+            time.sleep(cluster.latency)
+        if cluster.tokens is not None and user is None:
+            return self._send(401, _status(401, "Unauthorized", "Unauthorized"))
+        if method != "GET":
+            return self._send(405, _status(405, "MethodNotAllowed", f"{method} is not supported by the fake"))
+        try:
+            code, body = self._route(url.path, query, user)
+        except ValueError as exc:
+            code, body = 400, _status(400, "BadRequest", str(exc))
+        self._send(code, body)
+
+    def _authenticate(self) -> Access | None:
+        tokens = self.server.cluster.tokens
+        if tokens is None:
+            return Access("admin")
+        header = self.headers.get("Authorization", "")
+        return tokens.get(header[7:]) if header.startswith("Bearer ") else tokens.get("")
+
+    def _send(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _route(self, path: str, query: dict[str, str], user: Access | None) -> tuple[int, dict[str, Any]]:
+        cluster = self.server.cluster
+        parts = [p for p in path.split("/") if p]
+        if parts == ["version"]:
+            return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0-fake", "platform": "linux/amd64"}
+        if parts == ["api"]:
+            return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        if parts == ["apis"]:
+            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+                 "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}}
+                for g, vs in sorted(cluster.served_groups().items())]}
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+            if version not in cluster.served_groups().get(group, ()):
+                return 404, _status(404, "NotFound", "the server could not find the requested resource")
+        else:
+            return 404, _status(404, "NotFound", "the server could not find the requested resource")
+        if not rest:
+            return 200, self._resource_list(group, version)
+        namespace = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        kind = next((k for k in KINDS if k.plural == rest[0] and k.group == group), None)
+        if kind is None or (namespace is not None and not kind.namespaced):
+            return 404, _status(404, "NotFound", "the server could not find the requested resource")
+        verb = "list" if len(rest) == 1 else "get"
+        if user is not None and not user.permits(kind.plural, namespace):
+            scope = f" in the namespace \"{namespace}\"" if namespace else " at the cluster scope"
+            return 403, _status(403, "Forbidden",
+                                f"{kind.plural}{'.' + group if group else ''} is forbidden: User \"{user.user}\" "
+                                f"cannot {verb} resource \"{kind.plural}\" in API group \"{group}\"{scope}",
+                                {"kind": kind.plural, "group": group})
+        if kind.plural in cluster.failures:
+            code = cluster.failures[kind.plural]
+            return code, _status(code, "InternalError", f"injected failure for {kind.plural}")
+        if verb == "get":
+            return self._get(kind, group, version, namespace, rest[1])
+        return self._list(kind, group, version, namespace, query)
+
+    def _resource_list(self, group: str, version: str) -> dict[str, Any]:
+        return {"kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else version,
+                "resources": [{"name": k.plural, "singularName": k.kind.lower(), "namespaced": k.namespaced,
+                               "kind": k.kind, "verbs": ["get", "list", "watch"]}
+                              for k in KINDS if k.group == group]}
+
+    def _serve_as(self, obj: dict[str, Any], kind: Kind, group: str, version: str) -> dict[str, Any]:
+        """The object as the requested version of its group; core list items lose kind/apiVersion."""
+        return {**obj, "apiVersion": f"{group}/{version}" if group else version}
+
+    def _get(self, kind: Kind, group: str, version: str, namespace: str | None, name: str):
+        for obj in self.server.cluster.items(kind.plural):
+            meta = obj.get("metadata") or {}
+            if meta.get("name") == name and (not kind.namespaced or meta.get("namespace") == namespace):
+                return 200, self._serve_as(obj, kind, group, version)
+        return 404, _status(404, "NotFound", f"{kind.plural} \"{name}\" not found",
+                            {"name": name, "kind": kind.plural})
+
+    def _list(self, kind: Kind, group: str, version: str, namespace: str | None, query: dict[str, str]):
+        cluster = self.server.cluster
+        items = [o for o in cluster.items(kind.plural)
+                 if namespace is None or (o.get("metadata") or {}).get("namespace") == namespace]
+        if query.get("labelSelector"):
+            items = [o for o in items if label_selector_matches(query["labelSelector"], _labels(o))]
+        if query.get("fieldSelector"):
+            items = [o for o in items if field_selector_matches(query["fieldSelector"], o)]
+        items.sort(key=lambda o: ((o.get("metadata") or {}).get("namespace", ""), o["metadata"]["name"]))
+        offset = 0
+        if query.get("continue"):
+            with cluster._lock:
+                if cluster.expire_continue and not cluster._expired_once:
+                    cluster._expired_once = True
+                    return 410, _status(410, "Expired", "The provided continue parameter is too old")
+            offset = json.loads(base64.b64decode(query["continue"]))["offset"]
+        limit = int(query.get("limit") or 0)
+        page = items[offset:offset + limit] if limit else items[offset:]
+        metadata: dict[str, Any] = {"resourceVersion": "1000"}
+        if limit and offset + limit < len(items):
+            metadata["continue"] = base64.b64encode(json.dumps({"offset": offset + limit}).encode()).decode()
+            metadata["remainingItemCount"] = len(items) - offset - limit
+        served = [self._serve_as(o, kind, group, version) for o in page]
+        if not group:
+            served = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in served]
+        return 200, {"kind": f"{kind.kind}List", "apiVersion": f"{group}/{version}" if group else version,
+                     "metadata": metadata, "items": served}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, cluster: FakeCluster) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.cluster = cluster
+
+
+class FakeApiServer:
+    """`with FakeApiServer(cluster) as api:` serves on an ephemeral loopback port (`api.url`)."""
+
+    def __init__(self, cluster: FakeCluster) -> None:
+        self.cluster = cluster
+        self._server = _Server(cluster)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FakeApiServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def requests_for(self, path_part: str) -> list[Request]:
+        return [r for r in self.cluster.requests if path_part in r.path]
+
+
+def load_objects(texts: Iterable[str]) -> list[dict[str, Any]]:
+    import yaml
+
+    out = []
+    for text in texts:
+        for doc in yaml.safe_load_all(text):
+            if not doc:
+                continue
+            if doc.get("kind", "").endswith("List"):
+                out.extend(doc.get("items") or [])
+            else:
+                out.append(doc)
+    return out

@@ -1,0 +1,34 @@
+"""The catalogue must say what FINDINGS.md says: same codes, ids and severities (ids never change)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kubectl_meshdoctor.catalogue import CATALOGUE, FAMILY_BY_KEY
+from kubectl_meshdoctor.checks.registry import CHECKS
+
+FINDINGS_MD = Path(__file__).resolve().parents[2] / "shared" / "design" / "FINDINGS.md"
+ROW = re.compile(r"^\| (MD\d{3}) \| ([a-z0-9-]+) \| (error|warning|info) \|")
+
+
+@pytest.mark.skipif(not FINDINGS_MD.exists(), reason="../shared/design/FINDINGS.md is not beside this checkout")
+def test_catalogue_matches_findings_md():
+    documented = {m[1]: (m[2], m[3]) for line in FINDINGS_MD.read_text().splitlines() if (m := ROW.match(line))}
+    ours = {e.code: (e.id, e.severity) for e in CATALOGUE}
+    assert ours == documented
+
+
+def test_every_entry_can_be_explained():
+    for entry in CATALOGUE:
+        assert entry.family in FAMILY_BY_KEY
+        assert entry.title and entry.statement and entry.why and entry.fix and entry.docs
+        assert entry.live == (entry.code in {"MD303", "MD601", "MD604", "MD702"})
+
+
+def test_registered_checks_are_unique_and_declare_their_data():
+    codes = [c.code for c in CHECKS]
+    assert len(codes) == len(set(codes))
+    assert all(c.needs for c in CHECKS)

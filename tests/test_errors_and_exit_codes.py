@@ -1,0 +1,217 @@
+"""Bad input and unusable clusters: one line on stderr, the exit code FINDINGS.md documents, no traceback."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, objects_of, offline, run_cli, scenario_files, write_kubeconfig
+from tests.fakeapi.server import Access
+
+
+def one_line_error(result) -> str:
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+# ------------------------------------------------------------------------------------------ exit 2
+
+def test_unknown_host_suggests_the_same_name_in_another_namespace(live):
+    result = live(objects_of([EXAMPLES / "bookinfo"])).run("host", "reviews", "-n", "default")
+    assert result.exit_code == 2
+    assert "did you mean reviews.bookinfo?" in one_line_error(result)
+
+
+def test_misspelt_host_suggests_close_names():
+    result = run_cli("host", "reveiws", "-n", "bookinfo", *offline(EXAMPLES / "bookinfo"))
+    assert result.exit_code == 2
+    assert "reviews.bookinfo" in one_line_error(result)
+
+
+def test_unknown_host_without_any_close_match():
+    result = run_cli("host", "zzzzzz", "-n", "bookinfo", *offline(EXAMPLES / "bookinfo"))
+    assert result.exit_code == 2
+    assert "did you mean" not in one_line_error(result)
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  labels: {a: b\n---\n")
+    result = run_cli("host", "x", *offline(bad))
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert f"{bad}:" in line and "invalid YAML" in line
+
+
+def test_invalid_json_names_file_and_line(tmp_path: Path):
+    bad = tmp_path / "world.json"
+    bad.write_text('{\n  "apiVersion": "v1",\n  "kind": "List",\n  "items": [,]\n}\n')
+    result = run_cli("host", "x", *offline(bad))
+    assert result.exit_code == 2
+    assert f"{bad}:4: invalid JSON" in one_line_error(result)
+
+
+def test_document_without_kind_is_an_input_error(tmp_path: Path):
+    bad = tmp_path / "nokind.yaml"
+    bad.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nmetadata: {name: b}\n")
+    result = run_cli("host", "x", *offline(bad))
+    assert result.exit_code == 2
+    assert f"{bad}:5: document has no kind" in one_line_error(result)
+
+
+def test_missing_file_and_binary_file(tmp_path: Path):
+    assert run_cli("host", "x", *offline(tmp_path / "nope.yaml")).exit_code == 2
+    binary = tmp_path / "blob.yaml"
+    binary.write_bytes(b"\xff\xfe\x00\x81garbage")
+    result = run_cli("host", "x", *offline(binary))
+    assert result.exit_code == 2
+    assert "not a text file" in one_line_error(result)
+
+
+@pytest.mark.parametrize("args", [("-o", "xml"), ("-o", "jsonpath"), ("--fail-on", "sometimes"),
+                                  ("--request-timeout", "soon")])
+def test_bad_flag_values_are_usage_errors(args):
+    result = run_cli("host", "reviews", "-n", "bookinfo", *offline(EXAMPLES / "bookinfo"), *args)
+    assert result.exit_code == 2
+    one_line_error(result)
+
+
+def test_offline_without_files_is_a_usage_error():
+    result = run_cli("host", "reviews", "--offline")
+    assert result.exit_code == 2
+    assert "-f" in one_line_error(result)
+
+
+# ------------------------------------------------------------------------------------------ exit 3
+
+def test_connection_refused_is_exit_3(tmp_path: Path):
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = write_kubeconfig(tmp_path / "k", f"http://127.0.0.1:{port}", "t")
+    result = run_cli("host", "reviews", "--kubeconfig", str(cfg), "--request-timeout", "2s")
+    assert result.exit_code == 3
+    assert "connection refused" in one_line_error(result)
+
+
+def test_server_that_never_answers_times_out_within_the_request_timeout(tmp_path: Path):
+    """Not a speed test: it proves --request-timeout is honoured instead of hanging for ever."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_stay_silent() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_and_stay_silent, daemon=True)
+    thread.start()
+    try:
+        cfg = write_kubeconfig(tmp_path / "k", f"http://127.0.0.1:{listener.getsockname()[1]}", "t")
+        started = time.monotonic()
+        result = run_cli("host", "reviews", "--kubeconfig", str(cfg), "--request-timeout", "2s")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+    assert result.exit_code == 3
+    assert "timed out" in one_line_error(result)
+    assert elapsed < 6, f"took {elapsed:.1f}s with --request-timeout 2s"
+
+
+def test_rejected_token_is_exit_3_unauthorized(live):
+    cluster = live(objects_of(scenario_files("workloads/ready")))
+    result = cluster.run("host", "reviews", "-n", "bookinfo", token="expired-token")
+    assert result.exit_code == 3
+    assert "unauthorized" in one_line_error(result)
+
+
+def test_user_with_no_rights_at_all_is_exit_3(live):
+    cluster = live(objects_of(scenario_files("workloads/ready")),
+                   tokens={"nobody": Access("nobody", frozenset())})
+    result = cluster.run("host", "reviews", "-n", "bookinfo", token="nobody")
+    assert result.exit_code == 3
+    assert "forbidden" in one_line_error(result)
+
+
+def test_failing_exec_credential_plugin_is_exit_3(tmp_path: Path, live):
+    cluster = live(objects_of(scenario_files("workloads/ready")))
+    cfg = tmp_path / "exec-kubeconfig"
+    cfg.write_text(f"""apiVersion: v1
+kind: Config
+current-context: c
+clusters: [{{name: k, cluster: {{server: "{cluster.api.url}"}}}}]
+contexts: [{{name: c, context: {{cluster: k, user: u}}}}]
+users:
+- name: u
+  user:
+    exec: {{apiVersion: client.authentication.k8s.io/v1beta1, command: /bin/false, interactiveMode: Never}}
+""")
+    result = run_cli("host", "reviews", "-n", "bookinfo", "--kubeconfig", str(cfg))
+    assert result.exit_code == 3
+    assert "authentication plugin" in one_line_error(result)
+    assert cluster.cluster.requests == []  # it stopped before sending anonymous requests
+
+
+# ------------------------------------------------------------------------------------------ exit 4
+
+def test_forbidden_pods_skip_the_checks_that_need_them(live):
+    reader = Access("oncall", frozenset({(p, None) for p in (
+        "services", "endpoints", "namespaces", "deployments", "configmaps", "virtualservices",
+        "destinationrules", "gateways", "serviceentries", "peerauthentications")}))
+    cluster = live(objects_of(scenario_files("workloads/ready")), tokens={"oncall": reader})
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", token="oncall")
+    doc = result.json()
+    md502 = next(c for c in doc["checks"] if c["code"] == "MD502")
+    assert md502 == {"id": "pod-without-sidecar", "code": "MD502", "status": "skipped",
+                     "reason": "forbidden: list pods in bookinfo (app=reviews)"}
+    assert next(c for c in doc["checks"] if c["code"] == "MD506")["status"] == "passed"
+    assert doc["summary"]["checksSkipped"] == 1
+    assert result.exit_code == 4
+
+
+def test_namespace_scoped_rights_are_used_and_the_report_says_the_view_is_partial(live):
+    """Common RBAC for on-call: read access in the team's namespace only."""
+    in_bookinfo = Access("team", frozenset((p, "bookinfo") for p in (
+        "services", "endpoints", "pods", "virtualservices", "destinationrules", "gateways", "serviceentries",
+        "peerauthentications", "configmaps", "deployments")))
+    cluster = live(objects_of(scenario_files("workloads/not-ready")), tokens={"team": in_bookinfo})
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", token="team")
+    doc = result.json()
+    assert [f["code"] for f in doc["findings"]] == ["MD506"]
+    assert any("services: forbidden in all namespaces; read only in bookinfo" in n for n in doc["notes"])
+    assert result.exit_code == 1
+
+
+def test_cluster_without_istio_skips_mesh_checks(live):
+    cluster = live(objects_of(scenario_files("workloads/ready")), istio_groups={})
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json")
+    doc = result.json()
+    md502 = next(c for c in doc["checks"] if c["code"] == "MD502")
+    assert md502["status"] == "skipped" and "Istio is not installed" in md502["reason"]
+    assert next(c for c in doc["checks"] if c["code"] == "MD506")["status"] == "passed"
+    assert result.exit_code == 4
+
+
+def test_a_failing_collection_is_a_skip_not_an_all_clear(live):
+    cluster = live(objects_of(scenario_files("workloads/ready")), failures={"endpoints": 500})
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json")
+    md506 = next(c for c in result.json()["checks"] if c["code"] == "MD506")
+    assert md506["status"] == "skipped" and md506["reason"].startswith("error: list endpoints in bookinfo")
+    assert result.exit_code == 4

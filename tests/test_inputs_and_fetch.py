@@ -1,0 +1,108 @@
+"""Reading the world: files in every shape people have at hand, and the cluster through the real
+client (pagination, expired continue tokens, selectors, discovery, impersonation)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from kubectl_meshdoctor.snapshot.files import load_files
+from tests.conftest import BASE, EXAMPLES, objects_of, offline, run_cli, scenario_files
+
+
+def test_kubectl_get_list_json_and_stdin_all_load(tmp_path: Path):
+    objects = objects_of(scenario_files("workloads/not-ready"))
+    as_list = tmp_path / "dump.yaml"
+    as_list.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objects}))
+    as_json = tmp_path / "dump.json"
+    as_json.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    expected = run_cli("host", "reviews", "-n", "bookinfo", *offline(*scenario_files("workloads/not-ready")),
+                       "-o", "json").json()["findings"]
+    for path in (as_list, as_json):
+        doc = run_cli("host", "reviews", "-n", "bookinfo", *offline(path), "-o", "json").json()
+        assert doc["findings"] == expected
+    piped = run_cli("host", "reviews", "-n", "bookinfo", "-f", "-", "--offline", "-o", "json",
+                    stdin=as_list.read_text())
+    assert piped.json()["findings"] == expected
+
+
+def test_directories_are_read_recursively_and_unknown_kinds_noted(tmp_path: Path):
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    (nested / "world.yaml").write_text(BASE.read_text())
+    (tmp_path / "a" / "notes.txt").write_text("not yaml, ignored by suffix")
+    (tmp_path / "a" / "extra.yml").write_text("apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n")
+    loaded = load_files([str(tmp_path)], "default")
+    assert {o["metadata"]["name"] for _, o in loaded.objects} >= {"bookinfo", "istiod", "istio"}
+    assert loaded.ignored_kinds == ("Job",)
+
+
+def test_objects_without_namespace_land_in_the_namespace_of_minus_n(tmp_path: Path):
+    f = tmp_path / "svc.yaml"
+    f.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: reviews}\nspec: {selector: {app: reviews}}\n")
+    [(key, obj)] = load_files([str(f)], "team-a").objects
+    assert key == "services" and obj["metadata"]["namespace"] == "team-a"
+
+
+def test_pagination_reads_every_page(live):
+    pods = [{"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": f"reviews-{i:04d}", "namespace": "bookinfo", "labels": {"app": "reviews"}},
+             "spec": {"containers": [{"name": "reviews"}, {"name": "istio-proxy"}]},
+             "status": {"conditions": [{"type": "Ready", "status": "True"}]}} for i in range(1203)]
+    pods[-1]["spec"]["containers"].pop()  # the last pod of the last page has no sidecar
+    cluster = live(objects_of(scenario_files("workloads/ready")) + pods)
+    doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json").json()
+    [finding] = doc["findings"]
+    assert finding["evidence"]["pods"] == 1205 and list(finding["evidence"]["podsWithoutSidecar"]) == ["reviews-1202"]
+    pages = cluster.api.requests_for("/namespaces/bookinfo/pods")
+    assert len(pages) == 3  # 1205 matching pods, 500 a page
+    assert all(r.query["labelSelector"] == "app=reviews" for r in pages)
+
+
+def test_expired_continue_token_restarts_the_list_once(live):
+    pods = [{"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": f"reviews-{i:04d}", "namespace": "bookinfo", "labels": {"app": "reviews"}},
+             "spec": {"containers": [{"name": "reviews"}]},
+             "status": {"conditions": [{"type": "Ready", "status": "True"}]}} for i in range(700)]
+    cluster = live(objects_of(scenario_files("workloads/ready")) + pods, expire_continue=True)
+    doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json").json()
+    [finding] = [f for f in doc["findings"] if f["code"] == "MD502"]
+    assert finding["evidence"]["pods"] == 702  # every pod seen despite the 410 on the second page
+
+
+def test_host_run_reads_only_what_the_host_needs(live):
+    cluster = live(objects_of([EXAMPLES / "bookinfo"]))
+    assert cluster.run("host", "reviews", "-n", "bookinfo").exit_code == 1
+    pods = [r for r in cluster.cluster.requests if r.path.endswith("/pods")]
+    assert [(r.path, r.query.get("labelSelector")) for r in pods] == [
+        ("/api/v1/namespaces/bookinfo/pods", "app=reviews")]
+    assert not any(r.path.endswith("/secrets") for r in cluster.cluster.requests)
+    endpoints = [r for r in cluster.cluster.requests if r.path.endswith("/endpoints")]
+    assert [r.query.get("fieldSelector") for r in endpoints] == ["metadata.name=reviews"]
+
+
+def test_legacy_authentication_api_is_read_only_when_served(live):
+    policy = {"apiVersion": "authentication.istio.io/v1alpha1", "kind": "MeshPolicy",
+              "metadata": {"name": "default"}, "spec": {"peers": [{"mtls": {}}]}}
+    modern = live(objects_of(scenario_files("workloads/ready")))
+    modern.run("host", "reviews", "-n", "bookinfo")
+    assert not modern.api.requests_for("authentication.istio.io/v1alpha1/")
+    legacy = live([*objects_of(scenario_files("workloads/ready")), policy])
+    legacy.run("host", "reviews", "-n", "bookinfo")
+    assert legacy.api.requests_for("/apis/authentication.istio.io/v1alpha1/meshpolicies")
+
+
+def test_impersonation_header_is_sent(live):
+    cluster = live(objects_of(scenario_files("workloads/ready")))
+    cluster.run("host", "reviews", "-n", "bookinfo", "--as", "jane@example.com")
+    assert {r.impersonate for r in cluster.cluster.requests} == {"jane@example.com"}
+
+
+def test_older_istio_api_versions_are_discovered(live):
+    cluster = live(objects_of(scenario_files("workloads/ready")),
+                   istio_groups={"networking.istio.io": ("v1alpha3",), "security.istio.io": ("v1beta1",)})
+    assert cluster.run("host", "reviews", "-n", "bookinfo").exit_code == 0
+    assert cluster.api.requests_for("/apis/networking.istio.io/v1alpha3/virtualservices")
+    assert not cluster.api.requests_for("/apis/networking.istio.io/v1/")

@@ -1,0 +1,105 @@
+"""Output formats: the JSON contract of FINDINGS.md, yaml, kubectl-style jsonpath, markdown and text."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import yaml
+
+from tests.conftest import EXAMPLES, offline, run_cli
+
+DEMO = ("host", "reviews", "-n", "bookinfo", *offline(EXAMPLES / "bookinfo"))
+ANSI = re.compile(r"\x1b\[")
+
+
+def test_json_follows_the_report_contract():
+    result = run_cli(*DEMO, "-o", "json")
+    doc = result.json()
+    assert doc["apiVersion"] == "meshdoctor/v1" and doc["kind"] == "Report"
+    assert doc["target"] == {"input": "reviews", "host": "reviews.bookinfo.svc.cluster.local", "namespace": "bookinfo"}
+    assert doc["source"] == {"mode": "offline", "context": None,
+                             "istio": {"version": "1.22.3", "autoMtls": True, "rootNamespace": "istio-system"}}
+    assert doc["summary"] == {"error": 1, "warning": 1, "info": 0, "checksPassed": 0, "checksSkipped": 0}
+    for check in doc["checks"]:
+        assert set(check) <= {"id", "code", "status", "reason"} and check["status"] in (
+            "failed", "passed", "skipped", "not-run")
+    contract_keys = {"id", "code", "severity", "title", "message", "host", "port", "subset", "clientNamespace",
+                     "resources", "evidence", "remediation", "docs"}
+    for finding in doc["findings"]:
+        assert set(finding) == contract_keys
+        assert all(set(r) == {"kind", "namespace", "name", "role"} for r in finding["resources"])
+        assert finding["remediation"] and all(isinstance(s, str) for s in finding["remediation"])
+        assert all(d.startswith("https://istio.io/") for d in finding["docs"])
+    assert result.exit_code == 1
+
+
+def test_yaml_is_the_same_document_as_json():
+    as_json = run_cli(*DEMO, "-o", "json")
+    as_yaml = run_cli(*DEMO, "-o", "yaml")
+    assert yaml.safe_load(as_yaml.stdout) == json.loads(as_json.stdout)
+    assert as_yaml.exit_code == as_json.exit_code == 1
+
+
+def test_jsonpath_prints_the_finding_ids():
+    result = run_cli(*DEMO, "-o", "jsonpath={.findings[*].id}")
+    assert result.stdout == "service-no-ready-endpoints pod-without-sidecar"
+    assert result.exit_code == 1
+
+
+def test_jsonpath_range_and_quoted_text():
+    result = run_cli(*DEMO, "-o", 'jsonpath={range .findings[*]}{.code}{"\\t"}{.severity}{"\\n"}{end}')
+    assert result.stdout == "MD506\terror\nMD502\twarning\n"
+
+
+def test_jsonpath_filter_expression():
+    result = run_cli(*DEMO, "-o", 'jsonpath={.findings[?(@.severity=="warning")].code}')
+    assert result.stdout == "MD502"
+
+
+def test_markdown_has_a_table_and_each_finding():
+    text = run_cli(*DEMO, "-o", "markdown").stdout
+    assert "| | Check | Code | Result |" in text
+    assert "#### ✗ MD506 `service-no-ready-endpoints` (error)" in text
+    assert "1. See why the pods are not ready" in text
+
+
+def test_text_report_reads_top_down_without_colour_when_piped():
+    result = run_cli(*DEMO)
+    out = result.stdout
+    assert not ANSI.search(out)
+    assert out.index("Service and pod requirements") < out.index("✗ The Service has ready endpoints")
+    assert out.index("✗ The Service has ready endpoints") < out.index("‼ Every pod behind the host")
+    assert "Objects: Service bookinfo/reviews" in out
+    assert out.rstrip().splitlines()[-1].startswith("✗ 1 error, 1 warning")
+    assert not any(line != line.rstrip() for line in out.splitlines())
+
+
+def test_colour_only_when_asked_and_never_with_no_color():
+    coloured = run_cli(*DEMO, env={"FORCE_COLOR": "1"})
+    assert ANSI.search(coloured.stdout)
+    assert not ANSI.search(run_cli(*DEMO, env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout)
+    assert not ANSI.search(run_cli(*DEMO, "--no-color", env={"FORCE_COLOR": "1"}).stdout)
+
+
+def test_machine_output_never_goes_through_rich_wrapping():
+    out = run_cli(*DEMO, "-o", "json").stdout
+    assert max(len(line) for line in out.splitlines()) > 120  # long messages stay on one line
+    json.loads(out)
+
+
+def test_checks_catalogue_and_explain():
+    listed = run_cli("checks", "-o", "json").json()["checks"]
+    by_code = {c["code"]: c for c in listed}
+    assert by_code["MD506"]["status"] == "available" and by_code["MD201"]["status"] == "planned"
+    assert by_code["MD601"]["liveOnly"] is True
+    explained = run_cli("explain", "pod-without-sidecar", "-o", "json").json()
+    assert explained["code"] == "MD502" and explained["fix"] and explained["docs"]
+    text = run_cli("explain", "MD201").stdout
+    assert "Why it breaks traffic:" in text and "How to fix:" in text and "IST0113" in text
+
+
+def test_version_is_plain_and_needs_no_cluster():
+    result = run_cli("version", "--kubeconfig", "/nonexistent")
+    assert result.exit_code == 0 and result.stdout.startswith("kubectl-meshdoctor ")
+    assert run_cli("version", "-o", "json").json()["version"]
