@@ -106,3 +106,40 @@ def test_older_istio_api_versions_are_discovered(live):
     assert cluster.run("host", "reviews", "-n", "bookinfo").exit_code == 0
     assert cluster.api.requests_for("/apis/networking.istio.io/v1alpha3/virtualservices")
     assert not cluster.api.requests_for("/apis/networking.istio.io/v1/")
+
+
+def test_files_overlay_the_live_state(live, tmp_path: Path):
+    """What-if: the live Endpoints list no ready address; a file replacing them (same kind, namespace,
+    name) makes the finding go away, and the report says it mixed live state and files."""
+    cluster = live(objects_of(scenario_files("workloads/not-ready")))
+    assert cluster.run("host", "reviews", "-n", "bookinfo").exit_code == 1
+    fixed = tmp_path / "endpoints.yaml"
+    fixed.write_text("""apiVersion: v1
+kind: Endpoints
+metadata: {name: reviews, namespace: bookinfo}
+subsets:
+- addresses: [{ip: 10.0.0.1, targetRef: {kind: Pod, name: reviews-v1-abc12-x1, namespace: bookinfo}}]
+""")
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-f", str(fixed), "-o", "json")
+    doc = result.json()
+    assert doc["source"]["mode"] == "overlay"
+    assert [f["code"] for f in doc["findings"]] == []
+    assert result.exit_code == 0
+
+
+def test_exec_credential_plugin_token_is_used(live, tmp_path: Path):
+    cluster = live(objects_of(scenario_files("workloads/ready")))
+    plugin = tmp_path / "fake-auth-plugin"
+    plugin.write_text('#!/bin/sh\necho \'{"apiVersion": "client.authentication.k8s.io/v1beta1", '
+                      '"kind": "ExecCredential", "status": {"token": "admin"}}\'\n')
+    plugin.chmod(0o755)
+    cfg = tmp_path / "exec-ok"
+    cfg.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "k", "cluster": {"server": cluster.api.url}}],
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "bookinfo"}}],
+        "users": [{"name": "u", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                                                  "command": str(plugin), "interactiveMode": "Never"}}}]}))
+    result = run_cli("host", "reviews", "--kubeconfig", str(cfg))
+    assert result.exit_code == 0, result.stderr
+    assert {r.user for r in cluster.cluster.requests} == {"admin"}
