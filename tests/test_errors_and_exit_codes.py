@@ -41,29 +41,20 @@ def test_unknown_host_without_any_close_match():
     assert "did you mean" not in one_line_error(result)
 
 
-def test_malformed_yaml_names_file_and_line(tmp_path: Path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  labels: {a: b\n---\n")
+@pytest.mark.parametrize(("name", "content", "expected"), [
+    ("bad.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  labels: {a: b\n---\n", ":6: invalid YAML"),
+    ("world.json", '{\n  "apiVersion": "v1",\n  "kind": "List",\n  "items": [,]\n}\n', ":4: invalid JSON"),
+    ("nokind.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nmetadata: {name: b}\n",
+     ":5: document has no kind"),
+    ("noname.yaml", "apiVersion: v1\nkind: Service\nspec: {}\n", ":1: Service has no metadata.name"),
+    ("scalar.yaml", "just a string\n", ":1: expected a Kubernetes object"),
+])
+def test_unreadable_input_names_file_and_line(tmp_path: Path, name: str, content: str, expected: str):
+    bad = tmp_path / name
+    bad.write_text(content)
     result = run_cli("host", "x", *offline(bad))
     assert result.exit_code == 2
-    line = one_line_error(result)
-    assert f"{bad}:" in line and "invalid YAML" in line
-
-
-def test_invalid_json_names_file_and_line(tmp_path: Path):
-    bad = tmp_path / "world.json"
-    bad.write_text('{\n  "apiVersion": "v1",\n  "kind": "List",\n  "items": [,]\n}\n')
-    result = run_cli("host", "x", *offline(bad))
-    assert result.exit_code == 2
-    assert f"{bad}:4: invalid JSON" in one_line_error(result)
-
-
-def test_document_without_kind_is_an_input_error(tmp_path: Path):
-    bad = tmp_path / "nokind.yaml"
-    bad.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nmetadata: {name: b}\n")
-    result = run_cli("host", "x", *offline(bad))
-    assert result.exit_code == 2
-    assert f"{bad}:5: document has no kind" in one_line_error(result)
+    assert f"{bad}{expected}" in one_line_error(result)
 
 
 def test_missing_file_and_binary_file(tmp_path: Path):
