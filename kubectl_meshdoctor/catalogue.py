@@ -83,14 +83,14 @@ CATALOGUE: tuple[Entry, ...] = (
           "Istio stops generating routes at the first catch-all rule of a VirtualService: later rules never "
           "reach Envoy.",
           ("Move the catch-all rule to the end of the VirtualService's list.",),
-          (_BP + "#split-virtual-services",), related=("KIA1106",)),
+          (_BP + "#split-virtual-services",), related=("IST0130",)),
     Entry("MD105", "dr-duplicate-subset", "routing", "error",
           "The same subset is defined by more than one merged DestinationRule",
           "Each subset is defined once per host",
           "When DestinationRules for a host merge, the first (oldest) definition of a subset wins and later "
           "ones are discarded whole: their labels and policies are ignored.",
           ("Define the subset in one DestinationRule only; delete it from the others.",),
-          (_BP + "#split-destination-rules",)),
+          (_BP + "#split-destination-rules",), related=("KIA0201",)),
     Entry("MD106", "dr-discarded-traffic-policy", "routing", "warning",
           "Several merged DestinationRules carry a top-level trafficPolicy; only the oldest counts",
           "One top-level trafficPolicy per host",
@@ -112,7 +112,7 @@ CATALOGUE: tuple[Entry, ...] = (
           "Istio expands only names without a dot; `reviews.prod` is used as written and is not "
           "`reviews.prod.svc.cluster.local`, so the rule applies to nothing.",
           ("Write the short name (same namespace) or the full name `name.namespace.svc.cluster.local`.",),
-          (_BP + "#cross-namespace-configuration",)),
+          (_BP + "#cross-namespace-configuration",), related=("IST0174", "KIA0202")),
     Entry("MD109", "host-not-in-registry", "routing", "warning",
           "The host is routed to, but no Service or ServiceEntry defines it",
           "The host exists in the service registry",

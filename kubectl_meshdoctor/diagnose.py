@@ -16,6 +16,7 @@ from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.errors import ClusterError
 from kubectl_meshdoctor.mesh.settings import control_planes, mesh_config_name, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
+from kubectl_meshdoctor.mesh.views import describe
 from kubectl_meshdoctor.mesh.workloads import service_selector
 from kubectl_meshdoctor.report.model import Report, Source
 from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
@@ -45,12 +46,14 @@ def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn 
     settings = read_mesh_settings(snapshot, request.cluster_domain)
     target = resolve_target(snapshot, request.host, namespace, request.cluster_domain)
     progress("running checks")
-    results, findings = run_checks(CheckContext(snapshot, settings, target), CHECKS)
+    ctx = CheckContext(snapshot, settings, target)
+    results, findings = run_checks(ctx, CHECKS)
     findings.sort(key=lambda f: ({"error": 0, "warning": 1, "info": 2}[f.level], f.entry.code))
     source = Source(snapshot.mode, snapshot.context, str(settings.version) if settings.version else None,
                     settings.auto_mtls, settings.root_namespace)
+    routing = describe(ctx.routing) if snapshot.readable("virtualservices") else None
     return Report(request.host, target.host, target.namespace, source, tuple(results), tuple(findings),
-                  tuple([*target.notes, *notes, *settings.notes]))
+                  tuple([*target.notes, *notes, *settings.notes]), routing)
 
 
 def offline_snapshot(files: LoadedFiles) -> Snapshot:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from kubectl_meshdoctor.checks import workloads
+from kubectl_meshdoctor.checks import routing, workloads
 from kubectl_meshdoctor.checks.base import Check
 
 CHECKS: tuple[Check, ...] = (
+    *routing.CHECKS,
     *workloads.CHECKS,
 )
 

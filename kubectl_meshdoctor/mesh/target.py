@@ -10,20 +10,19 @@ unknown host, answered with close matches.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from kubectl_meshdoctor.errors import HostNotFound
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh.hosts import ServiceName
+from kubectl_meshdoctor.mesh.virtualservices import MESH, all_destinations, declared_hosts, vs_gateways
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 
 SERVICE = "service"
 EXTERNAL = "external"
 CONFIG_ONLY = "config-only"
-ROUTE_KINDS = ("http", "tcp", "tls")
 
 
 @dataclass(frozen=True)
@@ -37,24 +36,7 @@ class Target:
 
 
 def is_gateway_bound(vs: dict[str, Any]) -> bool:
-    gateways = [g for g in o.as_list(o.spec(vs).get("gateways")) if isinstance(g, str)]
-    return any(g != "mesh" for g in gateways)
-
-
-def vs_hosts(vs: dict[str, Any], domain: str) -> list[str]:
-    return [hosts.resolve(h, o.namespace(vs), domain) for h in o.as_list(o.spec(vs).get("hosts"))
-            if isinstance(h, str)]
-
-
-def vs_destinations(vs: dict[str, Any], domain: str) -> Iterator[str]:
-    """Every route destination host of a VirtualService, resolved in the VirtualService's namespace."""
-    spec = o.spec(vs)
-    for route_kind in ROUTE_KINDS:
-        for rule in o.as_list(spec.get(route_kind)):
-            for dest in o.as_list(o.as_dict(rule).get("route")):
-                host = o.as_str(o.dig(dest, "destination", "host"))
-                if host:
-                    yield hosts.resolve(host, o.namespace(vs), domain)
+    return any(g != MESH for g in vs_gateways(vs))
 
 
 def _external_hosts(snapshot: Snapshot, domain: str) -> dict[str, list[dict[str, Any]]]:
@@ -62,7 +44,7 @@ def _external_hosts(snapshot: Snapshot, domain: str) -> dict[str, list[dict[str,
     found: dict[str, list[dict[str, Any]]] = {}
     for vs in snapshot.all("virtualservices"):
         if is_gateway_bound(vs):
-            for host in vs_hosts(vs, domain):
+            for host in declared_hosts(vs, domain):
                 found.setdefault(host, []).append(vs)
     for se in snapshot.all("serviceentries"):
         for host in o.as_list(o.spec(se).get("hosts")):
@@ -74,8 +56,8 @@ def _external_hosts(snapshot: Snapshot, domain: str) -> dict[str, list[dict[str,
 def _mentioned_hosts(snapshot: Snapshot, domain: str) -> set[str]:
     mentioned: set[str] = set()
     for vs in snapshot.all("virtualservices"):
-        mentioned.update(vs_hosts(vs, domain))
-        mentioned.update(vs_destinations(vs, domain))
+        mentioned.update(declared_hosts(vs, domain))
+        mentioned.update(d.host for d in all_destinations(vs, domain))
     for dr in snapshot.all("destinationrules"):
         host = o.as_str(o.spec(dr).get("host"))
         if host:
@@ -130,8 +112,8 @@ def _as_service(snapshot: Snapshot, text: str, namespace: str, domain: str) -> S
 def _backends(snapshot: Snapshot, declaring: list[dict[str, Any]], domain: str) -> tuple[ServiceName, ...]:
     found: dict[ServiceName, None] = {}
     for obj in declaring:
-        for dest in vs_destinations(obj, domain):
-            parsed = hosts.parse_service_fqdn(dest, domain)
+        for dest in all_destinations(obj, domain):
+            parsed = hosts.parse_service_fqdn(dest.host, domain)
             if parsed and snapshot.get("services", parsed.namespace, parsed.name) is not None:
                 found[parsed] = None
     return tuple(found)

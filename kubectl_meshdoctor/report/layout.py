@@ -3,7 +3,9 @@ with its findings underneath."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from kubectl_meshdoctor.catalogue import FAMILIES, Family
 from kubectl_meshdoctor.report.model import FAILED, NOT_RUN, PASSED, SKIPPED, CheckResult, Finding, Report
@@ -55,3 +57,12 @@ def source_line(report: Report) -> str:
     parts.append(f"auto mTLS {'on' if src.auto_mtls else 'off'}")
     parts.append(f"root namespace {src.root_namespace}")
     return " · ".join(parts)
+
+
+def group_views(views: list[dict[str, Any]]) -> list[tuple[list[str], dict[str, Any]]]:
+    """Client namespaces that get exactly the same VirtualService and DestinationRule, shown once."""
+    groups: dict[str, tuple[list[str], dict[str, Any]]] = {}
+    for view in views:
+        key = json.dumps([view["virtualService"], view["destinationRule"]], sort_keys=True)
+        groups.setdefault(key, ([], view))[0].append(view["clientNamespace"])
+    return list(groups.values())

@@ -87,6 +87,7 @@ class Report:
     checks: tuple[CheckResult, ...]
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
+    routing: dict[str, Any] | None = None  # what each client namespace gets (mesh/views.describe)
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.level == severity)
@@ -108,5 +109,6 @@ class Report:
             "summary": summary,
             "checks": [c.to_dict() for c in self.checks],
             "findings": [f.to_dict() for f in self.findings],
+            "routing": self.routing,
             "notes": list(self.notes),
         }

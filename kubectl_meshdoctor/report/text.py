@@ -3,12 +3,12 @@ markup, so `[istio-proxy]` in a message prints as written."""
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.text import Text
 
-from kubectl_meshdoctor.report.layout import CheckLine, sections, source_line
+from kubectl_meshdoctor.report.layout import CheckLine, group_views, sections, source_line
 from kubectl_meshdoctor.report.model import NOT_RUN, SKIPPED, Report
 from kubectl_meshdoctor.report.verdict import headline
 
@@ -35,6 +35,8 @@ def render_text(report: Report, console: Console) -> None:
         console.print(Text(family.title, style="bold underline"))
         for line in lines:
             _render_check(console, line)
+    if report.routing and (report.routing["views"] or report.routing["gateways"]):
+        _render_routing(console, report.routing)
     if report.notes:
         console.print()
         console.print(Text("Notes", style="bold underline"))
@@ -72,3 +74,40 @@ def _indented(console: Console, text: Text, left: int, bullet: str = "") -> None
     for n, line in enumerate(lines):
         line.rstrip()
         console.print(Text(lead + (bullet if n == 0 else hang)) + line)
+
+
+def _render_routing(console: Console, routing: dict[str, Any]) -> None:
+    console.print()
+    console.print(Text("Routing: what clients really get", style="bold underline"))
+    for namespaces, view in group_views(routing["views"]):
+        _indented(console, Text(f"Clients in {', '.join(namespaces)}", style="bold"), 2)
+        vs = view["virtualService"]
+        if vs is None:
+            _indented(console, Text("VirtualService: none (default round-robin to the Service)"), 4)
+        else:
+            ignored = f"  (ignored: {', '.join(vs['ignored'])})" if vs["ignored"] else ""
+            _indented(console, Text(f"VirtualService {vs['inEffect']}{ignored}"), 4)
+            _render_routes(console, vs["routes"])
+        dr = view["destinationRule"]
+        if dr is None:
+            _indented(console, Text("DestinationRule: none"), 4)
+        else:
+            line = f"DestinationRule {', '.join(dr['rules'])} (found in the {dr['foundIn']}, host {dr['host']})"
+            _indented(console, Text(line), 4)
+            if dr["subsets"]:
+                _indented(console, Text("subsets: " + ", ".join(dr["subsets"])), 6)
+            if dr["trafficPolicyFrom"]:
+                _indented(console, Text(f"trafficPolicy from {dr['trafficPolicyFrom']}"), 6)
+            if dr["discarded"]:
+                _indented(console, Text("discarded: " + ", ".join(dr["discarded"]), style="yellow"), 6)
+    for gw in routing["gateways"]:
+        _indented(console, Text(f"Gateway {gw['gateway']}: fragments {', '.join(gw['fragments'])}",
+                                style="bold"), 2)
+        _render_routes(console, gw["routes"])
+
+
+def _render_routes(console: Console, routes: list[dict[str, Any]]) -> None:
+    for i, route in enumerate(routes, 1):
+        dests = ", ".join(route["destinations"]) or "(no destination)"
+        tail = "  [catch-all]" if route["catchAll"] else ""
+        _indented(console, Text(f"{route['match']} -> {dests}  ({route['from']}){tail}"), 6, bullet=f"{i}. ")

@@ -1,0 +1,345 @@
+"""Routing fragments ("Multiple virtual services and destination rules for the same host").
+
+Each finding names what Istio keeps and what it drops, by object and rule, for the client namespaces
+where it happens, so the fix can be written without reading Istio's source.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from kubectl_meshdoctor.catalogue import BY_CODE
+from kubectl_meshdoctor.checks.base import check
+from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.mesh import destinationrules as drs
+from kubectl_meshdoctor.mesh import hosts
+from kubectl_meshdoctor.mesh import virtualservices as vss
+from kubectl_meshdoctor.mesh.views import ClientView
+from kubectl_meshdoctor.mesh.visibility import CLASS_NAMES, export_list, visible
+from kubectl_meshdoctor.report.model import Finding, ResourceRef
+from kubectl_meshdoctor.snapshot import objects as o
+
+
+def _vs(vs: dict[str, Any], role: str) -> ResourceRef:
+    return ResourceRef("VirtualService", o.namespace(vs), o.name(vs), role)
+
+
+def _dr(dr: dict[str, Any], role: str) -> ResourceRef:
+    return ResourceRef("DestinationRule", o.namespace(dr), o.name(dr), role)
+
+
+def _names(views: list[ClientView]) -> str:
+    return ", ".join(v.namespace for v in views)
+
+
+def _rule(index: int) -> str:
+    return f"rule #{index + 1}"
+
+
+# ------------------------------------------------------------------------------------------- MD101
+
+@check("MD101", needs=("virtualservices",))
+def vs_mesh_duplicate_host(ctx: CheckContext) -> list[Finding]:
+    model = ctx.routing
+    groups: dict[tuple[str, ...], list[tuple[ClientView, vss.MeshSelection]]] = defaultdict(list)
+    for view in model.views:
+        sel = model.mesh_selection(view)
+        if sel.winner is not None and sel.ignored:
+            groups[(sel.winner.ref, *(c.ref for c in sel.ignored))].append((view, sel))
+    findings = []
+    for members in groups.values():
+        views = [v for v, _ in members]
+        sel = members[0][1]
+        winner = sel.winner
+        assert winner is not None
+        ignored = [{"virtualService": c.ref, "reason": _why_ignored(c, winner)} for c in sel.ignored]
+        losers = ", ".join(f"{c.ref} ({_why_ignored(c, winner)})" for c in sel.ignored)
+        message = (f"Sidecars in {_names(views)} use only VirtualService {winner.ref} for {model.host}; "
+                   f"the routes of {losers} are ignored, because sidecars never merge VirtualServices for a host")
+        remediation = (f"Merge the http rules of {', '.join(c.ref for c in sel.ignored)} into {winner.ref} "
+                       f"(in the order you want them evaluated), then delete the ignored VirtualService(s).",
+                       "If the split is only for ingress traffic, bind the fragments to the gateway instead of "
+                       "`mesh`: only gateways merge VirtualServices for one host.")
+        findings.append(Finding(
+            BY_CODE["MD101"], message, model.host,
+            (_vs(winner.vs, "in effect"), *(_vs(c.vs, "ignored") for c in sel.ignored)),
+            {"clientNamespaces": [v.namespace for v in views], "inEffect": winner.ref, "ignored": ignored,
+             "hostPattern": winner.pattern},
+            remediation, client_namespace=views[0].namespace))
+    return findings
+
+
+def _why_ignored(lost: vss.Candidate, winner: vss.Candidate) -> str:
+    if lost.klass != winner.klass:
+        return f"it is {CLASS_NAMES[lost.klass]}, the one in effect is {CLASS_NAMES[winner.klass]}"
+    if o.creation(lost.vs) != o.creation(winner.vs):
+        return f"created {o.creation(lost.vs) or 'at an unknown time'}, after {o.creation(winner.vs) or 'it'}"
+    return "same creation time; its name sorts after"
+
+
+# ----------------------------------------------------------------------------------- MD102, MD103
+
+@check("MD103", needs=("virtualservices",))
+def vs_multiple_catch_all(ctx: CheckContext) -> list[Finding]:
+    model = ctx.routing
+    findings = []
+    for gateway in model.gateways:
+        merged = model.gateway_merge(gateway)
+        catch_alls = merged.catch_alls
+        if len(catch_alls) < 2:
+            continue
+        first, dead = catch_alls[0], catch_alls[1:]
+        fragments = ", ".join(f.ref for f in merged.fragments)
+        message = (f"On gateway {gateway}, the {len(merged.fragments)} VirtualServices merged for {model.host} have "
+                   f"{len(catch_alls)} catch-all routes; all are moved to the end and the first ({first.origin}) takes "
+                   f"every request left, so {', '.join(r.origin for r in dead)} never match. Istio does not promise "
+                   "which fragment comes first, so the winner may change")
+        remediation = (f"Keep exactly one catch-all route for {model.host} across {fragments}.",
+                       "Give the other catch-all rules an explicit match (for example a path prefix), or delete them.")
+        findings.append(Finding(
+            BY_CODE["MD103"], message, model.host,
+            tuple(_vs(r.vs, "catch-all in effect" if r is first else "catch-all never used") for r in catch_alls),
+            {"gateway": gateway, "fragments": [f.ref for f in merged.fragments],
+             "catchAlls": [r.origin for r in catch_alls], "inEffect": first.origin},
+            remediation))
+    return findings
+
+
+@check("MD102", needs=("virtualservices",))
+def vs_fragment_overlap(ctx: CheckContext) -> list[Finding]:
+    model = ctx.routing
+    findings = []
+    for gateway in model.gateways:
+        merged = model.gateway_merge(gateway)
+        seen: set[tuple[str, str]] = set()
+        specific = [r for r in merged.routes if not r.catch_all]
+        for i, a in enumerate(specific):
+            for b in specific[i + 1:]:
+                pair = (vss.vs_ref(a.vs), vss.vs_ref(b.vs))
+                if a.vs is b.vs or pair in seen or not vss.matches_overlap(a.conditions, b.conditions):
+                    continue
+                seen.add(pair)
+                message = (f"On gateway {gateway}, fragments {pair[0]} and {pair[1]} of {model.host} both match "
+                           f"some requests: {a.origin} ({a.describe()}) and {b.origin} ({b.describe()}). The order "
+                           "between fragments is undefined, so either may answer")
+                remediation = (f"Make the matches of {pair[0]} and {pair[1]} disjoint (distinct path prefixes or "
+                               "headers).",
+                               "Or move these rules into one VirtualService, where their order is kept.")
+                findings.append(Finding(
+                    BY_CODE["MD102"], message, model.host, (_vs(a.vs, "fragment"), _vs(b.vs, "fragment")),
+                    {"gateway": gateway, "routes": [f"{a.origin}: {a.describe()}", f"{b.origin}: {b.describe()}"]},
+                    remediation))
+    return findings
+
+
+# ------------------------------------------------------------------------------------------- MD104
+
+@check("MD104", needs=("virtualservices",))
+def vs_unreachable_rule(ctx: CheckContext) -> list[Finding]:
+    model = ctx.routing
+    findings = []
+    for vs in model.declaring():
+        by_outcome: dict[tuple[int, tuple[int, ...]], list[str]] = defaultdict(list)
+        for gateway in vss.vs_gateways(vs):
+            stop, later = vss.unreachable_rules(vs, gateway, model.domain)
+            if stop is not None and later:
+                by_outcome[(stop.rule, tuple(later))].append(gateway)
+        for (stop_rule, later), gateways in by_outcome.items():
+            dead = ", ".join(_rule(k) for k in later)
+            scope = "" if gateways == list(vss.vs_gateways(vs)) else f" for {', '.join(gateways)}"
+            message = (f"In VirtualService {vss.vs_ref(vs)}, {dead} can never match{scope}: {_rule(stop_rule)} "
+                       "catches every request and Istio stops generating routes there")
+            remediation = (f"Move {_rule(stop_rule)} (the catch-all) to the end of the http list of "
+                           f"{vss.vs_ref(vs)}, or give it a narrower match.",)
+            findings.append(Finding(
+                BY_CODE["MD104"], message, model.host, (_vs(vs, "unreachable rules"),),
+                {"virtualService": vss.vs_ref(vs), "catchAllRule": stop_rule + 1,
+                 "unreachableRules": [k + 1 for k in later], "gateways": gateways},
+                remediation))
+    return findings
+
+
+# ----------------------------------------------------------------------------------- MD105, MD106
+
+def _merged_groups(ctx: CheckContext) -> list[tuple[drs.MergedRule, list[ClientView]]]:
+    """Each distinct merged DestinationRule and the client views that get it."""
+    model = ctx.routing
+    groups: dict[tuple[int, ...], tuple[drs.MergedRule, list[ClientView]]] = {}
+    for view in model.views:
+        found = model.dr_lookup(view)
+        if found.merged is not None:
+            key = tuple(id(r) for r in found.merged.rules)
+            groups.setdefault(key, (found.merged, []))[1].append(view)
+    return list(groups.values())
+
+
+@check("MD105", needs=("destinationrules",))
+def dr_duplicate_subset(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    for merged, views in _merged_groups(ctx):
+        for lost, kept in merged.duplicate_subsets:
+            labels_kept = o.as_dict(kept.spec.get("labels"))
+            labels_lost = o.as_dict(lost.spec.get("labels"))
+            message = (f"Subset {lost.name} of {ctx.target.host} is defined by DestinationRule "
+                       f"{drs.dr_ref(kept.rule)} (labels {labels_kept}) and again by {drs.dr_ref(lost.rule)} "
+                       f"(labels {labels_lost}); clients in {_names(views)} use the first (oldest) definition and "
+                       "the second is discarded whole")
+            remediation = (f"Define subset {lost.name} in one DestinationRule only: delete it from "
+                           f"{drs.dr_ref(lost.rule)}, or from {drs.dr_ref(kept.rule)} if the newer definition is "
+                           "the one you meant.",)
+            findings.append(Finding(
+                BY_CODE["MD105"], message, ctx.target.host,
+                (_dr(kept.rule, "subset kept"), _dr(lost.rule, "subset discarded")),
+                {"subset": lost.name, "kept": {"destinationRule": drs.dr_ref(kept.rule), "labels": labels_kept},
+                 "discarded": {"destinationRule": drs.dr_ref(lost.rule), "labels": labels_lost},
+                 "clientNamespaces": [v.namespace for v in views]},
+                remediation, subset=lost.name, client_namespace=views[0].namespace))
+    return findings
+
+
+@check("MD106", needs=("destinationrules",))
+def dr_discarded_traffic_policy(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    for merged, views in _merged_groups(ctx):
+        if not merged.discarded_policies or merged.policy_from is None:
+            continue
+        kept = merged.policy_from
+        kept_keys = sorted(merged.traffic_policy)
+        lost = ", ".join(f"{drs.dr_ref(r)} ({', '.join(keys) or 'empty'})" for r, keys in merged.discarded_policies)
+        tls_lost = any("tls" in keys for _, keys in merged.discarded_policies)
+        message = (f"{len(merged.discarded_policies) + 1} DestinationRules for {ctx.target.host} have a top-level "
+                   f"trafficPolicy; clients in {_names(views)} get only the oldest, from {drs.dr_ref(kept)} "
+                   f"({', '.join(kept_keys) or 'empty'}), whole; discarded: {lost}"
+                   + ("; the discarded tls settings are not applied, so clients may not use the TLS mode you set"
+                      if tls_lost else ""))
+        remediation = (f"Move the settings of the discarded trafficPolicy into the one of {drs.dr_ref(kept)}, and "
+                       "remove trafficPolicy from the other DestinationRules.",)
+        findings.append(Finding(
+            BY_CODE["MD106"], message, ctx.target.host,
+            (_dr(kept, "trafficPolicy in effect"), *(_dr(r, "trafficPolicy discarded")
+                                                     for r, _ in merged.discarded_policies)),
+            {"inEffect": {"destinationRule": drs.dr_ref(kept), "settings": kept_keys},
+             "discarded": [{"destinationRule": drs.dr_ref(r), "settings": list(k)}
+                           for r, k in merged.discarded_policies],
+             "clientNamespaces": [v.namespace for v in views]},
+            remediation, client_namespace=views[0].namespace))
+    return findings
+
+
+# ------------------------------------------------------------------------------------------- MD107
+
+@check("MD107", needs=("destinationrules",))
+def dr_shadowed(ctx: CheckContext) -> list[Finding]:
+    model = ctx.routing
+    findings = []
+    for rule in model.exact_rules():
+        if drs.has_selector(rule):
+            continue  # workload-selected rules are not found by the lookup path
+        unused: list[tuple[ClientView, str]] = []
+        users = []
+        for view in model.views:
+            if not view.has_callers:
+                continue
+            found = model.dr_lookup(view)
+            if found.uses(rule):
+                users.append(view.namespace)
+            else:
+                unused.append((view, _why_unused(ctx, rule, view, found)))
+        if not unused:
+            continue
+        detail = "; ".join(f"{v.namespace}: {why}" for v, why in unused)
+        message = (f"DestinationRule {drs.dr_ref(rule)} for {model.host} is never used by clients in "
+                   f"{', '.join(v.namespace for v, _ in unused)} ({detail}); its subsets and traffic policy do not "
+                   "apply to them, and routes from there to its subsets fail with 503")
+        remediation = (f"Make {drs.dr_ref(rule)} the rule those clients find: export it to them (exportTo) and "
+                       "remove or narrow the rule that shadows it.",
+                       "Or copy the subsets and settings they need into the DestinationRule they do use.")
+        shadows = {drs.dr_ref(r) for v, _ in unused if (f := model.dr_lookup(v)).merged for r in f.merged.rules}
+        findings.append(Finding(
+            BY_CODE["MD107"], message, model.host,
+            (_dr(rule, "unused"), *(ResourceRef("DestinationRule", *ref.split("/"), "used instead")
+                                    for ref in sorted(shadows))),
+            {"destinationRule": drs.dr_ref(rule), "unusedBy": {v.namespace: why for v, why in unused},
+             "usedBy": users},
+            remediation, client_namespace=unused[0][0].namespace))
+    return findings
+
+
+def _why_unused(ctx: CheckContext, rule: dict[str, Any], view: ClientView, found: drs.DRLookup) -> str:
+    settings = ctx.settings
+    if not visible(rule, view.namespace, settings.default_dr_export_to, settings.version):
+        return f"not exported there (exportTo {list(export_list(rule, settings.default_dr_export_to, None))})"
+    if found.merged is not None:
+        used = ", ".join(drs.dr_ref(r) for r in found.merged.rules)
+        return f"the lookup stops at the {found.step} {found.namespace}, where {used} matches {found.pattern}"
+    return (f"namespace {o.namespace(rule)} is not on their lookup path (their namespace, the service's, "
+            f"the root namespace {settings.root_namespace})")
+
+
+# ------------------------------------------------------------------------------------------- MD108
+
+@check("MD108", needs=("virtualservices", "destinationrules"))
+def host_name_not_resolved(ctx: CheckContext) -> list[Finding]:
+    model = ctx.routing
+    wanted = {hosts.service_fqdn(s.name, s.namespace, model.domain) for s in ctx.target.services}
+    declared_elsewhere = {h for se in ctx.snapshot.all("serviceentries")
+                          for h in o.as_list(o.spec(se).get("hosts")) if isinstance(h, str)}
+    findings = []
+    for obj, kind, spelled, where in _host_mentions(model):
+        fqdn = _meant_service(spelled, wanted, model.domain, model.declaring(), obj)
+        if fqdn is None or spelled in declared_elsewhere or not _service_exists(ctx, fqdn):
+            continue
+        short = fqdn.split(".")[0]
+        message = (f"{kind} {o.namespace(obj)}/{o.name(obj)} names `{spelled}` in {where}: Istio takes a name with a "
+                   f"dot literally, so it is not the Service {fqdn} and "
+                   + ("the rule applies to nothing" if where != "a route destination" else
+                      "requests routed there fail (no such host in the mesh)"))
+        remediation = (f"Write `{fqdn}` (or `{short}` when the {kind} is in namespace {fqdn.split('.')[1]}).",)
+        findings.append(Finding(BY_CODE["MD108"], message, ctx.target.host,
+                                (ResourceRef(kind, o.namespace(obj), o.name(obj), "unresolved host"),),
+                                {"written": spelled, "meant": fqdn, "in": where}, remediation))
+    return findings
+
+
+def _service_exists(ctx: CheckContext, fqdn: str) -> bool:
+    parsed = hosts.parse_service_fqdn(fqdn, ctx.settings.cluster_domain)
+    return parsed is not None and ctx.snapshot.get("services", parsed.namespace, parsed.name) is not None
+
+
+def _host_mentions(model: Any):
+    """(object, kind, host as written, where) for every host a VirtualService or DestinationRule names."""
+    for vs in model.virtual_services:
+        for h in o.as_list(o.spec(vs).get("hosts")):
+            if isinstance(h, str):
+                yield vs, "VirtualService", h, "hosts"
+        for kind in vss.ROUTE_KINDS:
+            for rule in o.as_list(o.spec(vs).get(kind)):
+                for dest in o.as_list(o.as_dict(rule).get("route")):
+                    h = o.as_str(o.dig(dest, "destination", "host"))
+                    if h:
+                        yield vs, "VirtualService", h, "a route destination"
+    for dr in model.destination_rules:
+        h = o.as_str(o.spec(dr).get("host"))
+        if h:
+            yield dr, "DestinationRule", h, "host"
+
+
+def _meant_service(spelled: str, wanted: set[str], domain: str, declaring: list[dict[str, Any]],
+                   obj: dict[str, Any]) -> str | None:
+    """The Service FQDN a dotted non-FQDN name was meant to be: one of the host's Services, or, inside
+    the VirtualServices that serve the host, any `name.ns[.svc]` that completes to an FQDN."""
+    if "." not in spelled or spelled.startswith("*") or hosts.is_ip(spelled) or spelled.endswith(f".svc.{domain}"):
+        return None
+    for fqdn in wanted:
+        if fqdn.startswith(spelled + "."):
+            return fqdn
+    if any(obj is d for d in declaring):
+        parts = spelled.split(".")
+        if len(parts) == 2 or (len(parts) >= 3 and parts[2] == "svc"):
+            return hosts.service_fqdn(parts[0], parts[1], domain)
+    return None
+
+
+CHECKS = (vs_mesh_duplicate_host, vs_fragment_overlap, vs_multiple_catch_all, vs_unreachable_rule,
+          dr_duplicate_subset, dr_discarded_traffic_policy, dr_shadowed, host_name_not_resolved)

@@ -1,0 +1,133 @@
+"""Which DestinationRule a client really uses for a host, and what merging leaves of it (§A.3.1-A.3.2).
+
+Lookup (1.1+): the client's namespace, then the Service's, then the root namespace; the first
+namespace with any matching rule wins, and rules from different namespaces never merge. Inside a
+namespace the most specific host wins (exact over wildcard, longer wildcard over shorter). The rules
+for that host then merge oldest first: the first definition of a subset wins, and the oldest rule with
+a top-level trafficPolicy wins it whole. Istio 1.0 had no lookup path: one cluster-wide choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_meshdoctor.mesh import hosts
+from kubectl_meshdoctor.mesh.settings import MeshSettings
+from kubectl_meshdoctor.mesh.virtualservices import best_pattern
+from kubectl_meshdoctor.mesh.visibility import creation_order, is_private, visible
+from kubectl_meshdoctor.snapshot import objects as o
+
+CLIENT, SERVICE, ROOT, GLOBAL = "client namespace", "service namespace", "root namespace", "cluster-wide"
+
+
+def dr_host(dr: dict[str, Any], domain: str) -> str:
+    return hosts.resolve(o.as_str(o.spec(dr).get("host")), o.namespace(dr), domain)
+
+
+def dr_ref(dr: dict[str, Any]) -> str:
+    return f"{o.namespace(dr)}/{o.name(dr)}"
+
+
+def has_selector(dr: dict[str, Any]) -> bool:
+    return bool(o.as_dict(o.spec(dr).get("workloadSelector")))
+
+
+@dataclass(frozen=True)
+class SubsetDefinition:
+    name: str
+    spec: dict[str, Any] = field(repr=False, compare=False)
+    rule: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, eq=False)
+class MergedRule:
+    rules: tuple[dict[str, Any], ...]  # oldest first
+    subsets: tuple[SubsetDefinition, ...]
+    duplicate_subsets: tuple[tuple[SubsetDefinition, SubsetDefinition], ...]  # (discarded, kept)
+    policy_from: dict[str, Any] | None
+    discarded_policies: tuple[tuple[dict[str, Any], tuple[str, ...]], ...]  # (rule, its policy's keys)
+
+    def subset(self, name: str) -> SubsetDefinition | None:
+        return next((s for s in self.subsets if s.name == name), None)
+
+    @property
+    def traffic_policy(self) -> dict[str, Any]:
+        return o.as_dict(o.spec(self.policy_from).get("trafficPolicy")) if self.policy_from else {}
+
+
+def merge(rules: Iterable[dict[str, Any]]) -> MergedRule:
+    ordered = sorted(rules, key=creation_order)
+    kept: dict[str, SubsetDefinition] = {}
+    duplicates = []
+    policy_from = None
+    discarded = []
+    for rule in ordered:
+        for subset in o.as_list(o.spec(rule).get("subsets")):
+            name = o.as_str(o.as_dict(subset).get("name"))
+            definition = SubsetDefinition(name, o.as_dict(subset), rule)
+            if name in kept:
+                duplicates.append((definition, kept[name]))
+            elif name:
+                kept[name] = definition
+        if "trafficPolicy" in o.spec(rule) and o.spec(rule)["trafficPolicy"] is not None:
+            if policy_from is None:
+                policy_from = rule
+            else:
+                discarded.append((rule, tuple(sorted(o.as_dict(o.spec(rule)["trafficPolicy"])))))
+    return MergedRule(tuple(ordered), tuple(kept.values()), tuple(duplicates), policy_from, tuple(discarded))
+
+
+@dataclass(frozen=True, eq=False)
+class DRLookup:
+    client_ns: str
+    host: str
+    step: str | None  # which step found the rules; None: no DestinationRule applies
+    namespace: str | None
+    pattern: str | None
+    merged: MergedRule | None
+    notes: tuple[str, ...] = ()
+
+    def uses(self, rule: dict[str, Any]) -> bool:
+        return self.merged is not None and any(r is rule for r in self.merged.rules)
+
+
+def lookup(rules: list[dict[str, Any]], settings: MeshSettings, client_ns: str, host: str,
+           service_ns: str | None) -> DRLookup:
+    plain = [r for r in rules if not has_selector(r)]
+    if settings.version is not None and not settings.version.at_least(1, 1):
+        return _pick(plain, settings, client_ns, host, GLOBAL, None)
+    default, version, root = settings.default_dr_export_to, settings.version, settings.root_namespace
+
+    def exported_from(ns: str) -> list[dict[str, Any]]:
+        return [r for r in plain if o.namespace(r) == ns and visible(r, client_ns, default, version)]
+
+    # A client in the root namespace first sees only the root's private rules (HEAD's behaviour).
+    first = [r for r in plain if o.namespace(r) == root and is_private(r, default, version)] \
+        if client_ns == root else exported_from(client_ns)
+    steps = [(CLIENT, client_ns, first)]
+    if service_ns and (service_ns != client_ns or client_ns == root):
+        steps.append((SERVICE, service_ns, exported_from(service_ns)))
+    if root != service_ns:
+        steps.append((ROOT, root, exported_from(root)))
+    for step, ns, candidates in steps:
+        found = _pick(candidates, settings, client_ns, host, step, ns)
+        if found.merged is not None:
+            return found
+    return DRLookup(client_ns, host, None, None, None, None)
+
+
+def _pick(candidates: list[dict[str, Any]], settings: MeshSettings, client_ns: str, host: str, step: str,
+          ns: str | None) -> DRLookup:
+    domain = settings.cluster_domain
+    pattern = best_pattern({dr_host(r, domain) for r in candidates}, host)
+    if pattern is None:
+        return DRLookup(client_ns, host, None, None, None, None)
+    chosen = [r for r in candidates if dr_host(r, domain) == pattern]
+    notes = ()
+    exports = {tuple(o.as_list(o.spec(r).get("exportTo"))) for r in chosen}
+    if len(exports) > 1 and (settings.version is None or settings.version.at_least(1, 24)):
+        notes = ("Istio 1.24+ keeps DestinationRules with different exportTo apart "
+                 "(ENABLE_ENHANCED_DESTINATIONRULE_MERGE); the merge shown assumes they merge",)
+    return DRLookup(client_ns, host, step, ns, pattern, merge(chosen), notes)

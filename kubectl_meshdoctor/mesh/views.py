@@ -1,0 +1,147 @@
+"""The client namespaces whose view of a host matters, and what each of them really gets.
+
+A host looks different from different namespaces: exportTo hides objects, DestinationRule lookup
+starts in the client's own namespace, gateways merge fragments. The views evaluated are the host's
+own namespace, every namespace that declares a VirtualService or DestinationRule mentioning it, the
+namespaces of gateways whose VirtualServices route to it, and the root namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_meshdoctor.mesh import destinationrules as drs
+from kubectl_meshdoctor.mesh import virtualservices as vss
+from kubectl_meshdoctor.mesh.settings import MeshSettings
+from kubectl_meshdoctor.mesh.target import Target
+from kubectl_meshdoctor.snapshot import Snapshot
+from kubectl_meshdoctor.snapshot import objects as o
+
+
+@dataclass(frozen=True)
+class ClientView:
+    namespace: str
+    reasons: tuple[str, ...]
+
+    @property
+    def has_callers(self) -> bool:
+        """False for a namespace considered only because it is the root namespace."""
+        return self.reasons != ("root namespace",)
+
+
+@dataclass(frozen=True, eq=False)
+class RoutingModel:
+    """Everything the routing checks and the Routing section read, computed once per run."""
+
+    target: Target
+    settings: MeshSettings
+    virtual_services: tuple[dict[str, Any], ...]
+    destination_rules: tuple[dict[str, Any], ...]
+    views: tuple[ClientView, ...]
+    gateways: tuple[str, ...]  # ns/name of gateways whose VirtualServices declare or route to the host
+
+    @property
+    def host(self) -> str:
+        return self.target.host
+
+    @property
+    def domain(self) -> str:
+        return self.settings.cluster_domain
+
+    @property
+    def delegates(self) -> dict[str, dict[str, Any]]:
+        """VirtualServices without hosts are delegates, addressed as ns/name."""
+        return {vss.vs_ref(v): v for v in self.virtual_services if not vss.declared_hosts(v, self.domain)}
+
+    def mesh_selection(self, view: ClientView) -> vss.MeshSelection:
+        return vss.mesh_selection(self.virtual_services, self.settings, view.namespace, self.host)
+
+    def gateway_merge(self, gateway: str) -> vss.GatewayMerge:
+        return vss.gateway_merge(list(self.virtual_services), self.settings, gateway, self.host, self.delegates)
+
+    def dr_lookup(self, view: ClientView) -> drs.DRLookup:
+        service_ns = self.target.namespace if self.target.services else None
+        return drs.lookup(list(self.destination_rules), self.settings, view.namespace, self.host, service_ns)
+
+    def declaring(self) -> list[dict[str, Any]]:
+        """VirtualServices whose hosts cover the target host (exactly or by wildcard)."""
+        return [v for v in self.virtual_services
+                if vss.best_pattern(vss.declared_hosts(v, self.domain), self.host) is not None]
+
+    def exact_rules(self) -> list[dict[str, Any]]:
+        return [r for r in self.destination_rules if drs.dr_host(r, self.domain) == self.host]
+
+
+def build_model(snapshot: Snapshot, settings: MeshSettings, target: Target) -> RoutingModel:
+    vs_all = tuple(snapshot.all("virtualservices"))
+    dr_all = tuple(snapshot.all("destinationrules"))
+    domain = settings.cluster_domain
+    reasons: dict[str, list[str]] = {}
+
+    def add(ns: str, why: str) -> None:
+        if ns:
+            reasons.setdefault(ns, []).append(why)
+
+    add(target.namespace, "the host's namespace")
+    gateways: dict[str, None] = {}
+    for vs in vs_all:
+        mentions = vss.best_pattern(vss.declared_hosts(vs, domain), target.host) is not None
+        routes_to = any(d.host == target.host for d in vss.all_destinations(vs, domain))
+        if not (mentions or routes_to):
+            continue
+        add(o.namespace(vs), f"declares VirtualService {o.name(vs)}")
+        for gw in vss.vs_gateways(vs):
+            if gw != vss.MESH:
+                gateways[gw] = None
+                add(gw.partition("/")[0], f"gateway {gw} routes to the host")
+    for dr in dr_all:
+        if drs.dr_host(dr, domain) == target.host:
+            add(o.namespace(dr), f"declares DestinationRule {o.name(dr)}")
+    add(settings.root_namespace, "root namespace")
+    views = tuple(ClientView(ns, tuple(dict.fromkeys(why))) for ns, why in reasons.items())
+    return RoutingModel(target, settings, vs_all, dr_all, views, tuple(gateways))
+
+
+def describe(model: RoutingModel) -> dict[str, Any]:
+    """The Routing section: per client view, the VirtualService in effect with its routes and the
+    DestinationRule in effect with its subsets; per gateway, the merged fragments. Plain data, so the
+    JSON report and the text renderer show the same thing."""
+    views = []
+    for view in model.views:
+        sel = model.mesh_selection(view)
+        lookup = model.dr_lookup(view)
+        entry: dict[str, Any] = {"clientNamespace": view.namespace, "why": list(view.reasons)}
+        if sel.winner is not None:
+            routes, _ = vss.routes_for(sel.winner.vs, vss.MESH, model.domain, model.delegates)
+            entry["virtualService"] = {"inEffect": sel.winner.ref, "ignored": [c.ref for c in sel.ignored],
+                                       "routes": [_route(r) for r in routes]}
+        else:
+            entry["virtualService"] = None
+        entry["destinationRule"] = _lookup(lookup)
+        views.append(entry)
+    gateways = []
+    for gw in model.gateways:
+        merged = model.gateway_merge(gw)
+        if merged.fragments:
+            gateways.append({"gateway": gw, "fragments": [f.ref for f in merged.fragments],
+                             "routes": [_route(r) for r in merged.routes]})
+    return {"host": model.host, "views": views, "gateways": gateways}
+
+
+def _route(route: vss.HttpRoute) -> dict[str, Any]:
+    return {"from": route.origin, "match": route.describe(), "catchAll": route.catch_all,
+            "destinations": [d.describe() for d in route.destinations]}
+
+
+def _lookup(lookup: drs.DRLookup) -> dict[str, Any] | None:
+    if lookup.merged is None:
+        return None
+    merged = lookup.merged
+    return {"foundIn": f"{lookup.step} {lookup.namespace}" if lookup.namespace else lookup.step,
+            "host": lookup.pattern, "rules": [drs.dr_ref(r) for r in merged.rules],
+            "subsets": [f"{s.name} (from {drs.dr_ref(s.rule)})" for s in merged.subsets],
+            "trafficPolicyFrom": drs.dr_ref(merged.policy_from) if merged.policy_from else None,
+            "discarded": [f"subset {lost.name} of {drs.dr_ref(lost.rule)}" for lost, _ in merged.duplicate_subsets]
+            + [f"trafficPolicy of {drs.dr_ref(r)}" for r, _ in merged.discarded_policies],
+            "notes": list(lookup.notes)}
