@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from kubectl_meshdoctor.cli import app
-from tests.fakeapi.server import Access, FakeApiServer, FakeCluster, load_objects
+from tests.fakeapi.server import Access, FakeApiServer, FakeCluster, kind_of, load_objects
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -30,11 +30,17 @@ def scenario_files(*names: str) -> list[Path]:
     return [BASE, *(SCENARIOS / f"{n}.yaml" for n in names)]
 
 
-def objects_of(paths: list[Path]) -> list[dict[str, Any]]:
+def objects_of(paths: list[Path], namespace: str = "default") -> list[dict[str, Any]]:
+    """The objects of scenario files; like `kubectl apply`, namespaced ones without a namespace get one."""
     texts = []
     for p in paths:
         texts.extend(f.read_text() for f in sorted(p.glob("*.yaml"))) if p.is_dir() else texts.append(p.read_text())
-    return load_objects(texts)
+    objects = load_objects(texts)
+    for obj in objects:
+        meta = obj.setdefault("metadata", {})
+        if kind_of(obj).namespaced and not meta.get("namespace"):
+            meta["namespace"] = namespace
+    return objects
 
 
 def write_kubeconfig(path: Path, server: str, token: str | None, namespace: str = "default",

@@ -93,8 +93,8 @@ def vs_multiple_catch_all(ctx: CheckContext) -> list[Finding]:
         fragments = ", ".join(f.ref for f in merged.fragments)
         message = (f"On gateway {gateway}, the {len(merged.fragments)} VirtualServices merged for {model.host} have "
                    f"{len(catch_alls)} catch-all routes; all are moved to the end and the first ({first.origin}) takes "
-                   f"every request left, so {', '.join(r.origin for r in dead)} never match. Istio does not promise "
-                   "which fragment comes first, so the winner may change")
+                   f"every request left, so the others never match ({', '.join(r.origin for r in dead)}). Istio does "
+                   "not promise which fragment comes first, so the winner may change")
         remediation = (f"Keep exactly one catch-all route for {model.host} across {fragments}.",
                        "Give the other catch-all rules an explicit match (for example a path prefix), or delete them.")
         findings.append(Finding(

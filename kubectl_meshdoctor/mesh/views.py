@@ -14,7 +14,7 @@ from typing import Any
 from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.settings import MeshSettings
-from kubectl_meshdoctor.mesh.target import Target
+from kubectl_meshdoctor.mesh.target import EXTERNAL, Target
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -108,7 +108,8 @@ def describe(model: RoutingModel) -> dict[str, Any]:
     DestinationRule in effect with its subsets; per gateway, the merged fragments. Plain data, so the
     JSON report and the text renderer show the same thing."""
     views = []
-    for view in model.views:
+    # An external host is reached through gateways; sidecar views of it would only say "none".
+    for view in model.views if model.target.kind != EXTERNAL else ():
         sel = model.mesh_selection(view)
         lookup = model.dr_lookup(view)
         entry: dict[str, Any] = {"clientNamespace": view.namespace, "why": list(view.reasons)}

@@ -99,11 +99,11 @@ class FakeCluster:
     def __post_init__(self) -> None:
         self._by_plural: dict[str, list[dict[str, Any]]] = {}
         for obj in self.objects:
-            kind = _kind_of(obj)
+            kind = kind_of(obj)
             self._by_plural.setdefault(kind.plural, []).append(obj)
         if self.istio_groups is None:
             groups = dict(MODERN_ISTIO)
-            if any(_kind_of(o).group == "authentication.istio.io" for o in self.objects):
+            if any(kind_of(o).group == "authentication.istio.io" for o in self.objects):
                 groups.update(LEGACY_AUTHN)
             self.istio_groups = groups
         self._expired_once = False
@@ -116,7 +116,7 @@ class FakeCluster:
         return self._by_plural.get(plural, [])
 
 
-def _kind_of(obj: dict[str, Any]) -> Kind:
+def kind_of(obj: dict[str, Any]) -> Kind:
     group = obj.get("apiVersion", "").rpartition("/")[0] if "/" in obj.get("apiVersion", "") else ""
     for kind in KINDS:
         if kind.kind == obj.get("kind") and kind.group == group:

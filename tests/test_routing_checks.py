@@ -1,0 +1,221 @@
+"""MD101-MD108 on broken and correct worlds, offline and live.
+
+Expected winners and losers come from ISTIO-SEMANTICS.md §B and §A.3.1-A.3.2 (Istio's own order:
+visibility class, then creation time, then name; DestinationRule lookup client -> service -> root).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import BASE, SCENARIOS, objects_of, offline, run_cli
+
+MODES = ("offline", "live")
+ROUTING = tuple(f"MD10{i}" for i in range(1, 9))
+
+
+def report(mode: str, live, scenario: str, host: str, namespace: str = "bookinfo"):
+    files = [BASE, SCENARIOS / "routing" / "services.yaml", SCENARIOS / "routing" / f"{scenario}.yaml"]
+    if mode == "offline":
+        result = run_cli("host", host, "-n", namespace, *offline(*files), "-o", "json")
+    else:
+        result = live(objects_of(files)).run("host", host, "-n", namespace, "-o", "json")
+    assert "Traceback" not in result.stderr, result.stderr
+    doc = result.json()
+    # these worlds hold no pods or endpoints, so only the routing checks are expected to run
+    assert {c["status"] for c in doc["checks"] if c["code"] in ROUTING} <= {"passed", "failed"}
+    return doc
+
+
+def found(doc: dict, code: str) -> list[dict]:
+    return [f for f in doc["findings"] if f["code"] == code]
+
+
+def routing_codes(doc: dict) -> list[str]:
+    return sorted(f["code"] for f in doc["findings"] if f["code"] in ROUTING)
+
+
+# ------------------------------------------------------------------------------------------- MD101
+
+@pytest.mark.parametrize("mode", MODES)
+def test_older_mesh_virtualservice_wins_whatever_the_host_spelling(mode, live):
+    doc = report(mode, live, "mesh-duplicate", "reviews")
+    [finding] = found(doc, "MD101")
+    assert finding["evidence"]["inEffect"] == "bookinfo/reviews"
+    assert [i["virtualService"] for i in finding["evidence"]["ignored"]] == ["bookinfo/reviews-canary"]
+    assert "bookinfo" in finding["evidence"]["clientNamespaces"]
+    assert "IST0109" in finding["evidence"]["related"]
+    assert {(r["name"], r["role"]) for r in finding["resources"]} == {("reviews", "in effect"),
+                                                                       ("reviews-canary", "ignored")}
+    assert any("Merge the http rules of bookinfo/reviews-canary into bookinfo/reviews" in s
+               for s in finding["remediation"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_same_creation_time_is_broken_by_name(mode, live):
+    [finding] = found(report(mode, live, "mesh-duplicate-tie", "reviews"), "MD101")
+    assert finding["evidence"]["inEffect"] == "bookinfo/alpha"
+    assert finding["evidence"]["ignored"][0]["reason"] == "same creation time; its name sorts after"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_private_virtualservice_beats_an_older_public_one_for_its_namespace_only(mode, live):
+    [finding] = found(report(mode, live, "mesh-private-first", "reviews"), "MD101")
+    assert finding["evidence"]["inEffect"] == "frontend/reviews-for-frontend"
+    assert finding["evidence"]["clientNamespaces"] == ["frontend"]
+    assert "public" in finding["evidence"]["ignored"][0]["reason"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_one_mesh_virtualservice_with_wildcard_and_gateway_neighbours_is_silent(mode, live):
+    doc = report(mode, live, "mesh-single", "reviews")
+    assert routing_codes(doc) == []
+    view = next(v for v in doc["routing"]["views"] if v["clientNamespace"] == "bookinfo")
+    assert view["virtualService"]["inEffect"] == "bookinfo/reviews"  # the exact host beats the wildcard
+    assert [r["catchAll"] for r in view["virtualService"]["routes"]] == [False, True]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_two_virtualservices_with_the_same_wildcard_host(mode, live):
+    [finding] = found(report(mode, live, "wildcard-duplicate", "reviews"), "MD101")
+    assert finding["evidence"]["inEffect"] == "bookinfo/timeouts"
+    assert finding["evidence"]["hostPattern"] == "*.bookinfo.svc.cluster.local"
+
+
+# ----------------------------------------------------------------------------------- MD102, MD103
+
+@pytest.mark.parametrize("mode", MODES)
+def test_guidelines_myapp_fragments_are_silent_and_merged_in_order(mode, live):
+    doc = report(mode, live, "myapp-fragments", "myapp.com", "default")
+    assert doc["target"]["host"] == "myapp.com"
+    assert routing_codes(doc) == []
+    [gateway] = doc["routing"]["gateways"]
+    assert gateway["gateway"] == "default/myapp-gateway"
+    assert gateway["fragments"] == ["default/myapp-service1", "default/myapp-service2"]
+    assert [r["match"] for r in gateway["routes"]] == ["uri prefix /service1", "uri prefix /service2"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_two_catch_alls_across_fragments(mode, live):
+    doc = report(mode, live, "gateway-two-catch-alls", "myapp.com", "default")
+    [finding] = found(doc, "MD103")
+    assert finding["severity"] == "error"
+    assert finding["evidence"]["catchAlls"] == ["VirtualService default/myapp-service1 rule #2",
+                                                "VirtualService default/myapp-service2 rule #2"]
+    assert finding["evidence"]["inEffect"] == "VirtualService default/myapp-service1 rule #2"
+    routes = doc["routing"]["gateways"][0]["routes"]
+    assert [r["catchAll"] for r in routes] == [False, False, True, True]  # catch-alls moved to the end
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_distinct_prefixes_and_one_catch_all_is_silent(mode, live):
+    assert routing_codes(report(mode, live, "gateway-one-catch-all", "myapp.com", "default")) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_overlapping_prefixes_across_fragments(mode, live):
+    [finding] = found(report(mode, live, "gateway-overlap", "myapp.com", "default"), "MD102")
+    assert finding["evidence"]["routes"] == [
+        "VirtualService default/myapp-api rule #1: uri prefix /api",
+        "VirtualService default/myapp-api-v2 rule #1: uri prefix /api/v2"]
+
+
+# ------------------------------------------------------------------------------------------- MD104
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rule_after_a_catch_all_is_unreachable(mode, live):
+    [finding] = found(report(mode, live, "unreachable-rule", "reviews"), "MD104")
+    assert finding["evidence"]["catchAllRule"] == 1 and finding["evidence"]["unreachableRules"] == [2]
+    assert "IST0130" in finding["evidence"]["related"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_guidelines_combined_virtualservice_is_silent(mode, live):
+    doc = report(mode, live, "helloworld-combined", "helloworld", "default")
+    assert routing_codes(doc) == []
+    view = next(v for v in doc["routing"]["views"] if v["clientNamespace"] == "default")
+    assert [r["match"] for r in view["virtualService"]["routes"]] == ["gateways ['mesh']"]
+
+
+# ----------------------------------------------------------------------------------- MD105, MD106
+
+@pytest.mark.parametrize("mode", MODES)
+def test_duplicate_subset_and_discarded_traffic_policy(mode, live):
+    doc = report(mode, live, "dr-merge-broken", "reviews")
+    [dup] = found(doc, "MD105")
+    assert dup["subset"] == "v2"
+    assert dup["evidence"]["kept"] == {"destinationRule": "bookinfo/reviews", "labels": {"version": "v2"}}
+    assert dup["evidence"]["discarded"] == {"destinationRule": "bookinfo/reviews-canary",
+                                            "labels": {"version": "v2-canary"}}
+    [policy] = found(doc, "MD106")
+    assert policy["evidence"]["inEffect"] == {"destinationRule": "bookinfo/reviews", "settings": ["connectionPool"]}
+    assert policy["evidence"]["discarded"] == [{"destinationRule": "bookinfo/reviews-canary", "settings": ["tls"]}]
+    assert "tls settings are not applied" in policy["message"]
+    view = next(v for v in doc["routing"]["views"] if v["clientNamespace"] == "bookinfo")
+    assert view["destinationRule"]["subsets"] == ["v1 (from bookinfo/reviews)", "v2 (from bookinfo/reviews)",
+                                                  "v3 (from bookinfo/reviews-canary)"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_clean_destinationrule_fragments_are_silent(mode, live):
+    assert routing_codes(report(mode, live, "dr-merge-ok", "reviews")) == []
+
+
+# ------------------------------------------------------------------------------------------- MD107
+
+@pytest.mark.parametrize("mode", MODES)
+def test_private_destinationrule_is_invisible_to_the_gateway_namespace(mode, live):
+    [finding] = found(report(mode, live, "dr-export-dot", "reviews"), "MD107")
+    assert finding["evidence"]["destinationRule"] == "bookinfo/reviews"
+    assert list(finding["evidence"]["unusedBy"]) == ["istio-system"]
+    assert "not exported there" in finding["evidence"]["unusedBy"]["istio-system"]
+    assert finding["evidence"]["usedBy"] == ["bookinfo"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_exported_destinationrule_is_silent(mode, live):
+    assert routing_codes(report(mode, live, "dr-export-all", "reviews")) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_wildcard_rule_in_client_namespace_shadows_the_exact_rule(mode, live):
+    doc = report(mode, live, "dr-wildcard-shadow", "reviews")
+    [finding] = found(doc, "MD107")
+    why = finding["evidence"]["unusedBy"]["frontend"]
+    assert "client namespace frontend" in why and "frontend/mtls-everything matches *.local" in why
+    assert ("DestinationRule", "frontend", "mtls-everything", "used instead") in {
+        (r["kind"], r["namespace"], r["name"], r["role"]) for r in finding["resources"]}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_wildcard_rule_in_root_namespace_does_not_shadow(mode, live):
+    assert routing_codes(report(mode, live, "dr-wildcard-root", "reviews")) == []
+
+
+# ------------------------------------------------------------------------------------------- MD108
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dotted_short_names_are_taken_literally(mode, live):
+    doc = report(mode, live, "host-spelling", "reviews")
+    written = sorted((f["evidence"]["written"], f["evidence"]["in"]) for f in found(doc, "MD108"))
+    assert written == [("reviews.bookinfo", "a route destination"), ("reviews.bookinfo", "hosts"),
+                       ("reviews.bookinfo.svc", "host")]
+    assert all(f["evidence"]["meant"] == "reviews.bookinfo.svc.cluster.local" for f in found(doc, "MD108"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_full_names_short_names_and_external_hosts_are_silent(mode, live):
+    assert routing_codes(report(mode, live, "host-spelling-ok", "reviews")) == []
+
+
+# ------------------------------------------------------------------------------------------ general
+
+def test_offline_world_without_any_virtualservice_skips_routing_checks_and_is_incomplete():
+    world = SCENARIOS / "workloads" / "ready.yaml"
+    ns = SCENARIOS / "routing" / "services.yaml"
+    result = run_cli("host", "reviews", "-n", "bookinfo", "-f", str(world), "-f", str(ns), "--offline", "-o", "json")
+    doc = result.json()
+    md101 = next(c for c in doc["checks"] if c["code"] == "MD101")
+    assert md101 == {"id": "vs-mesh-duplicate-host", "code": "MD101", "status": "skipped",
+                     "reason": "no VirtualService objects in the input files"}
+    assert result.exit_code == 4
