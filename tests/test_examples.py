@@ -20,6 +20,8 @@ def test_healthy_bookinfo_is_silent_for_every_host(host, live):
         assert result.exit_code == 0
 
 
-def test_broken_demo_has_no_routing_problem_only_workload_ones():
+def test_broken_demo_shows_its_three_problems():
     doc = run_cli("host", "reviews", "-n", "bookinfo", *offline(EXAMPLES / "bookinfo"), "-o", "json").json()
-    assert sorted(f["code"] for f in doc["findings"]) == ["MD502", "MD506"]
+    assert sorted(f["code"] for f in doc["findings"]) == ["MD101", "MD502", "MD506"]
+    [ignored] = [f for f in doc["findings"] if f["code"] == "MD101"]
+    assert ignored["evidence"]["ignored"][0]["virtualService"] == "bookinfo/reviews-jason"

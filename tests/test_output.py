@@ -21,7 +21,7 @@ def test_json_follows_the_report_contract():
     assert doc["source"] == {"mode": "offline", "context": None,
                              "istio": {"version": "1.22.3", "autoMtls": True, "rootNamespace": "istio-system"}}
     statuses = [c["status"] for c in doc["checks"]]
-    assert doc["summary"] == {"error": 1, "warning": 1, "info": 0, "checksPassed": statuses.count("passed"),
+    assert doc["summary"] == {"error": 2, "warning": 1, "info": 0, "checksPassed": statuses.count("passed"),
                               "checksSkipped": statuses.count("skipped")}
     assert statuses.count("failed") == len({f["code"] for f in doc["findings"]})
     for check in doc["checks"]:
@@ -46,13 +46,13 @@ def test_yaml_is_the_same_document_as_json():
 
 def test_jsonpath_prints_the_finding_ids():
     result = run_cli(*DEMO, "-o", "jsonpath={.findings[*].id}")
-    assert result.stdout == "service-no-ready-endpoints pod-without-sidecar"
+    assert result.stdout == "vs-mesh-duplicate-host service-no-ready-endpoints pod-without-sidecar"
     assert result.exit_code == 1
 
 
 def test_jsonpath_range_and_quoted_text():
     result = run_cli(*DEMO, "-o", 'jsonpath={range .findings[*]}{.code}{"\\t"}{.severity}{"\\n"}{end}')
-    assert result.stdout == "MD506\terror\nMD502\twarning\n"
+    assert result.stdout == "MD101\terror\nMD506\terror\nMD502\twarning\n"
 
 
 def test_jsonpath_filter_expression():
@@ -74,7 +74,7 @@ def test_text_report_reads_top_down_without_colour_when_piped():
     assert out.index("Service and pod requirements") < out.index("✗ The Service has ready endpoints")
     assert out.index("✗ The Service has ready endpoints") < out.index("‼ Every pod behind the host")
     assert "Objects: Service bookinfo/reviews" in out
-    assert out.rstrip().splitlines()[-1].startswith("✗ 1 error, 1 warning")
+    assert out.rstrip().splitlines()[-1].startswith("✗ 2 errors, 1 warning")
     assert not any(line != line.rstrip() for line in out.splitlines())
 
 

@@ -211,6 +211,9 @@ def test_workload_selector_rules_are_not_on_the_lookup_path_and_istio_1_0_is_clu
     far = dr("far", "elsewhere", "reviews.bookinfo.svc.cluster.local")
     assert drs.lookup([far], settings(), "bookinfo", HOST, "bookinfo").merged is None
     assert drs.lookup([far], settings("1.0.3"), "bookinfo", HOST, "bookinfo").step == drs.GLOBAL
+    newer = dr("newer", "bookinfo", "reviews", "2026-02-01T00:00:00Z")
+    assert drs.lookup([far, newer], settings("1.0.3"), "x", HOST, None).merged.rules == (far, newer)
+    assert drs.lookup([far, newer], settings("1.0.0"), "x", HOST, None).merged.rules == (newer,)  # no merge
 
 
 def test_merge_first_subset_wins_and_oldest_traffic_policy_wins_whole():

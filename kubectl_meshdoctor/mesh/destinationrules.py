@@ -15,6 +15,7 @@ from typing import Any
 
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh.settings import MeshSettings
+from kubectl_meshdoctor.mesh.version import IstioVersion
 from kubectl_meshdoctor.mesh.virtualservices import best_pattern
 from kubectl_meshdoctor.mesh.visibility import creation_order, is_private, visible
 from kubectl_meshdoctor.snapshot import objects as o
@@ -125,6 +126,8 @@ def _pick(candidates: list[dict[str, Any]], settings: MeshSettings, client_ns: s
     if pattern is None:
         return DRLookup(client_ns, host, None, None, None, None)
     chosen = [r for r in candidates if dr_host(r, domain) == pattern]
+    if settings.version is not None and settings.version < IstioVersion(1, 0, 1):
+        chosen = sorted(chosen, key=creation_order)[-1:]  # 1.0.0 did not merge: the newest rule won
     notes = ()
     exports = {tuple(o.as_list(o.spec(r).get("exportTo"))) for r in chosen}
     if len(exports) > 1 and (settings.version is None or settings.version.at_least(1, 24)):
