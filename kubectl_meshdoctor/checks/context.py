@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.target import Target
+from kubectl_meshdoctor.mesh.tls import TlsRow, build_rows
 from kubectl_meshdoctor.mesh.views import RoutingModel, build_model
 from kubectl_meshdoctor.snapshot import Snapshot
+from kubectl_meshdoctor.snapshot import objects as o
 
 
 @dataclass(frozen=True)
@@ -25,3 +28,24 @@ class CheckContext:
     def routing(self) -> RoutingModel:
         """Built once per run and shared by the routing, TLS and subset checks."""
         return build_model(self.snapshot, self.settings, self.target)
+
+    @cached_property
+    def tls_rows(self) -> list[TlsRow]:
+        """Client and server TLS for every client view, port and subset of the host's Services."""
+        views = [v for v in self.routing.views if v.has_callers]
+        return build_rows(self.snapshot, views, self.target, self.settings)
+
+    @cached_property
+    def workload_services(self) -> list[dict[str, Any]]:
+        """The Services behind the host that have endpoints and pods (ExternalName ones resolve by DNS)."""
+        found = (self.snapshot.get("services", ref.namespace, ref.name) for ref in self.target.services)
+        return [svc for svc in found if svc is not None and o.spec(svc).get("type") != "ExternalName"]
+
+
+def has_workloads(ctx: CheckContext) -> str | None:
+    """`applies` for checks about pods and endpoints: not-run, with the reason, when there are none."""
+    if ctx.workload_services:
+        return None
+    if ctx.target.services:
+        return f"{ctx.target.host} is an ExternalName Service: resolved by DNS, no endpoints or pods"
+    return f"no Service serves {ctx.target.host}"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from kubectl_meshdoctor.checks import routing, workloads
+from kubectl_meshdoctor.checks import routing, tls, workloads
 from kubectl_meshdoctor.checks.base import Check
 
 CHECKS: tuple[Check, ...] = (
     *routing.CHECKS,
+    *tls.CHECKS,
     *workloads.CHECKS,
 )
 

@@ -10,34 +10,20 @@ from typing import Any
 
 from kubectl_meshdoctor.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.context import CheckContext, has_workloads
 from kubectl_meshdoctor.mesh import workloads as w
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
-
-
-def _services(ctx: CheckContext) -> list[dict[str, Any]]:
-    """The Services behind the host that have endpoints and pods (ExternalName ones resolve by DNS)."""
-    found = (ctx.snapshot.get("services", ref.namespace, ref.name) for ref in ctx.target.services)
-    return [svc for svc in found if svc is not None and o.spec(svc).get("type") != "ExternalName"]
-
-
-def _has_workloads(ctx: CheckContext) -> str | None:
-    if _services(ctx):
-        return None
-    if ctx.target.services:
-        return f"{ctx.target.host} is an ExternalName Service: resolved by DNS, no endpoints or pods"
-    return f"no Service serves {ctx.target.host}"
 
 
 def _ref(kind: str, obj: dict[str, Any], role: str = "") -> ResourceRef:
     return ResourceRef(kind, o.namespace(obj), o.name(obj), role)
 
 
-@check("MD506", needs=("services", "endpoints"), needs_istio=False, applies=_has_workloads)
+@check("MD506", needs=("services", "endpoints"), needs_istio=False, applies=has_workloads)
 def service_no_ready_endpoints(ctx: CheckContext) -> list[Finding]:
     findings = []
-    for svc in _services(ctx):
+    for svc in ctx.workload_services:
         ns, name = o.namespace(svc), o.name(svc)
         endpoints = ctx.snapshot.get("endpoints", ns, name)
         counts = w.endpoint_counts(endpoints)
@@ -75,10 +61,10 @@ def service_no_ready_endpoints(ctx: CheckContext) -> list[Finding]:
     return findings
 
 
-@check("MD502", needs=("services", "pods"), applies=_has_workloads)
+@check("MD502", needs=("services", "pods"), applies=has_workloads)
 def pod_without_sidecar(ctx: CheckContext) -> list[Finding]:
     findings = []
-    for svc in _services(ctx):
+    for svc in ctx.workload_services:
         ns = o.namespace(svc)
         pods = w.service_pods(ctx.snapshot, svc)
         bare = [p for p in pods if not w.has_sidecar(p) or o.spec(p).get("hostNetwork") is True]

@@ -38,6 +38,7 @@ class MeshSettings:
     default_vs_export_to: tuple[str, ...] = ("*",)
     default_dr_export_to: tuple[str, ...] = ("*",)
     control_plane: ControlPlane | None = None
+    auth_policy: str = ""  # Istio 1.0 mesh-wide mTLS switch (MUTUAL_TLS)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def describe_version(self) -> str:
@@ -88,7 +89,7 @@ def read_mesh_settings(snapshot: Snapshot, cluster_domain: str = "cluster.local"
         version=version, auto_mtls=auto, root_namespace=root, cluster_domain=cluster_domain,
         default_vs_export_to=_export_list(mesh.get("defaultVirtualServiceExportTo")),
         default_dr_export_to=_export_list(mesh.get("defaultDestinationRuleExportTo")),
-        control_plane=cp, notes=tuple(notes))
+        control_plane=cp, auth_policy=o.as_str(mesh.get("authPolicy")).upper(), notes=tuple(notes))
 
 
 def _mesh_config(snapshot: Snapshot, cp: ControlPlane | None, notes: list[str]) -> dict[str, Any]:

@@ -1,0 +1,446 @@
+"""Mutual TLS on both ends of a connection, and whether they can talk (ISTIO-SEMANTICS.md §A).
+
+Server side: what a pod's sidecar accepts on a target port (PeerAuthentication from 1.5, the legacy
+Policy/MeshPolicy up to 1.5, no sidecar = plaintext only). Client side: what a sidecar in a given
+namespace sends for (host, Service port, subset) after the DestinationRule lookup and merge, port-level
+and subset overrides, and auto mTLS. The verdict follows the compatibility matrix of §A.4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_meshdoctor.mesh import hosts
+from kubectl_meshdoctor.mesh.destinationrules import DRLookup, dr_ref, lookup
+from kubectl_meshdoctor.mesh.settings import MeshSettings
+from kubectl_meshdoctor.mesh.target import Target
+from kubectl_meshdoctor.mesh.views import ClientView
+from kubectl_meshdoctor.mesh.visibility import creation_order
+from kubectl_meshdoctor.mesh.workloads import has_sidecar, service_pods
+from kubectl_meshdoctor.snapshot import Snapshot
+from kubectl_meshdoctor.snapshot import objects as o
+
+STRICT, PERMISSIVE, DISABLE, UNSET, NO_SIDECAR = "STRICT", "PERMISSIVE", "DISABLE", "UNSET", "NO_SIDECAR"
+ISTIO_MUTUAL, SIMPLE, MUTUAL, PLAINTEXT = "ISTIO_MUTUAL", "SIMPLE", "MUTUAL", "DISABLE"
+OK, CONFLICT, AUTO = "OK", "CONFLICT", "AUTO"
+MESH_LEVEL, NAMESPACE_LEVEL, WORKLOAD_LEVEL = "mesh", "namespace", "workload"
+
+
+def ref(obj: dict[str, Any]) -> str:
+    return f"{o.namespace(obj)}/{o.name(obj)}" if o.namespace(obj) else o.name(obj)
+
+
+# -------------------------------------------------------------------------------------------- ports
+
+def target_port(service_port: dict[str, Any], pod: dict[str, Any] | None) -> int | None:
+    """The container port a Service port sends to; a named targetPort is looked up in the pod."""
+    target = service_port.get("targetPort", service_port.get("port"))
+    if isinstance(target, int):
+        return target
+    if isinstance(target, str) and target.isdigit():
+        return int(target)
+    for container in o.as_list(o.spec(pod).get("containers")):
+        for port in o.as_list(o.as_dict(container).get("ports")):
+            port = o.as_dict(port)
+            if port.get("name") == target and isinstance(port.get("containerPort"), int):
+                return port["containerPort"]
+    return None
+
+
+HTTP_PREFIXES = ("http", "http2", "grpc", "grpc-web")
+
+
+def declared_http(service_port: dict[str, Any]) -> bool:
+    """Whether the port is declared as HTTP-like (name prefix or appProtocol); such ports have no
+    plain-TLS passthrough chain on the server (§A.4)."""
+    app = o.as_str(service_port.get("appProtocol")).lower()
+    if app:
+        return app.split("/")[-1] in (*HTTP_PREFIXES, "h2c", "ws")
+    name = o.as_str(service_port.get("name")).lower()
+    return name.startswith("grpc-web") or name.split("-")[0] in HTTP_PREFIXES
+
+
+def service_ports(service: dict[str, Any]) -> list[dict[str, Any]]:
+    return [o.as_dict(p) for p in o.as_list(o.spec(service).get("ports"))
+            if isinstance(o.as_dict(p).get("port"), int) and o.as_dict(p).get("protocol", "TCP") == "TCP"]
+
+
+# ---------------------------------------------------------------------------------- server, 1.5 and up
+
+@dataclass(frozen=True)
+class Decider:
+    """One policy that decided (part of) a mode, as printed in the report."""
+
+    kind: str
+    ref: str
+    level: str  # mesh | namespace | workload | port N | service | default
+
+    def label(self) -> str:
+        return f"{self.kind} {self.ref} ({self.level})"
+
+
+@dataclass(frozen=True)
+class ServerMode:
+    mode: str
+    deciders: tuple[Decider, ...]
+
+    def label(self) -> str:
+        return ", ".join(d.label() for d in self.deciders) or "no policy (default)"
+
+
+def _pa_mode(value: Any) -> str:
+    mode = o.as_str(o.as_dict(value).get("mode")).upper()
+    return mode if mode in (STRICT, PERMISSIVE, DISABLE) else UNSET
+
+
+def selector_of(pa: dict[str, Any]) -> dict[str, str]:
+    return {k: v for k, v in o.as_dict(o.dig(pa, "spec", "selector", "matchLabels")).items() if isinstance(v, str)}
+
+
+@dataclass(frozen=True, eq=False)
+class PeerPolicies:
+    """The PeerAuthentications that apply to one pod, one per class (oldest wins), and the losers."""
+
+    mesh: dict[str, Any] | None
+    namespace: dict[str, Any] | None
+    workload: dict[str, Any] | None
+    losers: tuple[tuple[dict[str, Any], dict[str, Any], str], ...]  # (ignored, winner, level)
+    root_selectors: tuple[dict[str, Any], ...]  # selector PAs in the root namespace: ignored by Istio
+
+    @property
+    def any(self) -> bool:
+        return any((self.mesh, self.namespace, self.workload))
+
+
+def peer_policies(pas: list[dict[str, Any]], pod_ns: str, pod_labels: dict[str, str], root: str) -> PeerPolicies:
+    classes: dict[str, list[dict[str, Any]]] = {MESH_LEVEL: [], NAMESPACE_LEVEL: [], WORKLOAD_LEVEL: []}
+    root_selectors = []
+    for pa in pas:
+        ns, selector = o.namespace(pa), selector_of(pa)
+        if ns == root and not selector:
+            classes[MESH_LEVEL].append(pa)
+        elif ns == root:
+            if o.selector_matches(selector, pod_labels):
+                root_selectors.append(pa)
+        elif ns == pod_ns and not selector:
+            classes[NAMESPACE_LEVEL].append(pa)
+        elif ns == pod_ns and o.selector_matches(selector, pod_labels):
+            classes[WORKLOAD_LEVEL].append(pa)
+    winners: dict[str, dict[str, Any] | None] = {}
+    losers = []
+    for level, members in classes.items():
+        ordered = sorted(members, key=creation_order)
+        winners[level] = ordered[0] if ordered else None
+        losers += [(lost, ordered[0], level) for lost in ordered[1:]]
+    return PeerPolicies(winners[MESH_LEVEL], winners[NAMESPACE_LEVEL], winners[WORKLOAD_LEVEL], tuple(losers),
+                        tuple(root_selectors))
+
+
+def pa_server_mode(policies: PeerPolicies, port: int | None) -> ServerMode:
+    """PERMISSIVE, then mesh, namespace and workload modes unless UNSET, then the workload PA's entry
+    for the target port (UNSET there inherits)."""
+    mode, deciders = PERMISSIVE, []
+    for level, pa in ((MESH_LEVEL, policies.mesh), (NAMESPACE_LEVEL, policies.namespace),
+                      (WORKLOAD_LEVEL, policies.workload)):
+        if pa is not None and _pa_mode(o.spec(pa).get("mtls")) != UNSET:
+            mode = _pa_mode(o.spec(pa).get("mtls"))
+            deciders.append(Decider("PeerAuthentication", ref(pa), level))
+    if policies.workload is not None and port is not None:
+        per_port = o.as_dict(o.spec(policies.workload).get("portLevelMtls"))
+        entry = per_port.get(str(port), per_port.get(port))  # type: ignore[call-overload]
+        if entry is not None and _pa_mode(entry) != UNSET:
+            mode = _pa_mode(entry)
+            deciders.append(Decider("PeerAuthentication", ref(policies.workload), f"port {port}"))
+    return ServerMode(mode, tuple(deciders))
+
+
+# --------------------------------------------------------------------------------- server, up to 1.5
+
+def _legacy_mode(policy: dict[str, Any]) -> str:
+    for peer in o.as_list(o.spec(policy).get("peers")):
+        peer = o.as_dict(peer)
+        if "mtls" in peer:
+            mode = o.as_str(o.as_dict(peer.get("mtls")).get("mode")).upper()
+            return PERMISSIVE if mode == PERMISSIVE else STRICT  # an empty mtls block means STRICT
+    return DISABLE
+
+
+def _targets_service(policy: dict[str, Any], fqdn: str, port: dict[str, Any], domain: str) -> bool:
+    for target in o.as_list(o.spec(policy).get("targets")):
+        target = o.as_dict(target)
+        if hosts.resolve(o.as_str(target.get("name")), o.namespace(policy), domain) != fqdn:
+            continue
+        ports = [o.as_dict(p) for p in o.as_list(target.get("ports"))]
+        if not ports or any(p.get("number") == port.get("port") or
+                            (p.get("name") and p.get("name") == port.get("name")) for p in ports):
+            return True
+    return False
+
+
+def legacy_server_mode(policies: list[dict[str, Any]], mesh_policies: list[dict[str, Any]], service: dict[str, Any],
+                       port: dict[str, Any], domain: str) -> ServerMode:
+    """Per Service and Service port: the oldest service-specific Policy, else the namespace `default`
+    Policy, else MeshPolicy `default`, else plaintext only."""
+    fqdn = hosts.service_fqdn(o.name(service), o.namespace(service), domain)
+    specific = sorted((p for p in policies if _targets_service(p, fqdn, port, domain)), key=creation_order)
+    if specific:
+        return ServerMode(_legacy_mode(specific[0]), (Decider("Policy", ref(specific[0]), "service"),))
+    for policy in policies:
+        if o.namespace(policy) == o.namespace(service) and o.name(policy) == "default" and \
+                not o.as_list(o.spec(policy).get("targets")):
+            return ServerMode(_legacy_mode(policy), (Decider("Policy", ref(policy), NAMESPACE_LEVEL),))
+    for policy in mesh_policies:
+        if o.name(policy) == "default":
+            return ServerMode(_legacy_mode(policy), (Decider("MeshPolicy", o.name(policy), MESH_LEVEL),))
+    return ServerMode(DISABLE, (Decider("no policy", "-", "default: plaintext only before Istio 1.5"),))
+
+
+# --------------------------------------------------------------------------------------- the server
+
+@dataclass(frozen=True, eq=False)
+class ServerInputs:
+    peer_authentications: list[dict[str, Any]]
+    policies: list[dict[str, Any]]
+    mesh_policies: list[dict[str, Any]]
+    settings: MeshSettings
+
+    @property
+    def legacy(self) -> bool:
+        """Before 1.5 only the alpha API exists; with an unknown version, alpha objects and no PA mean alpha."""
+        version = self.settings.version
+        if version is not None:
+            return not version.at_least(1, 5)
+        return not self.peer_authentications and bool(self.policies or self.mesh_policies)
+
+
+def server_mode(inputs: ServerInputs, pod: dict[str, Any], service: dict[str, Any], port: dict[str, Any]) -> ServerMode:
+    if not has_sidecar(pod):
+        return ServerMode(NO_SIDECAR, (Decider("Pod", ref(pod), "no istio-proxy: plaintext only"),))
+    domain = inputs.settings.cluster_domain
+    if inputs.legacy:
+        return legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, domain)
+    peers = peer_policies(inputs.peer_authentications, o.namespace(pod), o.labels(pod),
+                          inputs.settings.root_namespace)
+    version = inputs.settings.version
+    alpha = inputs.policies or inputs.mesh_policies
+    if version is not None and not version.at_least(1, 6) and not peers.any and alpha:
+        return legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, domain)  # 1.5: alpha if no PA
+    return pa_server_mode(peers, target_port(port, pod))
+
+
+def namespace_mode(inputs: ServerInputs, namespace: str) -> ServerMode:
+    """What auto mTLS believes about a service: its namespace's (or the mesh's) PeerAuthentication only."""
+    peers = peer_policies(inputs.peer_authentications, namespace, {}, inputs.settings.root_namespace)
+    return pa_server_mode(PeerPolicies(peers.mesh, peers.namespace, None, (), ()), None)
+
+
+# ---------------------------------------------------------------------------------------- the client
+
+@dataclass(frozen=True)
+class ClientMode:
+    explicit: str | None   # DISABLE | SIMPLE | MUTUAL | ISTIO_MUTUAL, or None when no tls applies
+    deciders: tuple[str, ...]  # "bookinfo/reviews top-level", "... portLevelSettings 9080", "... subset v1"
+    auto: bool              # the mode is left to auto mTLS
+    auto_mode: str | None   # what auto mTLS resolves to for the service: ISTIO_MUTUAL or DISABLE
+    auto_reason: str = ""
+
+    def sends_to(self, pod: dict[str, Any]) -> str:
+        """The mode on the wire to one endpoint: auto mTLS sends mTLS only to pods labelled tlsMode=istio."""
+        if self.explicit is not None:
+            return self.explicit
+        if self.auto and self.auto_mode == ISTIO_MUTUAL and o.labels(pod).get("security.istio.io/tlsMode") == "istio":
+            return ISTIO_MUTUAL
+        return PLAINTEXT
+
+    def label(self) -> str:
+        if self.explicit is not None:
+            return self.explicit
+        if self.auto:
+            return f"AUTO -> {self.auto_mode}"
+        return "plaintext (no tls set, auto mTLS off)"
+
+
+def _tls_of(policy: dict[str, Any], port: dict[str, Any]) -> tuple[bool, Any, str]:
+    """(applies, tls, where) for one trafficPolicy and Service port; a matching portLevelSettings entry
+    replaces the whole block, so an entry without tls means no tls at all."""
+    for entry in o.as_list(policy.get("portLevelSettings")):
+        entry = o.as_dict(entry)
+        selector = o.as_dict(entry.get("port"))
+        named = selector.get("name") and selector.get("name") == port.get("name")
+        if selector.get("number") == port.get("port") or named:
+            return True, entry.get("tls"), f"portLevelSettings {port.get('port')}"
+    if "tls" in policy:
+        return True, policy.get("tls"), "top-level"
+    return False, None, ""
+
+
+def _mode_of(tls: Any) -> str | None:
+    if tls is None:
+        return None
+    mode = o.as_str(o.as_dict(tls).get("mode")).upper()
+    return mode if mode in (ISTIO_MUTUAL, SIMPLE, MUTUAL) else PLAINTEXT  # tls: {} means DISABLE
+
+
+def client_mode(found: DRLookup, port: dict[str, Any], subset: str, auto: tuple[bool, str | None, str],
+                settings: MeshSettings) -> ClientMode:
+    """auto = (auto mTLS enabled, what it resolves to for the service, why)."""
+    tls, deciders = None, []
+    merged = found.merged
+    if merged is not None and merged.policy_from is not None:
+        applies, value, where = _tls_of(merged.traffic_policy, port)
+        if applies:
+            tls, deciders = value, [f"{dr_ref(merged.policy_from)} {where}"]
+    definition = merged.subset(subset) if merged is not None and subset else None
+    if definition is not None:
+        sub_policy = o.as_dict(definition.spec.get("trafficPolicy"))
+        applies, value, where = _tls_of(sub_policy, port)
+        if applies and (value is not None or where.startswith("portLevel")):
+            tls = value
+            deciders.append(f"{dr_ref(definition.rule)} subset {subset} {where}")
+    mode = _mode_of(tls)
+    if mode is not None:
+        return ClientMode(mode, tuple(deciders), False, None)
+    enabled, auto_mode, reason = auto
+    if settings.version is not None and not settings.version.at_least(1, 1) and merged is None and \
+            settings.auth_policy == "MUTUAL_TLS":
+        return ClientMode(ISTIO_MUTUAL, ("mesh config authPolicy MUTUAL_TLS (Istio 1.0, no DestinationRule)",),
+                          False, None)
+    return ClientMode(None, tuple(deciders), enabled, auto_mode if enabled else None, reason)
+
+
+# ------------------------------------------------------------------------------------------ verdict
+
+def verdict(sent: str, server: str, http_port: bool) -> str:
+    """§A.4: can a client sending `sent` talk to a server in mode `server` on this port?"""
+    if server == NO_SIDECAR:
+        return CONFLICT if sent == ISTIO_MUTUAL else OK
+    if sent == ISTIO_MUTUAL:
+        return CONFLICT if server == DISABLE else OK
+    if sent == PLAINTEXT:
+        return CONFLICT if server == STRICT else OK
+    # SIMPLE / MUTUAL originated by the sidecar: never accepted by STRICT; only passed through to an
+    # application that terminates TLS on TCP or sniffed ports, never on HTTP-declared ones.
+    if server == STRICT or http_port:
+        return CONFLICT
+    return OK
+
+
+# ------------------------------------------------------------------------------------------ the table
+
+def auto_resolution(inputs: ServerInputs, service: dict[str, Any], pods: list[dict[str, Any]],
+                    port: dict[str, Any]) -> tuple[bool, str | None, str]:
+    """What auto mTLS decides for a service (BestEffortInferServiceMTLSMode): plaintext for a headless
+    service with any endpoint lacking a sidecar (or none); else the service namespace's namespace- or
+    mesh-level mode only (1.4: the legacy policy of the Service port). Workload and port-level
+    PeerAuthentications are not consulted: that is the blind spot."""
+    settings = inputs.settings
+    if not settings.auto_mtls:
+        return False, None, "auto mTLS is off"
+    if o.spec(service).get("clusterIP") == "None" and (not pods or not all(has_sidecar(p) for p in pods)):
+        return True, PLAINTEXT, "headless service with endpoints lacking a sidecar: plaintext to every endpoint"
+    if inputs.legacy:
+        mode = legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, settings.cluster_domain)
+    else:
+        mode = namespace_mode(inputs, o.namespace(service))
+    if mode.mode == DISABLE:
+        return True, PLAINTEXT, f"the namespace/mesh mode is DISABLE ({mode.label()})"
+    return True, ISTIO_MUTUAL, f"the namespace/mesh mode is {mode.mode} ({mode.label()})"
+
+
+@dataclass(frozen=True, eq=False)
+class Endpoint:
+    pod: dict[str, Any]
+    server: ServerMode
+    sent: str
+    verdict: str
+
+
+@dataclass(frozen=True, eq=False)
+class TlsRow:
+    host: str
+    service: dict[str, Any]
+    port: dict[str, Any]
+    subset: str
+    client_ns: str
+    lookup: DRLookup
+    client: ClientMode
+    endpoints: tuple[Endpoint, ...]
+
+    @property
+    def status(self) -> str:
+        if any(e.verdict == CONFLICT for e in self.endpoints):
+            return CONFLICT
+        if not self.endpoints:
+            return "NO PODS"
+        return AUTO if self.client.explicit is None and self.client.auto else OK
+
+    @property
+    def conflicts(self) -> tuple[Endpoint, ...]:
+        return tuple(e for e in self.endpoints if e.verdict == CONFLICT)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port.get('port')}" + (f"|{self.subset}" if self.subset else "")
+
+    def server_label(self) -> str:
+        modes: dict[str, int] = {}
+        for e in self.endpoints:
+            modes[e.server.mode] = modes.get(e.server.mode, 0) + 1
+        if len(modes) == 1:
+            return next(iter(modes))
+        return ", ".join(f"{m} ({n})" for m, n in modes.items()) or "-"
+
+    def policy_label(self) -> str:
+        labels = dict.fromkeys(e.server.label() for e in self.endpoints)
+        return "; ".join(labels) or "-"
+
+    def rule_label(self) -> str:
+        return ", ".join(self.client.deciders) or (
+            ", ".join(dr_ref(r) for r in self.lookup.merged.rules) + " (no tls)" if self.lookup.merged else "-")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port.get("port"), "subset": self.subset or None,
+                "clientNamespace": self.client_ns, "status": self.status, "server": self.server_label(),
+                "client": self.client.label(), "authnPolicy": self.policy_label(),
+                "destinationRule": self.rule_label(),
+                "endpoints": [{"pod": o.name(e.pod), "server": e.server.mode, "sent": e.sent, "verdict": e.verdict}
+                              for e in self.endpoints]}
+
+
+def subset_pods(pods: list[dict[str, Any]], found: DRLookup, subset: str) -> list[dict[str, Any]]:
+    if not subset or found.merged is None or found.merged.subset(subset) is None:
+        return pods
+    definition = found.merged.subset(subset)
+    labels = {k: v for k, v in o.as_dict(definition.spec.get("labels") if definition else {}).items()
+              if isinstance(v, str)}
+    return [p for p in pods if o.selector_matches(labels, o.labels(p))]
+
+
+def build_rows(snapshot: Snapshot, views: list[ClientView], target: Target, settings: MeshSettings) -> list[TlsRow]:
+    """One row per client view x Service port x subset (the default cluster first), each with the
+    server mode and verdict of every pod behind it."""
+    inputs = ServerInputs(list(snapshot.all("peerauthentications")), list(snapshot.all("policies")),
+                          list(snapshot.all("meshpolicies")), settings)
+    rules = list(snapshot.all("destinationrules"))
+    rows = []
+    for name in target.services:
+        service = snapshot.get("services", name.namespace, name.name)
+        if service is None or o.spec(service).get("type") == "ExternalName":
+            continue
+        pods = service_pods(snapshot, service)
+        host = hosts.service_fqdn(name.name, name.namespace, settings.cluster_domain)
+        for view in views:
+            found = lookup(rules, settings, view.namespace, host, name.namespace)
+            subsets = ["", *(s.name for s in found.merged.subsets)] if found.merged else [""]
+            for port in service_ports(service):
+                auto = auto_resolution(inputs, service, pods, port)
+                for subset in subsets:
+                    client = client_mode(found, port, subset, auto, settings)
+                    endpoints = []
+                    for pod in subset_pods(pods, found, subset):
+                        server = server_mode(inputs, pod, service, port)
+                        sent = client.sends_to(pod)
+                        endpoints.append(Endpoint(pod, server, sent, verdict(sent, server.mode, declared_http(port))))
+                    rows.append(TlsRow(host, service, port, subset, view.namespace, found, client, tuple(endpoints)))
+    return rows
