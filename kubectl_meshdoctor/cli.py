@@ -6,6 +6,7 @@ kube flags itself; `kube_command` adds them from one list. Heavy imports (kubern
 happen inside the commands, so `version` stays instant.
 """
 
+import dataclasses
 import functools
 import inspect
 import logging
@@ -183,27 +184,21 @@ def _write_machine(doc: Any, fmt: str, template: str) -> bool:
     return True
 
 
-@app.command(epilog=EXIT_CODES_HELP)
-@kube_command
-def host(
-    kube: Any,
-    host: Annotated[str, typer.Argument(help="reviews, reviews.bookinfo, reviews.bookinfo.svc.cluster.local, "
-                                             "or an external host such as myapp.com")],
-    filename: Annotated[list[str] | None, typer.Option(
-        "-f", "--filename", help="YAML/JSON file, directory or - (stdin), repeatable: laid over the live "
-                                 "state (what-if), or the whole world with --offline.")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Use only the -f files; no cluster.")] = False,
-    output: OutputOpt = "text",
-    fail_on: Annotated[str, typer.Option("--fail-on", help="error | warning | info | none: the lowest "
-                                                           "severity that makes the exit code 1.")] = "error",
-    no_color: NoColorOpt = False,
-    cluster_domain: Annotated[str, typer.Option("--cluster-domain", help="The cluster's DNS domain.")]
-    = "cluster.local",
-) -> None:
-    """Diagnose traffic to one host: routing, TLS, subsets, ingress and workload problems, each with the
-    objects involved and the fix."""
+FilenameOpt = Annotated[list[str] | None, typer.Option(
+    "-f", "--filename", help="YAML/JSON file, directory or - (stdin), repeatable: laid over the live state "
+                             "(what-if), or the whole world with --offline.")]
+OfflineOpt = Annotated[bool, typer.Option("--offline", help="Use only the -f files; no cluster.")]
+FailOnOpt = Annotated[str, typer.Option("--fail-on", help="error | warning | info | none: the lowest severity "
+                                                          "that makes the exit code 1.")]
+DomainOpt = Annotated[str, typer.Option("--cluster-domain", help="The cluster's DNS domain.")]
+HostArg = Annotated[str, typer.Argument(help="reviews, reviews.bookinfo, reviews.bookinfo.svc.cluster.local, "
+                                             "or an external host such as myapp.com")]
+
+
+def _diagnose(kube: Any, host: str, filename: list[str] | None, offline: bool, output: str, fail_on: str,
+              no_color: bool, cluster_domain: str, families: tuple[str, ...] = ()) -> tuple[Any, str, str, bool]:
     from kubectl_meshdoctor.diagnose import HostRequest, diagnose_host
-    from kubectl_meshdoctor.report.verdict import FAIL_ON, exit_code
+    from kubectl_meshdoctor.report.verdict import FAIL_ON
 
     fmt, template = _output_format(output)
     if fail_on not in FAIL_ON:
@@ -211,8 +206,27 @@ def host(
     if offline and not filename:
         raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")
     no_color = no_color or bool(os.environ.get("NO_COLOR"))
+    request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, families)
     with _spinner(no_color) as progress:
-        report = diagnose_host(HostRequest(host, tuple(filename or ()), offline, cluster_domain), kube, progress)
+        report = diagnose_host(request, kube, progress)
+    return report, fmt, template, no_color
+
+
+def _finish(report: Any, fail_on: str) -> None:
+    from kubectl_meshdoctor.report.verdict import exit_code
+
+    raise typer.Exit(int(exit_code(report, fail_on)))
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@kube_command
+def host(kube: Any, host: HostArg, filename: FilenameOpt = None, offline: OfflineOpt = False,
+         output: OutputOpt = "text", fail_on: FailOnOpt = "error", no_color: NoColorOpt = False,
+         cluster_domain: DomainOpt = "cluster.local") -> None:
+    """Diagnose traffic to one host: routing, TLS, subsets, ingress and workload problems, each with the
+    objects involved and the fix."""
+    report, fmt, template, no_color = _diagnose(kube, host, filename, offline, output, fail_on, no_color,
+                                                cluster_domain)
     if not _write_machine(report.to_dict(), fmt, template):
         if fmt == "markdown":
             from kubectl_meshdoctor.report.markdown import to_markdown
@@ -222,7 +236,35 @@ def host(
             from kubectl_meshdoctor.report.text import make_console, render_text
 
             render_text(report, make_console(sys.stdout, no_color))
-    raise typer.Exit(int(exit_code(report, fail_on)))
+    _finish(report, fail_on)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@kube_command
+def tls(kube: Any, host: HostArg, filename: FilenameOpt = None, offline: OfflineOpt = False,
+        output: OutputOpt = "text", fail_on: FailOnOpt = "error", no_color: NoColorOpt = False,
+        cluster_domain: DomainOpt = "cluster.local") -> None:
+    """Client TLS against server mTLS for every client namespace, port and subset of a host (what
+    `istioctl authn tls-check` showed, for Istio 1.0 to today), with the conflicts explained."""
+    report, fmt, template, no_color = _diagnose(kube, host, filename, offline, output, fail_on, no_color,
+                                                cluster_domain, ("tls",))
+    report = dataclasses.replace(report, routing=None)  # `host` shows routing; this command is about TLS
+    rows = report.tls or []
+    if not _write_machine(report.to_dict(), fmt, template):
+        from kubectl_meshdoctor.report import tls_table
+
+        if fmt == "markdown":
+            from kubectl_meshdoctor.report.markdown import to_markdown
+
+            sys.stdout.write(tls_table.tls_markdown(rows) + "\n" + to_markdown(report))
+        else:
+            from kubectl_meshdoctor.report.text import make_console, render_text
+
+            console = make_console(sys.stdout, no_color)
+            tls_table.render_tls_table(rows, console)
+            console.print()
+            render_text(report, console)
+    _finish(report, fail_on)
 
 
 @app.command(name="checks")

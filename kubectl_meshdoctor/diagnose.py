@@ -18,7 +18,7 @@ from kubectl_meshdoctor.mesh.settings import control_planes, mesh_config_name, r
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
 from kubectl_meshdoctor.mesh.views import describe
 from kubectl_meshdoctor.mesh.workloads import service_selector
-from kubectl_meshdoctor.report.model import Report, Source
+from kubectl_meshdoctor.report.model import FAILED, PASSED, Report, Source
 from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.snapshot.files import LoadedFiles, load_files
 from kubectl_meshdoctor.snapshot.model import Snapshot
@@ -32,6 +32,7 @@ class HostRequest:
     files: tuple[str, ...] = ()
     offline: bool = False
     cluster_domain: str = "cluster.local"
+    families: tuple[str, ...] = ()  # only the checks of these families (empty: all)
 
 
 def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn = lambda _m: None) -> Report:
@@ -47,21 +48,27 @@ def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn 
     target = resolve_target(snapshot, request.host, namespace, request.cluster_domain)
     progress("running checks")
     ctx = CheckContext(snapshot, settings, target)
-    results, findings = run_checks(ctx, CHECKS)
+    checks = tuple(c for c in CHECKS if not request.families or c.entry.family in request.families)
+    results, findings = run_checks(ctx, checks)
     findings.sort(key=lambda f: ({"error": 0, "warning": 1, "info": 2}[f.level], f.entry.code))
     source = Source(snapshot.mode, snapshot.context, str(settings.version) if settings.version else None,
                     settings.auto_mtls, settings.root_namespace)
     routing = describe(ctx.routing) if snapshot.readable("virtualservices") else None
+    tls_ran = any(r.entry.family == "tls" and r.status in (PASSED, FAILED) for r in results)
+    tls = [row.to_dict() for row in ctx.tls_rows] if tls_ran else None
     return Report(request.host, target.host, target.namespace, source, tuple(results), tuple(findings),
-                  tuple([*target.notes, *notes, *settings.notes]), routing)
+                  tuple([*target.notes, *notes, *settings.notes]), routing, tls)
 
 
 def offline_snapshot(files: LoadedFiles) -> Snapshot:
-    """In --offline mode the files are the whole world: a kind they do not hold is `absent`, and checks
-    that need it are skipped rather than told that nothing exists."""
+    """In --offline mode the files are the world. Istio configuration the files do not hold is not
+    configured (a config directory without DestinationRules has none). Runtime state the files do not
+    hold (Services, Endpoints, Pods) is unknown, not empty: checks that need it are skipped rather than
+    told that nothing exists."""
     present = {key for key, _ in files.objects}
-    statuses = {key: CollectionStatus(key, State.OK if key in present else State.ABSENT, "in the input files")
-                for key in BY_KEY}
+    statuses = {key: CollectionStatus(key, State.OK if key in present or res.is_configuration else State.ABSENT,
+                                      "in the input files")
+                for key, res in BY_KEY.items()}
     return Snapshot.build(files.objects, statuses, "offline")
 
 

@@ -22,6 +22,11 @@ class Resource:
     def is_istio(self) -> bool:
         return self.group.endswith("istio.io")
 
+    @property
+    def is_configuration(self) -> bool:
+        """Declared by people (and kept in files); the rest is runtime state only a cluster has."""
+        return self.is_istio
+
     def describe(self) -> str:
         return self.key if not self.group else f"{self.key}.{self.group}"
 
@@ -64,7 +69,7 @@ class State:
     FORBIDDEN = "forbidden"
     NOT_SERVED = "not-served"
     ERROR = "error"
-    ABSENT = "absent"  # offline: the input files hold no object of this kind
+    ABSENT = "absent"  # offline: the input files hold no object of this (runtime) kind
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,11 @@ class ServerMode:
     def label(self) -> str:
         return ", ".join(d.label() for d in self.deciders) or "no policy (default)"
 
+    def short_label(self) -> str:
+        """For the table, where the column says what kind it is: `istio-system/default (mesh)`."""
+        return ", ".join(f"{d.ref} ({d.level})" if d.kind == "PeerAuthentication" else d.label()
+                         for d in self.deciders) or "default"
+
 
 def _pa_mode(value: Any) -> str:
     mode = o.as_str(o.as_dict(value).get("mode")).upper()
@@ -392,7 +397,7 @@ class TlsRow:
         return ", ".join(f"{m} ({n})" for m, n in modes.items()) or "-"
 
     def policy_label(self) -> str:
-        labels = dict.fromkeys(e.server.label() for e in self.endpoints)
+        labels = dict.fromkeys(e.server.short_label() for e in self.endpoints)
         return "; ".join(labels) or "-"
 
     def rule_label(self) -> str:

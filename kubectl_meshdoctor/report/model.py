@@ -88,6 +88,7 @@ class Report:
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
     routing: dict[str, Any] | None = None  # what each client namespace gets (mesh/views.describe)
+    tls: list[dict[str, Any]] | None = None  # client vs server TLS per client namespace, port, subset
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.level == severity)
@@ -110,5 +111,6 @@ class Report:
             "checks": [c.to_dict() for c in self.checks],
             "findings": [f.to_dict() for f in self.findings],
             "routing": self.routing,
+            "tls": self.tls,
             "notes": list(self.notes),
         }
