@@ -63,7 +63,8 @@ def test_guidelines_httpbin_fixed_is_ok(mode, live):
 def test_disable_against_namespace_strict_with_auto_mtls_on(mode, live):
     doc, _ = tls_report(mode, live, "dr-disable")
     assert {r["status"] for r in doc["tls"] if r["host"].startswith("httpbin")} == {"CONFLICT"}
-    finding = next(f for f in doc["findings"] if f["port"] == 8000)
+    [finding] = doc["findings"]
+    assert finding["evidence"]["ports"] == [8000, 9000]
     assert finding["evidence"]["client"] == "DISABLE" and finding["evidence"]["server"] == "STRICT"
     assert finding["evidence"]["authnPolicy"] == "PeerAuthentication default/default (namespace)"
     assert finding["evidence"]["destinationRule"] == ["default/httpbin top-level"]
@@ -85,7 +86,8 @@ def test_rule_without_tls_leaves_it_to_auto_mtls(mode, live):
 def test_empty_tls_block_means_disable(mode, live):
     doc, _ = tls_report(mode, live, "mesh-strict", "tls-empty")
     assert rows(doc)["8000|@default"]["client"] == "DISABLE"
-    assert codes(doc) == ["MD201", "MD201"]  # both ports
+    [finding] = doc["findings"]  # one cause, both ports
+    assert finding["code"] == "MD201" and finding["evidence"]["ports"] == [8000, 9000]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -96,7 +98,7 @@ def test_port_level_setting_replaces_the_top_level_block_for_its_port_only(mode,
     assert table["9000|@default"]["status"] == "CONFLICT"
     assert table["9000|@default"]["destinationRule"] == "default/httpbin portLevelSettings 9000"
     [finding] = doc["findings"]
-    assert (finding["port"], finding["evidence"]["targetPort"]) == (9000, 9090)  # named targetPort resolved
+    assert (finding["evidence"]["ports"], finding["evidence"]["targetPort"]) == ([9000], 9090)  # named targetPort
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -106,8 +108,11 @@ def test_subset_policy_overrides_tls_for_that_subset_only(mode, live):
     assert table["8000|@default"]["status"] == "OK" and table["8000|v1@default"]["status"] == "OK"
     assert table["8000|v2@default"]["status"] == "CONFLICT"
     assert table["8000|v2@default"]["server"] == "STRICT"
-    assert {(f["port"], f["subset"]) for f in doc["findings"]} == {(8000, "v2"), (9000, "v2")}
-    assert {f["evidence"]["pods"][0] for f in doc["findings"]} == {"httpbin-v2-7c8b9-bbbbb"}
+    [finding] = doc["findings"]
+    assert (finding["subset"], finding["evidence"]["ports"]) == ("v2", [8000, 9000])
+    assert finding["evidence"]["pods"] == ["httpbin-v2-7c8b9-bbbbb"]
+    assert finding["evidence"]["destinationRule"] == ["default/httpbin top-level",
+                                                      "default/httpbin subset v2 top-level"]
 
 
 @pytest.mark.parametrize("mode", MODES)

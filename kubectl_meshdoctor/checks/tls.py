@@ -26,6 +26,9 @@ def _resources(row: tls.TlsRow, endpoints: tuple[tls.Endpoint, ...]) -> list[Res
     for decider in row.client.deciders:
         ns, name = decider.split()[0].split("/")
         out[("DestinationRule", ns, name)] = "client tls"
+    if not row.client.deciders and row.lookup.merged is not None:
+        for rule in row.lookup.merged.rules:
+            out[("DestinationRule", o.namespace(rule), o.name(rule))] = "client (no tls)"
     for e in endpoints:
         for d in e.server.deciders:
             if d.kind in ("PeerAuthentication", "Policy") and "/" in d.ref:
@@ -43,7 +46,7 @@ def _group(rows: list[tls.TlsRow], wanted) -> dict[tuple[Any, ...], list[tuple[t
     for row in rows:
         bad = tuple(e for e in row.conflicts if wanted(row, e))
         if bad:
-            key = (row.host, row.port.get("port"), row.client.label(), row.client.deciders,
+            key = (row.host, row.client.label(), row.client.deciders,
                    tuple(sorted({(e.server.mode, e.server.label()) for e in bad})))
             groups[key].append((row, bad))
     return groups
@@ -52,7 +55,8 @@ def _group(rows: list[tls.TlsRow], wanted) -> dict[tuple[Any, ...], list[tuple[t
 def _evidence(members: list[tuple[tls.TlsRow, tuple[tls.Endpoint, ...]]]) -> dict[str, Any]:
     row, bad = members[0]
     return {"server": bad[0].server.mode, "client": row.client.label(), "sent": bad[0].sent,
-            "port": row.port.get("port"), "targetPort": tls.target_port(row.port, bad[0].pod),
+            "ports": sorted({r.port.get("port") for r, _ in members}),
+            "targetPort": tls.target_port(row.port, bad[0].pod),
             "subsets": sorted({r.subset or "(default)" for r, _ in members}),
             "clientNamespaces": sorted({r.client_ns for r, _ in members}),
             "pods": sorted({o.name(e.pod) for _, es in members for e in es}),
@@ -76,11 +80,12 @@ def tls_conflict(ctx: CheckContext) -> list[Finding]:
 
 
 def _conflict_text(row: tls.TlsRow, endpoint: tls.Endpoint, ev: dict[str, Any]) -> tuple[str, list[str]]:
-    port, clients = ev["port"], ", ".join(ev["clientNamespaces"])
+    port, clients = ", ".join(map(str, ev["ports"])), ", ".join(ev["clientNamespaces"])
     pods = ", ".join(ev["pods"][:3]) + (f" and {len(ev['pods']) - 3} more" if len(ev["pods"]) > 3 else "")
     rule = " and ".join(row.client.deciders) or "no DestinationRule"
     server, policy = endpoint.server.mode, endpoint.server.label()
-    where = f"{row.host} port {port}" + (f" subset {row.subset}" if row.subset else "")
+    where = f"{row.host} port{'s' if len(ev['ports']) > 1 else ''} {port}" + (
+        f" subset {row.subset}" if row.subset else "")
     if endpoint.sent == tls.ISTIO_MUTUAL:
         what = "has no sidecar" if server == tls.NO_SIDECAR else f"accepts only plaintext ({policy})"
         return (f"DestinationRule {rule} makes clients in {clients} use Istio mutual TLS to {where}, but {pods} "
@@ -115,7 +120,7 @@ def tls_auto_mtls_blind_spot(ctx: CheckContext) -> list[Finding]:
         evidence = _evidence(members)
         evidence["autoMtls"] = row.client.auto_reason
         e = bad[0]
-        pods, port = ", ".join(evidence["pods"][:3]), evidence["port"]
+        pods, port = ", ".join(evidence["pods"][:3]), ", ".join(map(str, evidence["ports"]))
         if "headless" in row.client.auto_reason:
             kind = "headless"
             message = (f"{row.host} is a headless Service with endpoints that have no sidecar, so auto mTLS sends "
@@ -137,7 +142,7 @@ def tls_auto_mtls_blind_spot(ctx: CheckContext) -> list[Finding]:
             fix = [f"Add a DestinationRule for {row.host} with `trafficPolicy: {{tls: {{mode: ISTIO_MUTUAL}}}}`."]
         evidence["blindSpot"] = kind
         findings.append(Finding(BY_CODE["MD202"], message, row.host, tuple(_resources(row, bad)), evidence,
-                                tuple(fix), port=port, subset=row.subset or None,
+                                tuple(fix), port=evidence["ports"][0], subset=row.subset or None,
                                 client_namespace=evidence["clientNamespaces"][0]))
     return findings
 
