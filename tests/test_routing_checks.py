@@ -108,11 +108,6 @@ def test_two_catch_alls_across_fragments(mode, live):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_distinct_prefixes_and_one_catch_all_is_silent(mode, live):
-    assert routing_codes(report(mode, live, "gateway-one-catch-all", "myapp.com", "default")) == []
-
-
-@pytest.mark.parametrize("mode", MODES)
 def test_overlapping_prefixes_across_fragments(mode, live):
     [finding] = found(report(mode, live, "gateway-overlap", "myapp.com", "default"), "MD102")
     assert finding["evidence"]["routes"] == [
@@ -156,11 +151,6 @@ def test_duplicate_subset_and_discarded_traffic_policy(mode, live):
                                                   "v3 (from bookinfo/reviews-canary)"]
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_clean_destinationrule_fragments_are_silent(mode, live):
-    assert routing_codes(report(mode, live, "dr-merge-ok", "reviews")) == []
-
-
 # ------------------------------------------------------------------------------------------- MD107
 
 @pytest.mark.parametrize("mode", MODES)
@@ -173,11 +163,6 @@ def test_private_destinationrule_is_invisible_to_the_gateway_namespace(mode, liv
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_exported_destinationrule_is_silent(mode, live):
-    assert routing_codes(report(mode, live, "dr-export-all", "reviews")) == []
-
-
-@pytest.mark.parametrize("mode", MODES)
 def test_wildcard_rule_in_client_namespace_shadows_the_exact_rule(mode, live):
     doc = report(mode, live, "dr-wildcard-shadow", "reviews")
     [finding] = found(doc, "MD107")
@@ -185,11 +170,6 @@ def test_wildcard_rule_in_client_namespace_shadows_the_exact_rule(mode, live):
     assert "client namespace frontend" in why and "frontend/mtls-everything matches *.local" in why
     assert ("DestinationRule", "frontend", "mtls-everything", "used instead") in {
         (r["kind"], r["namespace"], r["name"], r["role"]) for r in finding["resources"]}
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_wildcard_rule_in_root_namespace_does_not_shadow(mode, live):
-    assert routing_codes(report(mode, live, "dr-wildcard-root", "reviews")) == []
 
 
 # ------------------------------------------------------------------------------------------- MD108
@@ -203,12 +183,22 @@ def test_dotted_short_names_are_taken_literally(mode, live):
     assert all(f["evidence"]["meant"] == "reviews.bookinfo.svc.cluster.local" for f in found(doc, "MD108"))
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_full_names_short_names_and_external_hosts_are_silent(mode, live):
-    assert routing_codes(report(mode, live, "host-spelling-ok", "reviews")) == []
-
-
 # ------------------------------------------------------------------------------------------ general
+
+CORRECT_WORLDS = [
+    ("gateway-one-catch-all", "myapp.com", "default"),  # distinct prefixes, one catch-all
+    ("dr-merge-ok", "reviews", "bookinfo"),             # distinct subsets, one top-level trafficPolicy
+    ("dr-export-all", "reviews", "bookinfo"),           # the rule is visible to the gateway's namespace
+    ("dr-wildcard-root", "reviews", "bookinfo"),        # `*.local` in the root comes after the service namespace
+    ("host-spelling-ok", "reviews", "bookinfo"),        # FQDN, short name, external host with dots
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("scenario", "host", "namespace"), CORRECT_WORLDS)
+def test_correct_worlds_are_silent(mode, live, scenario, host, namespace):
+    assert routing_codes(report(mode, live, scenario, host, namespace)) == []
+
 
 def test_offline_configuration_absent_from_files_is_none_but_runtime_state_is_unknown():
     """A config directory without VirtualServices has none; a world without Pods has not been captured."""
