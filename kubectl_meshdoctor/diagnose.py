@@ -98,7 +98,7 @@ def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn
 def _target_services(snapshot: Snapshot, target: Target):
     for ref in target.services:
         svc = snapshot.get("services", ref.namespace, ref.name)
-        yield ref, service_selector(svc) if svc else {}
+        yield ref.namespace, ref.name, service_selector(svc) if svc else {}
 
 
 def _fail_if_nothing_readable(reader) -> None:

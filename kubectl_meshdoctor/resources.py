@@ -32,6 +32,8 @@ class Resource:
 
 
 NETWORKING = ("v1", "v1beta1", "v1alpha3")
+CONTROL_PLANE_SELECTOR = "istio=pilot"  # istio-pilot (<=1.4) and istiod (1.5+) Deployments both carry it
+DEFAULT_ROOT_NAMESPACE = "istio-system"
 SECURITY = ("v1", "v1beta1")
 
 RESOURCES: tuple[Resource, ...] = (

@@ -13,11 +13,9 @@ from typing import Any
 import yaml
 
 from kubectl_meshdoctor.mesh.version import IstioVersion
+from kubectl_meshdoctor.resources import DEFAULT_ROOT_NAMESPACE
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
-
-DEFAULT_ROOT_NAMESPACE = "istio-system"
-CONTROL_PLANE_SELECTOR = "istio=pilot"  # istio-pilot (<=1.4) and istiod (1.5+) both carry it
 
 
 @dataclass(frozen=True)

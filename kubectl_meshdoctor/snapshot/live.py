@@ -22,9 +22,7 @@ from kubectl_meshdoctor.cluster.fetch import (
     discover,
     list_collections,
 )
-from kubectl_meshdoctor.mesh.hosts import ServiceName
-from kubectl_meshdoctor.mesh.settings import CONTROL_PLANE_SELECTOR, DEFAULT_ROOT_NAMESPACE
-from kubectl_meshdoctor.resources import CollectionStatus, State
+from kubectl_meshdoctor.resources import CONTROL_PLANE_SELECTOR, DEFAULT_ROOT_NAMESPACE, CollectionStatus, State
 from kubectl_meshdoctor.snapshot import objects as o
 from kubectl_meshdoctor.snapshot.model import Snapshot
 
@@ -58,14 +56,15 @@ class LiveReader:
         self._read(requests)
         self._retry_forbidden_in(self.namespace, DEFAULT_ROOT_NAMESPACE)
 
-    def read_round_two(self, services: Iterable[tuple[ServiceName, dict[str, str]]],
+    def read_round_two(self, services: Iterable[tuple[str, str, dict[str, str]]],
                        mesh_config: tuple[str, str]) -> None:
+        """services: (namespace, name, selector) of each Service behind the host."""
         self.progress("reading the host's pods and endpoints")
         requests = []
-        for ref, selector in services:
-            requests.append(ListRequest("endpoints", ref.namespace, field_selector=f"metadata.name={ref.name}"))
+        for namespace, name, selector in services:
+            requests.append(ListRequest("endpoints", namespace, field_selector=f"metadata.name={name}"))
             if selector:
-                requests.append(ListRequest("pods", ref.namespace,
+                requests.append(ListRequest("pods", namespace,
                                             label_selector=",".join(f"{k}={v}" for k, v in sorted(selector.items()))))
         cm_namespace, cm_name = mesh_config
         requests.append(ListRequest("configmaps", cm_namespace, field_selector=f"metadata.name={cm_name}"))
