@@ -16,8 +16,8 @@ from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.errors import ClusterError
 from kubectl_meshdoctor.mesh.settings import control_planes, mesh_config_name, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
-from kubectl_meshdoctor.mesh.views import describe
-from kubectl_meshdoctor.mesh.workloads import service_selector
+from kubectl_meshdoctor.mesh.views import build_model, describe
+from kubectl_meshdoctor.mesh.workloads import label_selector_string, service_selector
 from kubectl_meshdoctor.report.model import FAILED, PASSED, Report, Source
 from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.snapshot.files import LoadedFiles, load_files
@@ -66,8 +66,8 @@ def offline_snapshot(files: LoadedFiles) -> Snapshot:
     hold (Services, Endpoints, Pods) is unknown, not empty: checks that need it are skipped rather than
     told that nothing exists."""
     present = {key for key, _ in files.objects}
-    statuses = {key: CollectionStatus(key, State.OK if key in present or res.is_configuration else State.ABSENT,
-                                      "in the input files")
+    statuses = {key: CollectionStatus(key, State.OK if res.index in present or res.is_configuration
+                                      else State.ABSENT, "in the input files")
                 for key, res in BY_KEY.items()}
     return Snapshot.build(files.objects, statuses, "offline")
 
@@ -90,9 +90,23 @@ def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn
     target = resolve_target(interim, request.host, conn.namespace, request.cluster_domain)
     planes = control_planes(interim)
     cp = planes[0] if planes else None
+    routing = build_model(interim, read_mesh_settings(interim, request.cluster_domain), target)
     reader.read_round_two(_target_services(interim, target),
-                          (cp.namespace if cp else "istio-system", mesh_config_name(cp)))
+                          (cp.namespace if cp else "istio-system", mesh_config_name(cp)),
+                          gateway_selectors(interim, routing.gateways))
     return reader.snapshot(overlay, mode), conn.namespace, reader.notes
+
+
+def gateway_selectors(snapshot: Snapshot, gateways: tuple[str, ...]) -> list[str]:
+    """Label selectors of the given Gateways (`ns/name`), for listing their proxies."""
+    selectors = []
+    for ref in gateways:
+        ns, _, name = ref.partition("/")
+        gateway = snapshot.get("gateways", ns, name)
+        labels = service_selector(gateway) if gateway else {}
+        if labels:
+            selectors.append(label_selector_string(labels))
+    return selectors
 
 
 def _target_services(snapshot: Snapshot, target: Target):

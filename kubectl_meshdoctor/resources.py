@@ -17,6 +17,16 @@ class Resource:
     group: str
     versions: tuple[str, ...]  # preferred first; the first one the server serves is used
     namespaced: bool = True
+    plural: str = ""      # the API path segment (default: the key)
+    stores_as: str = ""   # the snapshot index its objects join (default: the key)
+
+    @property
+    def path_name(self) -> str:
+        return self.plural or self.key
+
+    @property
+    def index(self) -> str:
+        return self.stores_as or self.key
 
     @property
     def is_istio(self) -> bool:
@@ -28,7 +38,8 @@ class Resource:
         return self.is_istio
 
     def describe(self) -> str:
-        return self.key if not self.group else f"{self.key}.{self.group}"
+        name = "gateway pods" if self.key == "gatewaypods" else self.path_name
+        return name if not self.group else f"{name}.{self.group}"
 
 
 NETWORKING = ("v1", "v1beta1", "v1alpha3")
@@ -41,6 +52,9 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("services", "Service", "", ("v1",)),
     Resource("endpoints", "Endpoints", "", ("v1",)),
     Resource("pods", "Pod", "", ("v1",)),
+    # Gateway proxies, listed by the Gateways' selectors in every namespace: read on their own, so a user
+    # who may list pods only in the app's namespace still gets the host's pod checks.
+    Resource("gatewaypods", "Pod", "", ("v1",), plural="pods", stores_as="pods"),
     Resource("configmaps", "ConfigMap", "", ("v1",)),
     Resource("deployments", "Deployment", "apps", ("v1",)),
     Resource("virtualservices", "VirtualService", "networking.istio.io", NETWORKING),
@@ -54,7 +68,7 @@ RESOURCES: tuple[Resource, ...] = (
 )
 
 BY_KEY: dict[str, Resource] = {r.key: r for r in RESOURCES}
-_BY_GROUP_KIND: dict[tuple[str, str], Resource] = {(r.group, r.kind): r for r in RESOURCES}
+_BY_GROUP_KIND: dict[tuple[str, str], Resource] = {(r.group, r.kind): r for r in RESOURCES if not r.stores_as}
 
 
 def resource_for(api_version: str, kind: str) -> Resource | None:

@@ -16,7 +16,7 @@ from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.views import ClientView
-from kubectl_meshdoctor.mesh.visibility import CLASS_NAMES, export_list, visible
+from kubectl_meshdoctor.mesh.visibility import CLASS_NAMES
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -245,7 +245,7 @@ def dr_shadowed(ctx: CheckContext) -> list[Finding]:
             if found.uses(rule):
                 users.append(view.namespace)
             else:
-                unused.append((view, _why_unused(ctx, rule, view, found)))
+                unused.append((view, drs.why_not_used(rule, view.namespace, found, ctx.settings)))
         if not unused:
             continue
         detail = "; ".join(f"{v.namespace}: {why}" for v, why in unused)
@@ -264,17 +264,6 @@ def dr_shadowed(ctx: CheckContext) -> list[Finding]:
              "usedBy": users},
             remediation, client_namespace=unused[0][0].namespace))
     return findings
-
-
-def _why_unused(ctx: CheckContext, rule: dict[str, Any], view: ClientView, found: drs.DRLookup) -> str:
-    settings = ctx.settings
-    if not visible(rule, view.namespace, settings.default_dr_export_to, settings.version):
-        return f"not exported there (exportTo {list(export_list(rule, settings.default_dr_export_to, None))})"
-    if found.merged is not None:
-        used = ", ".join(drs.dr_ref(r) for r in found.merged.rules)
-        return f"the lookup stops at the {found.step} {found.namespace}, where {used} matches {found.pattern}"
-    return (f"namespace {o.namespace(rule)} is not on their lookup path (their namespace, the service's, "
-            f"the root namespace {settings.root_namespace})")
 
 
 # ------------------------------------------------------------------------------------------- MD108

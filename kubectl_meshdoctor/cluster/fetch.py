@@ -68,8 +68,8 @@ def discover(api: RawApi) -> Discovery:
 def list_path(resource: Resource, version: str, namespace: str | None) -> str:
     base = f"/api/{version}" if not resource.group else f"/apis/{resource.group}/{version}"
     if namespace and resource.namespaced:
-        return f"{base}/namespaces/{namespace}/{resource.key}"
-    return f"{base}/{resource.key}"
+        return f"{base}/namespaces/{namespace}/{resource.path_name}"
+    return f"{base}/{resource.path_name}"
 
 
 def list_collections(api: RawApi, discovery: Discovery, requests: Iterable[ListRequest]) -> list[ListResult]:

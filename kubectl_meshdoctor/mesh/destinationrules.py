@@ -17,7 +17,7 @@ from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.version import IstioVersion
 from kubectl_meshdoctor.mesh.virtualservices import best_pattern
-from kubectl_meshdoctor.mesh.visibility import creation_order, is_private, visible
+from kubectl_meshdoctor.mesh.visibility import creation_order, export_list, is_private, visible
 from kubectl_meshdoctor.snapshot import objects as o
 
 CLIENT, SERVICE, ROOT, GLOBAL = "client namespace", "service namespace", "root namespace", "cluster-wide"
@@ -134,3 +134,14 @@ def _pick(candidates: list[dict[str, Any]], settings: MeshSettings, client_ns: s
         notes = ("Istio 1.24+ keeps DestinationRules with different exportTo apart "
                  "(ENABLE_ENHANCED_DESTINATIONRULE_MERGE); the merge shown assumes they merge",)
     return DRLookup(client_ns, host, step, ns, pattern, merge(chosen), notes)
+
+
+def why_not_used(rule: dict[str, Any], client_ns: str, found: DRLookup, settings: MeshSettings) -> str:
+    """Why clients in client_ns do not use `rule` (found: what their lookup found instead)."""
+    if not visible(rule, client_ns, settings.default_dr_export_to, settings.version):
+        return f"not exported there (exportTo {list(export_list(rule, settings.default_dr_export_to, None))})"
+    if found.merged is not None:
+        used = ", ".join(dr_ref(r) for r in found.merged.rules)
+        return f"the lookup stops at the {found.step} {found.namespace}, where {used} matches {found.pattern}"
+    return (f"namespace {o.namespace(rule)} is not on their lookup path (their namespace, the service's, "
+            f"the root namespace {settings.root_namespace})")

@@ -15,6 +15,7 @@ from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.target import EXTERNAL, Target
+from kubectl_meshdoctor.mesh.visibility import visibility_class
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -28,6 +29,25 @@ class ClientView:
     def has_callers(self) -> bool:
         """False for a namespace considered only because it is the root namespace."""
         return self.reasons != ("root namespace",)
+
+
+@dataclass(frozen=True, eq=False)
+class RoutedDestination:
+    """Traffic for the host that a client namespace (or a gateway) really sends: the VirtualService in
+    effect there, the rule, and the destination, with or without a subset."""
+
+    vs: dict[str, Any]
+    rule: int
+    kind: str  # http | tcp | tls | mirror
+    destination: vss.Destination
+    client_ns: str
+    gateway: str  # mesh, or ns/name
+
+    @property
+    def origin(self) -> str:
+        what = "mirror of " if self.kind == "mirror" else ""
+        return f"{what}VirtualService {vss.vs_ref(self.vs)} {self.kind if self.kind != 'mirror' else 'http'} " \
+               f"rule #{self.rule + 1}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +91,46 @@ class RoutingModel:
 
     def exact_rules(self) -> list[dict[str, Any]]:
         return [r for r in self.destination_rules if drs.dr_host(r, self.domain) == self.host]
+
+    def routed_destinations(self) -> list[RoutedDestination]:
+        """Per client namespace with callers, the destinations to the host in the VirtualServices in
+        effect there; per gateway, those in the fragments it merges."""
+        relevant = [v for v in self.virtual_services
+                    if any(d.host == self.host for d in vss.all_destinations(v, self.domain))]
+        out: list[RoutedDestination] = []
+        for vs in relevant:
+            for gateway in vss.vs_gateways(vs):
+                if gateway == vss.MESH:
+                    for view in self.views:
+                        if view.has_callers and self._in_effect(vs, view.namespace):
+                            out += self._destinations(vs, gateway, view.namespace)
+                elif visibility_class(vs, gateway.partition("/")[0], self.settings.default_vs_export_to,
+                                      self.settings.version) is not None:
+                    out += self._destinations(vs, gateway, gateway.partition("/")[0])
+        return out
+
+    def _in_effect(self, vs: dict[str, Any], client_ns: str) -> bool:
+        """Whether sidecars in client_ns use this VirtualService for at least one of its hosts."""
+        for host in vss.declared_hosts(vs, self.domain):
+            winner = vss.mesh_selection(self.virtual_services, self.settings, client_ns, host).winner
+            if winner is not None and winner.vs is vs:
+                return True
+        return False
+
+    def _destinations(self, vs: dict[str, Any], gateway: str, client_ns: str) -> list[RoutedDestination]:
+        out = []
+        routes, _ = vss.routes_for(vs, gateway, self.domain, self.delegates)
+        rules = o.as_list(o.spec(vs).get("http"))
+        for rule in sorted({r.rule for r in routes}):
+            for dest in (d for r in routes if r.rule == rule for d in r.destinations):
+                out.append(RoutedDestination(vs, rule, "http", dest, client_ns, gateway))
+            for dest in vss.mirrors(o.as_dict(rules[rule]), o.namespace(vs), self.domain):
+                out.append(RoutedDestination(vs, rule, "mirror", dest, client_ns, gateway))
+        for kind in ("tcp", "tls"):
+            for i, rule in enumerate(o.as_list(o.spec(vs).get(kind))):
+                for dest in vss.destinations_of(o.as_dict(rule), o.namespace(vs), self.domain):
+                    out.append(RoutedDestination(vs, i, kind, dest, client_ns, gateway))
+        return [d for d in out if d.destination.host == self.host]
 
 
 def build_model(snapshot: Snapshot, settings: MeshSettings, target: Target) -> RoutingModel:

@@ -119,7 +119,7 @@ def is_catch_all(cond: dict[str, Any]) -> bool:
     return uri.get("prefix") == "/" or uri.get("regex") in (".*", "/.*")
 
 
-def _destinations(rule: dict[str, Any], vs_ns: str, domain: str) -> tuple[Destination, ...]:
+def destinations_of(rule: dict[str, Any], vs_ns: str, domain: str) -> tuple[Destination, ...]:
     out = []
     for dest in o.as_list(rule.get("route")):
         d = o.as_dict(o.as_dict(dest).get("destination"))
@@ -151,7 +151,7 @@ def all_destinations(vs: dict[str, Any], domain: str) -> Iterator[Destination]:
     for kind in ROUTE_KINDS:
         for rule in o.as_list(o.spec(vs).get(kind)):
             rule = o.as_dict(rule)
-            yield from _destinations(rule, o.namespace(vs), domain)
+            yield from destinations_of(rule, o.namespace(vs), domain)
             yield from mirrors(rule, o.namespace(vs), domain)
 
 
@@ -184,7 +184,7 @@ def _expand(vs: dict[str, Any], i: int, j: int | None, cond: dict[str, Any], rul
             delegates: dict[str, dict[str, Any]] | None) -> Iterator[HttpRoute]:
     target = o.as_dict(rule.get("delegate"))
     if not target:
-        yield HttpRoute(vs, i, j, is_catch_all(cond), cond, _destinations(rule, o.namespace(vs), domain))
+        yield HttpRoute(vs, i, j, is_catch_all(cond), cond, destinations_of(rule, o.namespace(vs), domain))
         return
     key = f"{o.as_str(target.get('namespace')) or o.namespace(vs)}/{o.as_str(target.get('name'))}"
     child = (delegates or {}).get(key)
@@ -196,7 +196,7 @@ def _expand(vs: dict[str, Any], i: int, j: int | None, cond: dict[str, Any], rul
         for child_cond in child_matches:
             merged = {**cond, **child_cond}
             yield HttpRoute(vs, i, j, is_catch_all(merged), merged,
-                            _destinations(child_rule, o.namespace(child), domain), delegate=child)
+                            destinations_of(child_rule, o.namespace(child), domain), delegate=child)
 
 
 def unreachable_rules(vs: dict[str, Any], gateway: str, domain: str) -> tuple[HttpRoute | None, list[int]]:

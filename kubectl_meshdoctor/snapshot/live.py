@@ -22,7 +22,13 @@ from kubectl_meshdoctor.cluster.fetch import (
     discover,
     list_collections,
 )
-from kubectl_meshdoctor.resources import CONTROL_PLANE_SELECTOR, DEFAULT_ROOT_NAMESPACE, CollectionStatus, State
+from kubectl_meshdoctor.resources import (
+    BY_KEY,
+    CONTROL_PLANE_SELECTOR,
+    DEFAULT_ROOT_NAMESPACE,
+    CollectionStatus,
+    State,
+)
 from kubectl_meshdoctor.snapshot import objects as o
 from kubectl_meshdoctor.snapshot.model import Snapshot
 
@@ -57,10 +63,11 @@ class LiveReader:
         self._retry_forbidden_in(self.namespace, DEFAULT_ROOT_NAMESPACE)
 
     def read_round_two(self, services: Iterable[tuple[str, str, dict[str, str]]],
-                       mesh_config: tuple[str, str]) -> None:
-        """services: (namespace, name, selector) of each Service behind the host."""
+                       mesh_config: tuple[str, str], gateway_selectors: Iterable[str] = ()) -> None:
+        """services: (namespace, name, selector) of each Service behind the host; gateway_selectors: the
+        label selectors of the Gateways that route to it (their proxies may run in any namespace)."""
         self.progress("reading the host's pods and endpoints")
-        requests = []
+        requests = [ListRequest("gatewaypods", None, label_selector=sel) for sel in dict.fromkeys(gateway_selectors)]
         for namespace, name, selector in services:
             requests.append(ListRequest("endpoints", namespace, field_selector=f"metadata.name={name}"))
             if selector:
@@ -76,7 +83,8 @@ class LiveReader:
         for result in self.results:
             key = result.request.resource
             statuses[key] = result.status.worse(statuses[key]) if key in statuses else result.status
-            objects.extend((key, item) for item in result.items)
+            index = BY_KEY[key].index
+            objects.extend((index, item) for item in result.items)
         objects.extend(overlay)
         return Snapshot.build(objects, statuses, mode, self.context, self.server_version)
 
