@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from kubectl_meshdoctor.checks import routing, tls, workloads
+from kubectl_meshdoctor.checks import ingress, routing, subsets, tls, workloads
 from kubectl_meshdoctor.checks.base import Check
 
 CHECKS: tuple[Check, ...] = (
     *routing.CHECKS,
     *tls.CHECKS,
+    *subsets.CHECKS,
+    *ingress.CHECKS,
     *workloads.CHECKS,
 )
 

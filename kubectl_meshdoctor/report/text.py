@@ -49,11 +49,11 @@ def render_text(report: Report, console: Console) -> None:
 
 def _render_check(console: Console, line: CheckLine) -> None:
     entry = line.result.entry
-    head = Text.assemble(("  " + line.mark + " ", STYLE[line.mark]), entry.statement, ("  " + entry.code, "dim"))
+    head = Text.assemble(entry.statement, ("  " + entry.code, "dim"))
     if line.result.status in (SKIPPED, NOT_RUN):
         head.append(f"  {line.result.status}: ", style=STYLE[line.mark])
         head.append(line.result.reason)
-    console.print(head)
+    _indented(console, head, 2, bullet=Text(line.mark + " ", style=STYLE[line.mark]))
     for finding in line.findings:
         _indented(console, Text(finding.message), 6)
         if finding.resources:
@@ -65,15 +65,15 @@ def _render_check(console: Console, line: CheckLine) -> None:
         _indented(console, Text("Docs: ", style="bold") + Text(" ".join(finding.entry.docs), style="blue"), 6)
 
 
-def _indented(console: Console, text: Text, left: int, bullet: str = "") -> None:
+def _indented(console: Console, text: Text, left: int, bullet: str | Text = "") -> None:
     """Wraps at the console width keeping the indent (and a hanging indent after a bullet), without
     the trailing padding rich adds to wrapped blocks."""
-    lead = " " * left
+    bullet = bullet if isinstance(bullet, Text) else Text(bullet)
     hang = " " * len(bullet)
     lines = text.wrap(console, max(20, console.width - left - len(bullet)))
     for n, line in enumerate(lines):
         line.rstrip()
-        console.print(Text(lead + (bullet if n == 0 else hang)) + line)
+        console.print(Text(" " * left) + (bullet if n == 0 else Text(hang)) + line)
 
 
 def _render_routing(console: Console, routing: dict[str, Any]) -> None:

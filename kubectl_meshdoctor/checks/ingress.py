@@ -1,0 +1,150 @@
+"""Ingress gateway routes ("Route rules have no effect on ingress gateway requests").
+
+Requests through a gateway are routed by the VirtualServices bound to that gateway, never by the mesh
+VirtualService of the backend; and a Gateway only serves hosts its servers list, on the proxies its
+selector picks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubectl_meshdoctor.catalogue import BY_CODE
+from kubectl_meshdoctor.checks.base import check
+from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.mesh import hosts
+from kubectl_meshdoctor.mesh import virtualservices as vss
+from kubectl_meshdoctor.mesh.workloads import service_selector
+from kubectl_meshdoctor.report.model import Finding, ResourceRef
+from kubectl_meshdoctor.snapshot import objects as o
+
+
+def _vs_ref(vs: dict[str, Any], role: str) -> ResourceRef:
+    return ResourceRef("VirtualService", o.namespace(vs), o.name(vs), role)
+
+
+def _gateway_users(ctx: CheckContext) -> list[tuple[dict[str, Any], str]]:
+    """(VirtualService, gateway ref) for every gateway-bound VirtualService declaring or routing to the host."""
+    model = ctx.routing
+    out = []
+    for vs in model.virtual_services:
+        declares = vss.best_pattern(vss.declared_hosts(vs, model.domain), model.host) is not None
+        routes = any(d.host == model.host for d in vss.all_destinations(vs, model.domain))
+        if declares or routes:
+            out += [(vs, g) for g in vss.vs_gateways(vs) if g != vss.MESH]
+    return out
+
+
+def _gateway(ctx: CheckContext, ref: str) -> dict[str, Any] | None:
+    ns, _, name = ref.partition("/")
+    return ctx.snapshot.get("gateways", ns, name)
+
+
+@check("MD401", needs=("virtualservices",))
+def gateway_route_ignores_subsets(ctx: CheckContext) -> list[Finding]:
+    model = ctx.routing
+    routed = model.routed_destinations()
+    mesh_subsets = sorted({r.destination.subset for r in routed if r.gateway == vss.MESH and r.destination.subset})
+    if not mesh_subsets:
+        return []
+    mesh_vs = next(r.vs for r in routed if r.gateway == vss.MESH and r.destination.subset)
+    findings = []
+    for r in routed:
+        if r.gateway == vss.MESH or r.destination.subset:
+            continue
+        message = (f"Requests through gateway {r.gateway} reach {model.host} by {r.origin} without a subset, so they "
+                   f"are spread over all its pods; inside the mesh, VirtualService {vss.vs_ref(mesh_vs)} sends them "
+                   f"to subset {', '.join(mesh_subsets)}. The mesh VirtualService never applies to gateway traffic")
+        remediation = (f"Add `subset: {mesh_subsets[0]}` to the destination in {r.origin} (the gateway's route).",
+                       f"Or use one VirtualService bound to both `mesh` and {r.gateway} that lists both hosts, with "
+                       "`match.gateways` on each rule to tell the two kinds of traffic apart.")
+        findings.append(Finding(
+            BY_CODE["MD401"], message, model.host, (_vs_ref(r.vs, "gateway route"), _vs_ref(mesh_vs, "mesh route")),
+            {"gateway": r.gateway, "gatewayRoute": r.origin, "meshVirtualService": vss.vs_ref(mesh_vs),
+             "meshSubsets": mesh_subsets}, remediation))
+    return findings
+
+
+@check("MD402", needs=("virtualservices", "gateways"))
+def gateway_not_found(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    for vs, ref in _gateway_users(ctx):
+        if _gateway(ctx, ref) is not None:
+            continue
+        ns, _, name = ref.partition("/")
+        written = next((g for g in o.as_list(o.spec(vs).get("gateways"))
+                        if isinstance(g, str) and vss.normalize_gateway(g, o.namespace(vs)) == ref), ref)
+        findings.append(Finding(
+            BY_CODE["MD402"], f"VirtualService {vss.vs_ref(vs)} is bound to Gateway {ref} (written `{written}`), which "
+            "does not exist: its routes are configured on no gateway", ctx.target.host,
+            (_vs_ref(vs, "bound to a missing gateway"),), {"gateway": ref, "written": written},
+            (f"Create Gateway {name} in namespace {ns}, or fix the reference: a bare name means the "
+             f"VirtualService's own namespace ({o.namespace(vs)}); use `namespace/name` for another one.",)))
+    return findings
+
+
+def _server_hosts(gateway: dict[str, Any]) -> list[tuple[str, str]]:
+    """(namespace part, host) of every server host: `ns/host`, `./host`, `*/host` or plain `host`."""
+    out = []
+    for server in o.as_list(o.spec(gateway).get("servers")):
+        for h in o.as_list(o.as_dict(server).get("hosts")):
+            if isinstance(h, str):
+                ns, _, host = h.rpartition("/")
+                out.append((o.namespace(gateway) if ns == "." else ns or "*", host))
+    return out
+
+
+def _served(vs_host: str, vs_ns: str, servers: list[tuple[str, str]]) -> bool:
+    return any(ns in ("*", vs_ns) and (hosts.wildcard_matches(h, vs_host) or hosts.wildcard_matches(vs_host, h))
+               for ns, h in servers)
+
+
+@check("MD403", needs=("virtualservices", "gateways"))
+def host_not_on_gateway(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    for vs, ref in _gateway_users(ctx):
+        gateway = _gateway(ctx, ref)
+        if gateway is None:
+            continue
+        servers = _server_hosts(gateway)
+        for host in vss.declared_hosts(vs, ctx.settings.cluster_domain):
+            if _served(host, o.namespace(vs), servers):
+                continue
+            listed = ", ".join(f"{ns}/{h}" for ns, h in servers) or "none"
+            findings.append(Finding(
+                BY_CODE["MD403"], f"VirtualService {vss.vs_ref(vs)} declares host {host} on Gateway {ref}, whose "
+                f"servers do not serve it (hosts: {listed}); the gateway ignores this VirtualService for that host",
+                ctx.target.host,
+                (_vs_ref(vs, "host not served"), ResourceRef("Gateway", *ref.split("/"), "gateway")),
+                {"gateway": ref, "host": host, "gatewayHosts": [f"{ns}/{h}" for ns, h in servers]},
+                (f"Add {host} to a server of Gateway {ref} (or `{o.namespace(vs)}/{host}`), or correct the host in "
+                 f"{vss.vs_ref(vs)}.",)))
+    return findings
+
+
+def _has_gateways(ctx: CheckContext) -> str | None:
+    return None if _gateway_users(ctx) else f"no gateway-bound VirtualService declares or routes to {ctx.target.host}"
+
+
+@check("MD404", needs=("gateways", "gatewaypods"), applies=_has_gateways)
+def gateway_selects_no_pods(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    for ref in dict.fromkeys(ref for _, ref in _gateway_users(ctx)):
+        gateway = _gateway(ctx, ref)
+        selector = service_selector(gateway) if gateway else {}
+        if gateway is None or not selector:
+            continue
+        if any(o.selector_matches(selector, o.labels(p)) for p in ctx.snapshot.all("pods")):
+            continue
+        text = ",".join(f"{k}={v}" for k, v in selector.items())
+        findings.append(Finding(
+            BY_CODE["MD404"], f"Gateway {ref} selects pods labelled {text}, and no pod in the cluster has these "
+            "labels: no proxy serves this gateway, so its hosts are not reachable from outside", ctx.target.host,
+            (ResourceRef("Gateway", *ref.split("/"), "selects no pods"),), {"gateway": ref, "selector": selector},
+            (f"Compare with the ingress gateway pods' labels: `kubectl get pods -A -l {text}` finds none; "
+             "`kubectl get pods -A -l istio=ingressgateway --show-labels` shows the usual ones.",
+             "Fix the Gateway's selector, or deploy the gateway it names.")))
+    return findings
+
+
+CHECKS = (gateway_route_ignores_subsets, gateway_not_found, host_not_on_gateway, gateway_selects_no_pods)
