@@ -107,8 +107,12 @@ def host_not_on_gateway(ctx: CheckContext) -> list[Finding]:
         if gateway is None:
             continue
         servers = _server_hosts(gateway)
-        for host in vss.declared_hosts(vs, ctx.settings.cluster_domain):
-            if _served(host, o.namespace(vs), servers):
+        declared = vss.declared_hosts(vs, ctx.settings.cluster_domain)
+        served = [h for h in declared if _served(h, o.namespace(vs), servers)]
+        if served and vss.MESH in vss.vs_gateways(vs):
+            continue  # a VirtualService for mesh and gateway lists mesh hosts the gateway need not serve
+        for host in declared:
+            if host in served:
                 continue
             listed = ", ".join(f"{ns}/{h}" for ns, h in servers) or "none"
             findings.append(Finding(
@@ -122,18 +126,22 @@ def host_not_on_gateway(ctx: CheckContext) -> list[Finding]:
     return findings
 
 
+def _selecting_gateways(ctx: CheckContext) -> list[tuple[str, dict[str, Any]]]:
+    found = ((ref, _gateway(ctx, ref)) for ref in dict.fromkeys(ref for _, ref in _gateway_users(ctx)))
+    return [(ref, gw) for ref, gw in found if gw is not None and service_selector(gw)]
+
+
 def _has_gateways(ctx: CheckContext) -> str | None:
-    return None if _gateway_users(ctx) else f"no gateway-bound VirtualService declares or routes to {ctx.target.host}"
+    if _selecting_gateways(ctx):
+        return None
+    return f"no existing Gateway with a selector is bound to a VirtualService for {ctx.target.host}"
 
 
 @check("MD404", needs=("gateways", "gatewaypods"), applies=_has_gateways)
 def gateway_selects_no_pods(ctx: CheckContext) -> list[Finding]:
     findings = []
-    for ref in dict.fromkeys(ref for _, ref in _gateway_users(ctx)):
-        gateway = _gateway(ctx, ref)
-        selector = service_selector(gateway) if gateway else {}
-        if gateway is None or not selector:
-            continue
+    for ref, gateway in _selecting_gateways(ctx):
+        selector = service_selector(gateway)
         if any(o.selector_matches(selector, o.labels(p)) for p in ctx.snapshot.all("pods")):
             continue
         text = ",".join(f"{k}={v}" for k, v in selector.items())

@@ -1,0 +1,143 @@
+"""MD301-MD302 (subsets) and MD401-MD404 (ingress) on broken and correct worlds, offline and live."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import BASE, SCENARIOS, objects_of, offline, run_cli
+
+MODES = ("offline", "live")
+CODES = {"MD301", "MD302", "MD401", "MD402", "MD403", "MD404"}
+
+
+def run(mode: str, live, files: list, host: str, namespace: str):
+    if mode == "offline":
+        result = run_cli("host", host, "-n", namespace, *offline(*files), "-o", "json")
+    else:
+        result = live(objects_of(files)).run("host", host, "-n", namespace, "-o", "json")
+    assert "Traceback" not in result.stderr, result.stderr
+    doc = result.json()
+    assert all(c["status"] != "skipped" for c in doc["checks"] if c["code"] in CODES), doc["checks"]
+    return doc
+
+
+def subsets(mode: str, live, scenario: str):
+    files = [BASE, SCENARIOS / "workloads" / "ready.yaml", SCENARIOS / "subsets" / f"{scenario}.yaml"]
+    return run(mode, live, files, "reviews", "bookinfo")
+
+
+def ingress(mode: str, live, scenario: str, host: str = "helloworld", directory: str = "ingress"):
+    files = [BASE, SCENARIOS / "ingress" / "ground.yaml", SCENARIOS / directory / f"{scenario}.yaml"]
+    return run(mode, live, files, host, "default")
+
+
+def found(doc: dict, code: str) -> list[dict]:
+    return [f for f in doc["findings"] if f["code"] == code]
+
+
+def ours(doc: dict) -> list[str]:
+    return sorted(f["code"] for f in doc["findings"] if f["code"] in CODES)
+
+
+# ------------------------------------------------------------------------------------------ subsets
+
+@pytest.mark.parametrize("mode", MODES)
+def test_route_to_an_undefined_subset(mode, live):
+    [finding] = found(subsets(mode, live, "missing-subset"), "MD301")
+    assert finding["subset"] == "v3" and finding["severity"] == "error"
+    assert finding["evidence"]["envoyCluster"] == "outbound|9080|v3|reviews.bookinfo.svc.cluster.local"
+    assert finding["evidence"]["destinationRule"] == ["bookinfo/reviews"]
+    assert finding["evidence"]["routes"] == ["VirtualService bookinfo/reviews http rule #1"]
+    assert "503 (flag NC; NR before Istio 1.10)" in finding["message"]
+    assert any("wait until the proxies have it, then apply the VirtualService" in s for s in finding["remediation"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_defined_subsets_with_ready_pods_are_silent(mode, live):
+    assert ours(subsets(mode, live, "defined")) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_subset_in_a_private_rule_is_missing_for_other_namespaces_only(mode, live):
+    [finding] = found(subsets(mode, live, "private-elsewhere"), "MD301")
+    assert finding["evidence"]["clientNamespaces"] == ["frontend"]
+    assert finding["evidence"]["destinationRule"] == []  # frontend sees no rule at all
+    assert "not exported there" in finding["evidence"]["definedElsewhere"]["bookinfo/reviews"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mirror_to_an_undefined_subset(mode, live):
+    [finding] = found(subsets(mode, live, "mirror-missing"), "MD301")
+    assert finding["subset"] == "shadow"
+    assert finding["evidence"]["routes"] == ["mirror of VirtualService bookinfo/reviews http rule #1"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_subset_without_ready_pods_and_subset_without_labels(mode, live):
+    doc = subsets(mode, live, "empty-subset")
+    by_subset = {f["subset"]: f for f in found(doc, "MD302")}
+    assert set(by_subset) == {"v3", "all"}
+    assert by_subset["v3"]["severity"] == "error" and "503 UH" in by_subset["v3"]["message"]
+    assert by_subset["v3"]["evidence"]["matchingPods"] == {}
+    assert by_subset["all"]["severity"] == "warning" and "no labels" in by_subset["all"]["message"]
+
+
+def test_subset_check_does_not_repeat_a_service_without_ready_endpoints():
+    files = [BASE, SCENARIOS / "workloads" / "not-ready.yaml", SCENARIOS / "subsets" / "defined.yaml"]
+    doc = run("offline", None, files, "reviews", "bookinfo")
+    assert found(doc, "MD302") == [] and len(found(doc, "MD506")) == 1
+
+
+# ------------------------------------------------------------------------------------------ ingress
+
+@pytest.mark.parametrize("mode", MODES)
+def test_guidelines_gateway_route_ignores_the_mesh_subset(mode, live):
+    doc = ingress(mode, live, "helloworld-subset-ignored")
+    [finding] = found(doc, "MD401")
+    assert finding["evidence"] == {"gateway": "default/myapp-gateway",
+                                   "gatewayRoute": "VirtualService default/myapp http rule #1",
+                                   "meshVirtualService": "default/helloworld", "meshSubsets": ["v1"]}
+    assert any("subset: v1" in s for s in finding["remediation"])
+    assert any("match.gateways" in s for s in finding["remediation"])
+    assert ours(doc) == ["MD401"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gateway_route_with_the_subset_is_silent(mode, live):
+    assert ours(ingress(mode, live, "helloworld-gateway-subset")) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_one_virtualservice_for_mesh_and_gateway_is_silent(mode, live):
+    assert ours(ingress(mode, live, "helloworld-combined", directory="routing")) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_missing_gateway(mode, live):
+    [finding] = found(ingress(mode, live, "gateway-missing"), "MD402")
+    assert (finding["evidence"]["gateway"], finding["evidence"]["written"]) == ("default/ingress-gateway",
+                                                                               "ingress-gateway")
+    assert "IST0101" in finding["evidence"]["related"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_host_not_served_by_the_gateway(mode, live):
+    [finding] = found(ingress(mode, live, "host-not-on-gateway"), "MD403")
+    assert finding["evidence"]["host"] == "shop.example.com"
+    assert finding["evidence"]["gatewayHosts"] == ["*/myapp.com"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gateway_without_proxies(mode, live):
+    doc = ingress(mode, live, "gateway-no-pods")
+    [finding] = found(doc, "MD404")
+    assert finding["evidence"]["gateway"] == "default/internal-gateway"
+    assert finding["evidence"]["selector"] == {"istio": "internal-ingressgateway"}
+
+
+def test_gateway_pods_are_listed_by_the_gateway_selector_in_all_namespaces(live):
+    files = [BASE, SCENARIOS / "ingress" / "ground.yaml", SCENARIOS / "ingress" / "gateway-no-pods.yaml"]
+    cluster = live(objects_of(files))
+    cluster.run("host", "helloworld", "-n", "default")
+    listed = [r for r in cluster.cluster.requests if r.path == "/api/v1/pods"]
+    assert {r.query["labelSelector"] for r in listed} == {"istio=internal-ingressgateway"}
