@@ -267,6 +267,32 @@ def tls(kube: Any, host: HostArg, filename: FilenameOpt = None, offline: Offline
     _finish(report, fail_on)
 
 
+@app.command(epilog=EXIT_CODES_HELP)
+@kube_command
+def plan(kube: Any, filename: FilenameOpt = None,
+         base: Annotated[list[str] | None, typer.Option("--base", help="With --offline: the files of the world "
+                                                                          "the change lands on.")] = None,
+         offline: OfflineOpt = False,
+         write_dir: Annotated[str | None, typer.Option("--write-dir", help="Write one file per step here.")] = None,
+         output: OutputOpt = "text", fail_on: FailOnOpt = "error", no_color: NoColorOpt = False,
+         cluster_domain: DomainOpt = "cluster.local") -> None:
+    """The safe order to apply a change of DestinationRules and VirtualServices (make-before-break), and
+    what applying it in one go would break. Applies nothing."""
+    from kubectl_meshdoctor.planner import make_plan
+    from kubectl_meshdoctor.report.verdict import FAIL_ON, RANK
+
+    fmt, template = _output_format(output)
+    if fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
+    result = make_plan(list(filename or ()), list(base or ()), offline, kube, write_dir, cluster_domain)
+    if not _write_machine(result.to_dict(), fmt, template):
+        from kubectl_meshdoctor.report.text import make_console, render_plan
+
+        render_plan(result, make_console(sys.stdout, no_color or bool(os.environ.get("NO_COLOR"))))
+    failing = fail_on != "none" and any(RANK[f.level] <= RANK[fail_on] for f in result.findings)
+    raise typer.Exit(int(ExitCode.FINDINGS if failing else ExitCode.OK))
+
+
 @app.command(name="checks")
 @kube_command
 def list_checks(kube: Any, output: OutputOpt = "text", no_color: NoColorOpt = False) -> None:

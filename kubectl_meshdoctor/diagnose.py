@@ -6,6 +6,7 @@ architecture fixes, so tests can drive it without the CLI.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,11 +15,12 @@ from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.checks.runner import run_checks
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.errors import ClusterError
+from kubectl_meshdoctor.mesh.changes import ChangeSet
 from kubectl_meshdoctor.mesh.settings import control_planes, mesh_config_name, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
 from kubectl_meshdoctor.mesh.views import build_model, describe
 from kubectl_meshdoctor.mesh.workloads import label_selector_string, service_selector
-from kubectl_meshdoctor.report.model import FAILED, PASSED, Report, Source
+from kubectl_meshdoctor.report.model import FAILED, PASSED, Finding, Report, Source
 from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.snapshot.files import LoadedFiles, load_files
 from kubectl_meshdoctor.snapshot.model import Snapshot
@@ -42,14 +44,18 @@ def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn 
         snapshot = offline_snapshot(files)
         notes = [f"ignored objects of kinds meshdoctor does not read: {', '.join(files.ignored_kinds)}"] \
             if files.ignored_kinds else []
+        change = None
     else:
-        snapshot, namespace, notes = _live_snapshot(request, kube, progress)
+        snapshot, namespace, notes, change = _live_snapshot(request, kube, progress)
     settings = read_mesh_settings(snapshot, request.cluster_domain)
     target = resolve_target(snapshot, request.host, namespace, request.cluster_domain)
     progress("running checks")
-    ctx = CheckContext(snapshot, settings, target)
+    ctx = CheckContext(snapshot, settings, target, change)
     checks = tuple(c for c in CHECKS if not request.families or c.entry.family in request.families)
     results, findings = run_checks(ctx, checks)
+    resolved = None
+    if change is not None:
+        findings, resolved = _compare_with_base(findings, CheckContext(change.base, settings, target), checks)
     findings.sort(key=lambda f: ({"error": 0, "warning": 1, "info": 2}[f.level], f.entry.code))
     source = Source(snapshot.mode, snapshot.context, str(settings.version) if settings.version else None,
                     settings.auto_mtls, settings.root_namespace)
@@ -57,7 +63,16 @@ def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn 
     tls_ran = any(r.entry.family == "tls" and r.status in (PASSED, FAILED) for r in results)
     tls = [row.to_dict() for row in ctx.tls_rows] if tls_ran else None
     return Report(request.host, target.host, target.namespace, source, tuple(results), tuple(findings),
-                  tuple([*target.notes, *notes, *settings.notes]), routing, tls)
+                  tuple([*target.notes, *notes, *settings.notes]), routing, tls, resolved)
+
+
+def _compare_with_base(findings: list[Finding], base: CheckContext, checks: tuple) -> tuple[list[Finding], tuple]:
+    """What-if: mark each finding new or unchanged against the live state, and list those it resolves."""
+    _, before = run_checks(base, checks)
+    before_ids = {f.identity() for f in before}
+    after_ids = {f.identity() for f in findings}
+    marked = [dataclasses.replace(f, change="unchanged" if f.identity() in before_ids else "new") for f in findings]
+    return marked, tuple(f for f in before if f.identity() not in after_ids)
 
 
 def offline_snapshot(files: LoadedFiles) -> Snapshot:
@@ -72,7 +87,7 @@ def offline_snapshot(files: LoadedFiles) -> Snapshot:
     return Snapshot.build(files.objects, statuses, "offline")
 
 
-def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn) -> tuple[Snapshot, str, list[str]]:
+def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn):
     from kubectl_meshdoctor.cluster.api import RawApi
     from kubectl_meshdoctor.cluster.kubeconfig import connect
     from kubectl_meshdoctor.snapshot.live import LiveReader
@@ -94,7 +109,8 @@ def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn
     reader.read_round_two(_target_services(interim, target),
                           (cp.namespace if cp else "istio-system", mesh_config_name(cp)),
                           gateway_selectors(interim, routing.gateways))
-    return reader.snapshot(overlay, mode), conn.namespace, reader.notes
+    change = ChangeSet(reader.snapshot((), "live"), tuple(overlay)) if overlay else None
+    return reader.snapshot(overlay, mode), conn.namespace, reader.notes, change
 
 
 def gateway_selectors(snapshot: Snapshot, gateways: tuple[str, ...]) -> list[str]:

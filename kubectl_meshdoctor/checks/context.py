@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from kubectl_meshdoctor.mesh.changes import ChangeSet
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.target import Target
 from kubectl_meshdoctor.mesh.tls import TlsRow, build_rows
@@ -19,6 +20,7 @@ class CheckContext:
     snapshot: Snapshot
     settings: MeshSettings
     target: Target
+    change: ChangeSet | None = None  # what-if: the live world before the -f files, and those files
 
     @property
     def live(self) -> bool:

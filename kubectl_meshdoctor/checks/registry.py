@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from kubectl_meshdoctor.checks import ingress, routing, subsets, tls, workloads
+from kubectl_meshdoctor.checks import ingress, reconfiguration, routing, subsets, tls, workloads
 from kubectl_meshdoctor.checks.base import Check
 
 CHECKS: tuple[Check, ...] = (
     *routing.CHECKS,
     *tls.CHECKS,
     *subsets.CHECKS,
+    *reconfiguration.CHECKS,
     *ingress.CHECKS,
     *workloads.CHECKS,
 )

@@ -36,6 +36,12 @@ class Finding:
     subset: str | None = None
     client_namespace: str | None = None
     severity: str = ""  # empty: the catalogue's severity
+    change: str = ""  # what-if only: new | unchanged
+
+    def identity(self) -> tuple[object, ...]:
+        """What makes two findings the same problem across a change (messages may differ in detail)."""
+        return (self.entry.code, self.host, self.port, self.subset, self.client_namespace,
+                tuple(sorted((r.kind, r.namespace, r.name) for r in self.resources)))
 
     @property
     def level(self) -> str:
@@ -53,7 +59,7 @@ class Finding:
             "evidence": evidence,
             "remediation": list(self.remediation or self.entry.fix),
             "docs": list(self.entry.docs),
-        }
+        } | ({"change": self.change} if self.change else {})
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class Report:
     notes: tuple[str, ...] = ()
     routing: dict[str, Any] | None = None  # what each client namespace gets (mesh/views.describe)
     tls: list[dict[str, Any]] | None = None  # client vs server TLS per client namespace, port, subset
+    resolved: tuple[Finding, ...] | None = None  # what-if only: findings of the live state the change removes
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.level == severity)
@@ -112,5 +119,6 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "routing": self.routing,
             "tls": self.tls,
+            **({"resolved": [f.to_dict() for f in self.resolved]} if self.resolved is not None else {}),
             "notes": list(self.notes),
         }

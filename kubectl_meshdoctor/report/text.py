@@ -11,6 +11,7 @@ from rich.text import Text
 from kubectl_meshdoctor.report.layout import CheckLine, group_views, sections, source_line
 from kubectl_meshdoctor.report.model import NOT_RUN, SKIPPED, Report
 from kubectl_meshdoctor.report.verdict import headline
+from kubectl_meshdoctor.snapshot import objects as o
 
 STYLE = {"✗": "bold red", "‼": "bold yellow", "i": "cyan", "✓": "green", "-": "magenta", "·": "dim"}
 
@@ -35,6 +36,12 @@ def render_text(report: Report, console: Console) -> None:
         console.print(Text(family.title, style="bold underline"))
         for line in lines:
             _render_check(console, line)
+    if report.resolved:
+        console.print()
+        console.print(Text("Resolved by the change", style="bold underline"))
+        for finding in report.resolved:
+            label = Text(f"{finding.entry.code} {finding.entry.id}: ", style="green")
+            _indented(console, label + Text(finding.message), 2, bullet="✓ ")
     if report.routing and (report.routing["views"] or report.routing["gateways"]):
         _render_routing(console, report.routing)
     if report.notes:
@@ -55,7 +62,9 @@ def _render_check(console: Console, line: CheckLine) -> None:
         head.append(line.result.reason)
     _indented(console, head, 2, bullet=Text(line.mark + " ", style=STYLE[line.mark]))
     for finding in line.findings:
-        _indented(console, Text(finding.message), 6)
+        mark = Text(f"[{finding.change}] ", style="bold yellow" if finding.change == "new" else "dim") \
+            if finding.change else Text("")
+        _indented(console, mark + Text(finding.message), 6)
         if finding.resources:
             objects = ", ".join(r.label() for r in finding.resources)
             _indented(console, Text("Objects: ", style="bold") + Text(objects), 6)
@@ -111,3 +120,33 @@ def _render_routes(console: Console, routes: list[dict[str, Any]]) -> None:
         dests = ", ".join(route["destinations"]) or "(no destination)"
         tail = "  [catch-all]" if route["catchAll"] else ""
         _indented(console, Text(f"{route['match']} -> {dests}  ({route['from']}){tail}"), 6, bullet=f"{i}. ")
+
+
+def render_plan(plan_report: Any, console: Console) -> None:
+    """The `plan` command: the steps to apply, then what applying everything at once would risk."""
+    steps = plan_report.plan.steps
+    console.print(Text.assemble(("meshdoctor plan", "bold"), f"  (the change lands on {plan_report.source})"))
+    console.print()
+    title = "Apply in one step" if len(steps) == 1 else f"Apply in {len(steps)} steps (make-before-break)"
+    console.print(Text(title, style="bold underline"))
+    for i, (step, path) in enumerate(zip(steps, plan_report.files, strict=True), 1):
+        _indented(console, Text(step.title, style="bold"), 2, bullet=f"{i}. ")
+        for obj in step.objects:
+            _indented(console, Text(f"{o.kind(obj)} {o.namespace(obj)}/{o.name(obj)}"), 7)
+        for why in step.why:
+            _indented(console, Text(why, style="dim"), 7)
+        _indented(console, Text(f"kubectl apply -f {path}"), 7, bullet="$ ")
+        if step.wait:
+            _indented(console, Text(step.wait), 7)
+    if plan_report.findings:
+        console.print()
+        console.print(Text("Why not everything at once", style="bold underline"))
+        for finding in plan_report.findings:
+            _indented(console, Text(finding.message), 2, bullet=Text("✗ ", style=STYLE["✗"]))
+            for n, step in enumerate(finding.remediation, 1):
+                _indented(console, Text(step), 4, bullet=f"{n}. ")
+    console.print()
+    verdict = "the change is safe to apply in one step" if plan_report.plan.one_shot_safe else \
+        "apply the steps in order, waiting between them"
+    console.print(Text.assemble(("✓ " if plan_report.plan.one_shot_safe else "‼ ",
+                                 STYLE["✓" if plan_report.plan.one_shot_safe else "‼"]), (verdict, "bold")))

@@ -1,0 +1,115 @@
+"""`plan -f CHANGE` (make-before-break order, MD304) and what-if marking of `host -f CHANGE`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import BASE, SCENARIOS, objects_of, run_cli
+
+PLAN = SCENARIOS / "plan"
+WORLD = [BASE, SCENARIOS / "workloads" / "ready.yaml", PLAN / "base-routing.yaml"]
+MODES = ("offline", "live")
+
+
+def plan(mode: str, live, change: str, *extra: str):
+    args = ["plan", "-f", str(PLAN / f"{change}.yaml"), "-n", "bookinfo", "-o", "json", *extra]
+    if mode == "offline":
+        result = run_cli(*args, "--offline", *(a for p in WORLD for a in ("--base", str(p))))
+    else:
+        result = live(objects_of(WORLD)).run(*args)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.json(), result.exit_code
+
+
+def step_kinds(doc: dict) -> list[list[str]]:
+    return [[f"{o['kind']} {o['name']}" for o in step["objects"]] for step in doc["steps"]]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_adding_a_subset_and_routing_to_it_goes_destinationrule_first(mode, live):
+    doc, code = plan(mode, live, "add-v3")
+    assert step_kinds(doc) == [["DestinationRule reviews"], ["VirtualService reviews"]]
+    assert doc["steps"][0]["wait"] and "SYNCED" in doc["steps"][0]["wait"]
+    assert doc["oneShotSafe"] is False
+    [finding] = doc["findings"]
+    assert finding["code"] == "MD304" and finding["subset"] == "v3"
+    assert finding["evidence"]["hazard"] == "503 window during apply"
+    assert code == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_removing_a_subset_and_its_route_goes_virtualservice_first(mode, live):
+    doc, code = plan(mode, live, "remove-v1")
+    assert step_kinds(doc) == [["VirtualService reviews"], ["DestinationRule reviews"]]
+    assert doc["steps"][0]["wait"]
+    assert [f["subset"] for f in doc["findings"]] == ["v1"]
+    assert code == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_harmless_change_is_one_step_and_exit_zero(mode, live):
+    doc, code = plan(mode, live, "harmless")
+    assert len(doc["steps"]) == 1 and doc["oneShotSafe"] is True and doc["findings"] == []
+    assert code == 0
+
+
+def test_a_route_to_a_subset_nobody_defines_is_never_safe():
+    doc, code = plan("offline", None, "route-to-nowhere")
+    [finding] = doc["findings"]
+    assert finding["evidence"]["hazard"] == "never safe" and finding["subset"] == "v9"
+    assert code == 1
+
+
+def test_write_dir_writes_one_file_per_step_with_the_union_while_removing(tmp_path: Path):
+    both = tmp_path / "change.yaml"
+    both.write_text((PLAN / "add-v3.yaml").read_text().replace(
+        "{name: v1, labels: {version: v1}}, ", ""))  # adds v3 and drops v1 in one rule
+    out = tmp_path / "steps"
+    result = run_cli("plan", "-f", str(both), "-n", "bookinfo", "--offline", "--write-dir", str(out),
+                     *(a for p in WORLD for a in ("--base", str(p))))
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["01-add-subsets.yaml", "02-virtualservices.yaml", "03-remove-subsets.yaml"]
+    during = yaml.safe_load((out / "01-add-subsets.yaml").read_text())
+    assert [s["name"] for s in during["spec"]["subsets"]] == ["v2", "v3", "v1"]  # v1 kept until routes move
+    final = yaml.safe_load((out / "03-remove-subsets.yaml").read_text())
+    assert [s["name"] for s in final["spec"]["subsets"]] == ["v2", "v3"]
+    assert f"kubectl apply -f {out / '01-add-subsets.yaml'}" in result.stdout
+
+
+def test_plan_text_lists_steps_and_commands():
+    result = run_cli("plan", "-f", str(PLAN / "add-v3.yaml"), "-n", "bookinfo", "--offline",
+                     *(a for p in WORLD for a in ("--base", str(p))))
+    out = result.stdout
+    assert "Apply in 2 steps (make-before-break)" in out
+    assert out.index("DestinationRule bookinfo/reviews") < out.index("VirtualService bookinfo/reviews")
+    assert "$ kubectl apply -f 01-add-subsets.yaml" in out and "Why not everything at once" in out
+
+
+# ----------------------------------------------------------------------------------------- what-if
+
+def test_what_if_marks_new_findings_and_lists_resolved_ones(live):
+    cluster = live(objects_of(WORLD))
+    broken = cluster.run("host", "reviews", "-n", "bookinfo", "-f", str(PLAN / "vs-only-v3.yaml"), "-o", "json").json()
+    assert broken["source"]["mode"] == "overlay"
+    [missing] = [f for f in broken["findings"] if f["code"] == "MD301"]
+    assert missing["change"] == "new" and missing["subset"] == "v3"
+    assert broken["resolved"] == []
+
+    world = [*objects_of(WORLD[:2]), *objects_of([PLAN / "vs-only-v3.yaml"]),
+             *[o for o in objects_of([PLAN / "base-routing.yaml"]) if o["kind"] == "DestinationRule"]]
+    fixing = live(world).run("host", "reviews", "-n", "bookinfo", "-f", str(PLAN / "add-v3.yaml"), "-o", "json")
+    doc = fixing.json()
+    assert [f["code"] for f in doc["resolved"]] == ["MD301"]
+    assert not [f for f in doc["findings"] if f["code"] == "MD301"]
+    # the route was already live, so no new window; but no pod has version v3 yet: 503 UH, new
+    [empty] = [f for f in doc["findings"] if f["change"] == "new"]
+    assert (empty["code"], empty["subset"]) == ("MD302", "v3")
+
+
+def test_what_if_text_marks_each_finding(live):
+    cluster = live(objects_of(WORLD))
+    out = cluster.run("host", "reviews", "-n", "bookinfo", "-f", str(PLAN / "vs-only-v3.yaml")).stdout
+    assert "[new] VirtualService bookinfo/reviews http rule #1 sends clients in bookinfo to subset v3" in out
