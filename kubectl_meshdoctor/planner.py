@@ -31,11 +31,12 @@ class PlanReport:
     plan: Plan
     findings: tuple[Finding, ...]
     files: tuple[str, ...]  # one per step, where the step objects are (written or to write)
+    written: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "apiVersion": "meshdoctor/v1", "kind": "Plan", "source": self.source,
-            "oneShotSafe": self.plan.one_shot_safe,
+            "oneShotSafe": self.plan.one_shot_safe, "stepFilesWritten": self.written,
             "steps": [{"step": i, "title": step.title, "why": list(step.why), "wait": step.wait or None,
                        "command": f"kubectl apply -f {path}",
                        "objects": [{"kind": o.kind(obj), "namespace": o.namespace(obj), "name": o.name(obj)}
@@ -71,7 +72,7 @@ def make_plan(change_files: list[str], base_files: list[str], offline: bool, kub
         directory.mkdir(parents=True, exist_ok=True)
         for step, path in zip(result.steps, files, strict=True):
             Path(path).write_text(yaml.safe_dump_all(list(step.objects), sort_keys=False))
-    return PlanReport(source, result, tuple(hazard_findings(result)), files)
+    return PlanReport(source, result, tuple(hazard_findings(result)), files, bool(directory))
 
 
 def _live_base(kube: KubeOptions) -> tuple[Any, str, str]:

@@ -138,6 +138,9 @@ def render_plan(plan_report: Any, console: Console) -> None:
         _indented(console, Text(f"kubectl apply -f {path}"), 7, bullet="$ ")
         if step.wait:
             _indented(console, Text(step.wait), 7)
+    if len(steps) > 1 and not plan_report.written:
+        _indented(console, Text("(the step files are not written yet: add --write-dir DIR to write them)",
+                                style="dim"), 2)
     if plan_report.findings:
         console.print()
         console.print(Text("Why not everything at once", style="bold underline"))
