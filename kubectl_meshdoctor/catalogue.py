@@ -245,6 +245,12 @@ CATALOGUE: tuple[Entry, ...] = (
           "A named targetPort that no container declares gets no endpoints; a numbered one not declared "
           "may not be captured as expected.",
           ("Declare the port in the container spec, or fix the Service's targetPort.",), (_REQ,)),
+    Entry("MD508", "port-reserved-by-istio", "workloads", "warning",
+          "An application port collides with a port the sidecar or istiod uses",
+          "Application ports stay clear of Istio's ports",
+          "Envoy and the istio-agent listen on 15000-15090 inside every injected pod; an application on one of "
+          "those ports fails to bind or has its traffic taken by the proxy.",
+          ("Move the application (and the Service targetPort) to a port outside 15000-15090.",), (_REQ,)),
     Entry("MD601", "http10-rejected", "http10", "error",
           "Access logs show HTTP/1.0 requests rejected with 426",
           "No HTTP/1.0 request is rejected",

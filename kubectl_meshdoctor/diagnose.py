@@ -16,6 +16,7 @@ from kubectl_meshdoctor.checks.runner import run_checks
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.errors import ClusterError
 from kubectl_meshdoctor.mesh.changes import ChangeSet
+from kubectl_meshdoctor.mesh.inventory import describe_workloads
 from kubectl_meshdoctor.mesh.settings import control_planes, mesh_config_name, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
 from kubectl_meshdoctor.mesh.views import build_model, describe
@@ -63,7 +64,8 @@ def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn 
     tls_ran = any(r.entry.family == "tls" and r.status in (PASSED, FAILED) for r in results)
     tls = [row.to_dict() for row in ctx.tls_rows] if tls_ran else None
     return Report(request.host, target.host, target.namespace, source, tuple(results), tuple(findings),
-                  tuple([*target.notes, *notes, *settings.notes]), routing, tls, resolved)
+                  tuple([*target.notes, *notes, *settings.notes]), routing, tls, resolved,
+                  describe_workloads(snapshot, settings, target) if snapshot.readable("services") else None)
 
 
 def _compare_with_base(findings: list[Finding], base: CheckContext, checks: tuple) -> tuple[list[Finding], tuple]:

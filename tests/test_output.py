@@ -94,7 +94,7 @@ def test_machine_output_never_goes_through_rich_wrapping():
 def test_checks_catalogue_and_explain():
     listed = run_cli("checks", "-o", "json").json()["checks"]
     by_code = {c["code"]: c for c in listed}
-    assert by_code["MD506"]["status"] == "available" and by_code["MD501"]["status"] == "planned"
+    assert by_code["MD506"]["status"] == "available" and by_code["MD601"]["status"] == "planned"
     assert by_code["MD601"]["liveOnly"] is True
     explained = run_cli("explain", "pod-without-sidecar", "-o", "json").json()
     assert explained["code"] == "MD502" and explained["fix"] and explained["docs"]

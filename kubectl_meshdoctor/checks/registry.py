@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubectl_meshdoctor.checks import ingress, reconfiguration, routing, subsets, tls, workloads
+from kubectl_meshdoctor.checks import ingress, ports, reconfiguration, routing, subsets, tls, workloads
 from kubectl_meshdoctor.checks.base import Check
 
 CHECKS: tuple[Check, ...] = (
@@ -12,6 +12,7 @@ CHECKS: tuple[Check, ...] = (
     *reconfiguration.CHECKS,
     *ingress.CHECKS,
     *workloads.CHECKS,
+    *ports.CHECKS,
 )
 
 IMPLEMENTED: frozenset[str] = frozenset(c.code for c in CHECKS)

@@ -67,12 +67,13 @@ def pod_without_sidecar(ctx: CheckContext) -> list[Finding]:
     for svc in ctx.workload_services:
         ns = o.namespace(svc)
         pods = w.service_pods(ctx.snapshot, svc)
-        bare = [p for p in pods if not w.has_sidecar(p) or o.spec(p).get("hostNetwork") is True]
+        bare = [p for p in pods if not w.has_sidecar(p) or o.spec(p).get("hostNetwork") is True
+                or w.sidecar_not_ready(p)]
         if not bare:
             continue
         injection = w.namespace_injection(ctx.snapshot, ns) if ctx.snapshot.readable("namespaces") else None
         reasons = {o.name(p): _why_no_sidecar(p, ns, injection) for p in bare}
-        message = (f"{len(bare)} of {len(pods)} pods behind Service {ns}/{o.name(svc)} run without the "
+        message = (f"{len(bare)} of {len(pods)} pods behind Service {ns}/{o.name(svc)} run without a working "
                    "istio-proxy sidecar, so mesh routing and mTLS do not apply to them: "
                    + ", ".join(f"{n} ({why})" for n, why in reasons.items()))
         findings.append(Finding(
@@ -86,6 +87,8 @@ def pod_without_sidecar(ctx: CheckContext) -> list[Finding]:
 def _why_no_sidecar(pod: dict[str, Any], ns: str, injection: str | None) -> str:
     if o.spec(pod).get("hostNetwork") is True:
         return "hostNetwork pods are never injected"
+    if w.has_sidecar(pod):
+        return f"the istio-proxy sidecar is not ready ({w.sidecar_not_ready(pod)})"
     for source in (o.annotations(pod), o.labels(pod)):
         if source.get("sidecar.istio.io/inject", "").lower() == "false":
             return "injection disabled by sidecar.istio.io/inject=false"
@@ -118,7 +121,10 @@ def _sidecar_remediation(bare: list[dict[str, Any]], ns: str, injection: str | N
     if any(o.spec(p).get("hostNetwork") is True for p in bare):
         steps.append("hostNetwork pods cannot join the mesh: run them without hostNetwork, or exclude them "
                      "from the Service.")
-    owners = sorted({_owner(p) for p in bare if o.spec(p).get("hostNetwork") is not True})
+    if any(w.has_sidecar(p) and w.sidecar_not_ready(p) for p in bare):
+        steps.append(f"For a sidecar that is not ready: `kubectl logs -n {ns} POD -c istio-proxy` (often it cannot "
+                     "reach istiod, or the certificate could not be issued).")
+    owners = sorted({_owner(p) for p in bare if o.spec(p).get("hostNetwork") is not True and not w.has_sidecar(p)})
     if owners:
         steps.append("Recreate the pods so the injector adds the sidecar: "
                      + "; ".join(f"`kubectl rollout restart {x} -n {ns}`" if not x.startswith("pod/")
@@ -126,4 +132,54 @@ def _sidecar_remediation(bare: list[dict[str, Any]], ns: str, injection: str | N
     return steps
 
 
-CHECKS = (service_no_ready_endpoints, pod_without_sidecar)
+APP_LABELS = ("app", "app.kubernetes.io/name", "service.istio.io/canonical-name")
+VERSION_LABELS = ("version", "app.kubernetes.io/version", "service.istio.io/canonical-revision")
+
+
+@check("MD503", needs=("services", "pods"), applies=has_workloads)
+def pod_missing_app_version_labels(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    for svc in ctx.workload_services:
+        missing = {}
+        for pod in w.service_pods(ctx.snapshot, svc):
+            labels = o.labels(pod)
+            lacks = [kind for kind, keys in (("app", APP_LABELS), ("version", VERSION_LABELS))
+                     if not any(k in labels for k in keys)]
+            if lacks:
+                missing[o.name(pod)] = lacks
+        if missing:
+            findings.append(Finding(
+                BY_CODE["MD503"], f"{len(missing)} pods behind Service {o.namespace(svc)}/{o.name(svc)} lack "
+                + " and ".join(sorted({k for v in missing.values() for k in v})) + " labels, so telemetry and "
+                "traces cannot tell their workloads or versions apart: " + ", ".join(missing), ctx.target.host,
+                tuple(ResourceRef("Pod", o.namespace(svc), n, "missing labels") for n in missing),
+                {"missing": missing}, BY_CODE["MD503"].fix))
+    return findings
+
+
+@check("MD504", needs=("services", "pods"), applies=has_workloads)
+def pod_uid_1337(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    for svc in ctx.workload_services:
+        for pod in w.service_pods(ctx.snapshot, svc):
+            pod_uid = o.as_dict(o.spec(pod).get("securityContext")).get("runAsUser")
+            for container in o.as_list(o.spec(pod).get("containers")):
+                container = o.as_dict(container)
+                if container.get("name") == w.PROXY_CONTAINER:
+                    continue
+                own = o.as_dict(container.get("securityContext")).get("runAsUser")
+                uid = own if own is not None else pod_uid
+                if uid != 1337:
+                    continue
+                where = "its own securityContext" if own is not None else "the pod's securityContext"
+                findings.append(Finding(
+                    BY_CODE["MD504"], f"Container {container.get('name')} of pod {o.namespace(pod)}/{o.name(pod)} runs "
+                    f"as UID 1337 (from {where}), the proxy's user: its outbound traffic bypasses the sidecar",
+                    ctx.target.host, (ResourceRef("Pod", o.namespace(pod), o.name(pod), "runs as 1337"),),
+                    {"container": container.get("name"), "runAsUser": 1337, "setBy": where},
+                    (f"Set runAsUser to another UID for container {container.get('name')} (in its securityContext "
+                     "or the pod's).",)))
+    return findings
+
+
+CHECKS = (service_no_ready_endpoints, pod_without_sidecar, pod_missing_app_version_labels, pod_uid_1337)

@@ -13,6 +13,7 @@ from typing import Any
 
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh.destinationrules import DRLookup, dr_ref, lookup
+from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.target import Target
 from kubectl_meshdoctor.mesh.views import ClientView
@@ -46,19 +47,6 @@ def target_port(service_port: dict[str, Any], pod: dict[str, Any] | None) -> int
             if port.get("name") == target and isinstance(port.get("containerPort"), int):
                 return port["containerPort"]
     return None
-
-
-HTTP_PREFIXES = ("http", "http2", "grpc", "grpc-web")
-
-
-def declared_http(service_port: dict[str, Any]) -> bool:
-    """Whether the port is declared as HTTP-like (name prefix or appProtocol); such ports have no
-    plain-TLS passthrough chain on the server (§A.4)."""
-    app = o.as_str(service_port.get("appProtocol")).lower()
-    if app:
-        return app.split("/")[-1] in (*HTTP_PREFIXES, "h2c", "ws")
-    name = o.as_str(service_port.get("name")).lower()
-    return name.startswith("grpc-web") or name.split("-")[0] in HTTP_PREFIXES
 
 
 def service_ports(service: dict[str, Any]) -> list[dict[str, Any]]:
@@ -446,6 +434,7 @@ def build_rows(snapshot: Snapshot, views: list[ClientView], target: Target, sett
                     for pod in subset_pods(pods, found, subset):
                         server = server_mode(inputs, pod, service, port)
                         sent = client.sends_to(pod)
-                        endpoints.append(Endpoint(pod, server, sent, verdict(sent, server.mode, declared_http(port))))
+                        http_port = derive(port, settings.version).http_like
+                        endpoints.append(Endpoint(pod, server, sent, verdict(sent, server.mode, http_port)))
                     rows.append(TlsRow(host, service, port, subset, view.namespace, found, client, tuple(endpoints)))
     return rows

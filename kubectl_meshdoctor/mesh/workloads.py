@@ -37,6 +37,17 @@ def has_sidecar(pod: dict[str, Any]) -> bool:
                for c in o.as_list(pod_spec.get("initContainers")))
 
 
+def sidecar_not_ready(pod: dict[str, Any]) -> str:
+    """Why the istio-proxy container is not ready ('' when it is, or when the pod has not started yet)."""
+    statuses = o.status(pod)
+    for cs in [*o.as_list(statuses.get("containerStatuses")), *o.as_list(statuses.get("initContainerStatuses"))]:
+        cs = o.as_dict(cs)
+        if cs.get("name") == PROXY_CONTAINER and cs.get("ready") is False:
+            waiting = o.as_dict(o.as_dict(cs.get("state")).get("waiting"))
+            return o.as_str(waiting.get("reason")) or "readiness probe failing"
+    return ""
+
+
 def pod_ready(pod: dict[str, Any]) -> bool:
     return any(o.as_dict(c).get("type") == "Ready" and o.as_dict(c).get("status") == "True"
                for c in o.as_list(o.status(pod).get("conditions")))

@@ -96,6 +96,7 @@ class Report:
     routing: dict[str, Any] | None = None  # what each client namespace gets (mesh/views.describe)
     tls: list[dict[str, Any]] | None = None  # client vs server TLS per client namespace, port, subset
     resolved: tuple[Finding, ...] | None = None  # what-if only: findings of the live state the change removes
+    workloads: dict[str, Any] | None = None  # Service ports with their derived protocol, and the pods
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.level == severity)
@@ -119,6 +120,7 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "routing": self.routing,
             "tls": self.tls,
+            "workloads": self.workloads,
             **({"resolved": [f.to_dict() for f in self.resolved]} if self.resolved is not None else {}),
             "notes": list(self.notes),
         }

@@ -44,6 +44,8 @@ def render_text(report: Report, console: Console) -> None:
             _indented(console, label + Text(finding.message), 2, bullet="✓ ")
     if report.routing and (report.routing["views"] or report.routing["gateways"]):
         _render_routing(console, report.routing)
+    if report.workloads and report.workloads["services"]:
+        _render_workloads(console, report.workloads)
     if report.notes:
         console.print()
         console.print(Text("Notes", style="bold underline"))
@@ -113,6 +115,26 @@ def _render_routing(console: Console, routing: dict[str, Any]) -> None:
         _indented(console, Text(f"Gateway {gw['gateway']}: fragments {', '.join(gw['fragments'])}",
                                 style="bold"), 2)
         _render_routes(console, gw["routes"])
+
+
+def _render_workloads(console: Console, workloads: dict[str, Any]) -> None:
+    console.print()
+    console.print(Text("Workloads: what Istio makes of each port", style="bold underline"))
+    for svc in workloads["services"]:
+        _indented(console, Text(f"Service {svc['service']}", style="bold"), 2)
+        for port in svc["ports"]:
+            shown = f"{port['port']}" + (f" ({port['name']})" if port["name"] else "")
+            _indented(console, Text(f"{shown} -> {port['protocol']}: {port['reason']}"), 4, bullet="port ")
+    if workloads["pods"] is not None:
+        pods = workloads["pods"]
+        ready = sum(1 for p in pods if p["ready"])
+        meshed = sum(1 for p in pods if p["sidecar"])
+        _indented(console, Text(f"Pods: {len(pods)}, {ready} ready, {meshed} with a sidecar", style="bold"), 2)
+        for pod in pods:
+            state = ("ready" if pod["ready"] else "NOT READY") + ", " + (
+                f"sidecar {pod['proxyVersion'] or ''}".rstrip() if pod["sidecar"] else "NO SIDECAR")
+            labels = ",".join(f"{k}={v}" for k, v in pod["labels"].items() if k in ("app", "version"))
+            _indented(console, Text(f"{pod['pod']}  {state}  {labels}"), 4)
 
 
 def _render_routes(console: Console, routes: list[dict[str, Any]]) -> None:
