@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +26,22 @@ class ApiStatusError(Exception):
         return f"HTTP {self.status}: {self.message}"
 
 
+THROTTLE_RETRIES = 3    # 429: Retry-After honoured, else exponential backoff from BACKOFF
+SERVER_ERROR_RETRIES = 1  # 500/502/503/504: one more try, then the collection is skipped
+BACKOFF = 0.5
+DEFAULT_TOTAL = 60.0      # whole-request deadline when --request-timeout is not given
+CHUNK = 1 << 16
+
+
 class RawApi:
+    """Each request has a total deadline (kubectl's --request-timeout, else DEFAULT_TOTAL) that bounds
+    connect, retries and reading the body: a server that drips bytes cannot stall a run."""
+
     def __init__(self, api_client: Any, timeout: float | tuple[float, float] | None, server: str = "") -> None:
         self._client = api_client
         self._timeout = as_timeout_pair(timeout)
+        self._total = None if timeout is None else (
+            timeout if isinstance(timeout, int | float) else DEFAULT_TOTAL)
         self.server = server or api_client.configuration.host
         self.requests = 0
         self.bytes_received = 0
@@ -38,24 +51,70 @@ class RawApi:
         from urllib3.exceptions import HTTPError, SSLError
 
         params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
-        self.requests += 1
-        try:
-            response = self._client.call_api(
-                path, "GET", query_params=params, header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
-                _request_timeout=self._timeout)
-            body = response.data
-        except ApiException as exc:
-            raise _status_error(exc) from exc
-        except SSLError as exc:
-            raise ClusterUnreachable(f"TLS problem talking to {self.server}: {_root_cause(exc)}") from exc
-        except HTTPError as exc:
-            raise ClusterUnreachable(f"cannot reach the API server {self.server}: {_root_cause(exc)}") from exc
+        deadline = time.monotonic() + self._total if self._total else None
+        throttled = failed = 0
+        while True:
+            self.requests += 1
+            try:
+                response = self._client.call_api(
+                    path, "GET", query_params=params, header_params={"Accept": "application/json"},
+                    auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
+                    _request_timeout=self._attempt_timeout(deadline))
+                body = self._read_body(response, deadline)
+                break
+            except ApiException as exc:
+                wait = _retry_wait(exc, throttled, failed)
+                if wait is not None and (deadline is None or time.monotonic() + wait < deadline):
+                    throttled, failed = (throttled + 1, failed) if exc.status == 429 else (throttled, failed + 1)
+                    time.sleep(wait)
+                    continue
+                raise _status_error(exc) from exc
+            except SSLError as exc:
+                raise ClusterUnreachable(f"TLS problem talking to {self.server}: {_root_cause(exc)}") from exc
+            except HTTPError as exc:
+                raise ClusterUnreachable(f"cannot reach the API server {self.server}: {_root_cause(exc)}") from exc
         self.bytes_received += len(body)
         try:
             return json.loads(body)
         except ValueError as exc:
             raise ApiStatusError(200, "invalid response from the API server (not JSON)") from exc
+
+
+    def _attempt_timeout(self, deadline: float | None) -> tuple[float, float] | None:
+        if deadline is None:
+            return self._timeout
+        left = max(0.05, deadline - time.monotonic())
+        connect, read = self._timeout or (left, left)
+        return (min(connect, left), min(read, left))
+
+    def _read_body(self, response: Any, deadline: float | None) -> bytes:
+        """read1 returns whatever has arrived (read(n) would wait for all n bytes), so the deadline is
+        checked as the bytes come; an answer abandoned half-way is closed, not pooled."""
+        read = getattr(response, "read1", None) or response.read
+        chunks = []
+        complete = False
+        try:
+            while chunk := read(CHUNK):
+                chunks.append(chunk)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise ClusterUnreachable(f"the API server {self.server} sent its answer too slowly: timed out "
+                                             f"after {self._total:g}s")
+            complete = True
+        finally:
+            if not complete:
+                response.close()
+            response.release_conn()
+        return b"".join(chunks)
+
+
+def _retry_wait(exc: Any, throttled: int, failed: int) -> float | None:
+    """Seconds to wait before trying again, or None when the status is final."""
+    if exc.status == 429 and throttled < THROTTLE_RETRIES:
+        header = (exc.headers or {}).get("Retry-After", "")
+        return float(header) if str(header).isdigit() else BACKOFF * 2 ** throttled
+    if exc.status in (500, 502, 503, 504) and failed < SERVER_ERROR_RETRIES:
+        return BACKOFF
+    return None
 
 
 def as_timeout_pair(timeout: float | tuple[float, float] | None) -> tuple[float, float] | None:

@@ -94,6 +94,11 @@ class FakeCluster:
     latency: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)  # plural -> HTTP status to answer with
     expire_continue: bool = False  # answer the first `continue` request with 410 Gone
+    throttle: dict[str, tuple[int, str]] = field(default_factory=dict)  # plural -> (how many 429s, Retry-After)
+    flaky: dict[str, int] = field(default_factory=dict)  # plural -> how many 500s before it answers
+    hang: frozenset[str] = frozenset()  # plurals whose requests are accepted and never answered
+    drip: frozenset[str] = frozenset()  # plurals whose bodies come one byte every 0.2 s
+    garbage: frozenset[str] = frozenset()  # plurals answered with an HTML error page (status 200)
     requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -244,12 +249,24 @@ class _Handler(BaseHTTPRequestHandler):
         return tokens.get(header[7:]) if header.startswith("Bearer ") else tokens.get("")
 
     def _send(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
+        data = getattr(self, "_raw", None) or json.dumps(body).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html" if getattr(self, "_raw", None) else "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in getattr(self, "_extra_headers", {}).items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if not getattr(self, "_drip", False):
+            self.wfile.write(data)
+            return
+        for i in range(len(data)):  # bounded: stops when the client goes away or the server stops
+            if self.server.stopping.wait(0.2):
+                return
+            try:
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+            except OSError:
+                return
 
     def _route(self, path: str, query: dict[str, str], user: Access | None) -> tuple[int, dict[str, Any]]:
         cluster = self.server.cluster
@@ -289,9 +306,33 @@ class _Handler(BaseHTTPRequestHandler):
         if kind.plural in cluster.failures:
             code = cluster.failures[kind.plural]
             return code, _status(code, "InternalError", f"injected failure for {kind.plural}")
+        fault = self._fault(kind.plural)
+        if fault is not None:
+            return fault
         if verb == "get":
             return self._get(kind, group, version, namespace, rest[1])
         return self._list(kind, group, version, namespace, query)
+
+    def _fault(self, plural: str) -> tuple[int, dict[str, Any]] | None:
+        cluster = self.server.cluster
+        with cluster._lock:
+            if cluster.throttle.get(plural, (0, ""))[0] > 0:
+                left, retry_after = cluster.throttle[plural]
+                cluster.throttle[plural] = (left - 1, retry_after)
+                self._extra_headers = {"Retry-After": retry_after} if retry_after else {}
+                return 429, _status(429, "TooManyRequests", "the server is busy, try again later")
+            if cluster.flaky.get(plural, 0) > 0:
+                cluster.flaky[plural] -= 1
+                return 500, _status(500, "InternalError", "etcdserver: request timed out")
+        if plural in cluster.hang:
+            self.server.stopping.wait(60)
+            return 504, _status(504, "Timeout", "never answered")
+        if plural in cluster.garbage:
+            self._raw = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            return 200, {}
+        if plural in cluster.drip:
+            self._drip = True
+        return None
 
     def _resource_list(self, group: str, version: str) -> dict[str, Any]:
         return {"kind": "APIResourceList", "apiVersion": "v1",
@@ -347,6 +388,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, cluster: FakeCluster) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.cluster = cluster
+        self.stopping = threading.Event()  # lets hanging and dripping handlers end with the server
 
 
 class FakeApiServer:
@@ -367,6 +409,7 @@ class FakeApiServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._server.stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
