@@ -212,3 +212,35 @@ def test_a_failing_collection_is_a_skip_not_an_all_clear(live):
     md506 = next(c for c in result.json()["checks"] if c["code"] == "MD506")
     assert md506["status"] == "skipped" and md506["reason"].startswith("error: list endpoints in bookinfo")
     assert result.exit_code == 4
+
+
+# ------------------------------------------------------------------------------------- hostile files
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path):
+    big = tmp_path / "dump.yaml"
+    with big.open("wb") as f:  # sparse: 200 MB on paper, nothing on disk
+        f.truncate(200 << 20)
+    result = run_cli("host", "x", *offline(big))
+    assert result.exit_code == 2
+    assert "200 MiB is more than meshdoctor reads from one file" in one_line_error(result)
+
+
+def test_a_yaml_alias_bomb_is_refused(tmp_path: Path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n" +
+                    "\n".join("  " + line for line in lines) + "\n")
+    result = run_cli("host", "x", *offline(bomb))
+    assert result.exit_code == 2
+    assert f"{bomb}:1: the document expands to more than" in one_line_error(result)
+
+
+def test_a_directory_with_a_symlink_loop_is_read_once(tmp_path: Path):
+    world = tmp_path / "world"
+    world.mkdir()
+    (world / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: x, namespace: default}\n"
+                                    "spec: {selector: {app: x}}\n")
+    (world / "loop").symlink_to(world, target_is_directory=True)
+    result = run_cli("host", "x", *offline(world), "-o", "json")
+    assert result.exit_code in (0, 4) and result.json()["target"]["host"] == "x.default.svc.cluster.local"

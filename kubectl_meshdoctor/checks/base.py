@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubectl_meshdoctor.catalogue import BY_CODE, Entry
-from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.context import CheckContext, reads
 from kubectl_meshdoctor.report.model import Finding
 
 CheckFn = Callable[[CheckContext], list[Finding]]
 AppliesFn = Callable[[CheckContext], str | None]  # None: applies; else why the question has no meaning here
+__all__ = ["AppliesFn", "Check", "CheckFn", "check", "reads"]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -13,6 +14,16 @@ from kubectl_meshdoctor.mesh.tls import TlsRow, build_rows
 from kubectl_meshdoctor.mesh.views import RoutingModel, build_model
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
+
+
+def reads(*keys: str) -> Callable[[Callable[[Any], str | None]], Callable[[Any], str | None]]:
+    """Declares the collections an `applies` predicate looks at: when they are readable it is asked
+    before the check's other data, so an inapplicable question is not-run even if that data is missing."""
+    def wrap(fn: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+        fn.reads = keys  # type: ignore[attr-defined]
+        return fn
+    return wrap
+
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ class CheckContext:
         return [svc for svc in found if svc is not None and o.spec(svc).get("type") != "ExternalName"]
 
 
+@reads("services")
 def has_workloads(ctx: CheckContext) -> str | None:
     """`applies` for checks about pods and endpoints: not-run, with the reason, when there are none."""
     if ctx.workload_services:

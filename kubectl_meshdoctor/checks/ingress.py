@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdoctor.catalogue import BY_CODE
-from kubectl_meshdoctor.checks.base import check
+from kubectl_meshdoctor.checks.base import check, reads
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh import virtualservices as vss
@@ -131,6 +131,7 @@ def _selecting_gateways(ctx: CheckContext) -> list[tuple[str, dict[str, Any]]]:
     return [(ref, gw) for ref, gw in found if gw is not None and service_selector(gw)]
 
 
+@reads("virtualservices", "gateways")
 def _has_gateways(ctx: CheckContext) -> str | None:
     if _selecting_gateways(ctx):
         return None

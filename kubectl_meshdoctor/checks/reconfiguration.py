@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kubectl_meshdoctor.catalogue import BY_CODE
-from kubectl_meshdoctor.checks.base import check
+from kubectl_meshdoctor.checks.base import check, reads
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.mesh.changes import Plan, plan
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
@@ -27,6 +27,7 @@ def hazard_findings(result: Plan, host: str | None = None) -> list[Finding]:
     return findings
 
 
+@reads()
 def _has_change(ctx: CheckContext) -> str | None:
     return None if ctx.change is not None else "needs a change to judge: pass -f FILES (what-if) or use `plan`"
 

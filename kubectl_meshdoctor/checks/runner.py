@@ -17,13 +17,9 @@ def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[Check
     results: list[CheckResult] = []
     findings: list[Finding] = []
     for chk in sorted(checks, key=lambda c: (FAMILY_ORDER[c.entry.family], c.code)):
-        not_asked = _not_asked(ctx, chk)
-        if not_asked is not None:
-            results.append(CheckResult(chk.entry, NOT_RUN, not_asked))
-            continue
-        missing = _missing_data(ctx, chk)
-        if missing is not None:
-            results.append(CheckResult(chk.entry, SKIPPED, missing))
+        status, reason = _gate(ctx, chk)
+        if status is not None:
+            results.append(CheckResult(chk.entry, status, reason))
             continue
         try:
             found = chk.run(ctx)
@@ -36,19 +32,36 @@ def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[Check
     return results, findings
 
 
-def _not_asked(ctx: CheckContext, chk: Check) -> str | None:
-    """Checks the user did not ask for, or whose question has no meaning here: not-run, which does
-    not make the run incomplete."""
+def _live_only(ctx: CheckContext, chk: Check) -> str | None:
+    """Checks the user did not ask for: not-run, which does not make the run incomplete."""
     if chk.entry.live and not ctx.live:
         return "live only: needs the cluster (not run with --offline)"
-    return chk.applies(ctx) if chk.applies else None
+    return None
 
 
-def _missing_data(ctx: CheckContext, chk: Check) -> str | None:
+def _gate(ctx: CheckContext, chk: Check) -> tuple[str | None, str]:
+    """Whether a check runs. Order matters: `applies` is asked only once the data it reads is known to
+    be readable (else "could not see" would pass for "does not apply"), and before the check's other
+    data (so an inapplicable question is not-run even when data it would never use is missing)."""
+    live_only = _live_only(ctx, chk)
+    if live_only:
+        return NOT_RUN, live_only
+    if chk.applies is not None:
+        missing = _missing_data(ctx, chk, getattr(chk.applies, "reads", chk.needs))
+        if missing:
+            return SKIPPED, missing
+        not_applicable = chk.applies(ctx)
+        if not_applicable:
+            return NOT_RUN, not_applicable
+    missing = _missing_data(ctx, chk, chk.needs)
+    return (SKIPPED, missing) if missing else (None, "")
+
+
+def _missing_data(ctx: CheckContext, chk: Check, needs: tuple[str, ...]) -> str | None:
     """Checks that were asked for but cannot see their data: skipped, and the run is incomplete."""
     if chk.needs_istio and ctx.snapshot.status("virtualservices").state == State.NOT_SERVED:
         return "Istio is not installed: the API server does not serve networking.istio.io"
-    for need in chk.needs:
+    for need in needs:
         # "a|b": either collection will do (PeerAuthentication on 1.5+, the legacy Policy before)
         statuses = [ctx.snapshot.status(key) for key in need.split("|")]
         if not any(s.ok for s in statuses):

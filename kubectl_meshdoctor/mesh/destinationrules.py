@@ -129,7 +129,7 @@ def _pick(candidates: list[dict[str, Any]], settings: MeshSettings, client_ns: s
     if settings.version is not None and settings.version < IstioVersion(1, 0, 1):
         chosen = sorted(chosen, key=creation_order)[-1:]  # 1.0.0 did not merge: the newest rule won
     notes = ()
-    exports = {tuple(o.as_list(o.spec(r).get("exportTo"))) for r in chosen}
+    exports = {tuple(e for e in o.as_list(o.spec(r).get("exportTo")) if isinstance(e, str)) for r in chosen}
     if len(exports) > 1 and (settings.version is None or settings.version.at_least(1, 24)):
         notes = ("Istio 1.24+ keeps DestinationRules with different exportTo apart "
                  "(ENABLE_ENHANCED_DESTINATIONRULE_MERGE); the merge shown assumes they merge",)

@@ -22,6 +22,8 @@ from kubectl_meshdoctor.resources import BY_KEY, Resource, resource_for
 from kubectl_meshdoctor.snapshot import objects as o
 
 SUFFIXES = (".yaml", ".yml", ".json")
+MAX_FILE_BYTES = 64 << 20  # a namespace's worth of objects is a few MB; beyond this, narrow the input
+MAX_NODES = 200_000  # nodes one document may expand to (aliases counted each time they are used)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -75,6 +77,11 @@ def _walk(root: Path) -> Iterator[Path]:
 
 def _read(path: Path) -> str:
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputFileError(f"{path}: {size / (1 << 20):.0f} MiB is more than meshdoctor reads from one file "
+                                 f"({MAX_FILE_BYTES >> 20} MiB); give the namespaces you need, e.g. "
+                                 "`kubectl get ... -n NS -o yaml`")
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{path}: not a text file (byte {exc.start} is not UTF-8)") from exc
@@ -96,7 +103,11 @@ def _documents(label: str, text: str) -> Iterator[tuple[int, Any]]:
     try:
         while loader.check_node():
             node = loader.get_node()
-            yield node.start_mark.line + 1, loader.construct_document(node)
+            line = node.start_mark.line + 1
+            if _expanded_size(node) > MAX_NODES:
+                raise InputFileError(f"{label}:{line}: the document expands to more than {MAX_NODES} nodes through "
+                                     "YAML aliases (a YAML bomb?); refusing to read it")
+            yield line, loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
@@ -104,6 +115,21 @@ def _documents(label: str, text: str) -> Iterator[tuple[int, Any]]:
         raise InputFileError(f"{label}:{line}: invalid YAML: {problem}") from exc
     finally:
         loader.dispose()
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes the document would have with every alias expanded, counted up to just past MAX_NODES: a
+    shared node is counted each time it is reached, so the walk stays bounded even for a bomb."""
+    count, stack = 0, [root]
+    while stack and count <= MAX_NODES:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+    return count
 
 
 def _expand(label: str, line: int, doc: Any) -> Iterator[dict[str, Any]]:

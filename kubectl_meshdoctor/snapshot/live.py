@@ -76,6 +76,9 @@ class LiveReader:
         cm_namespace, cm_name = mesh_config
         requests.append(ListRequest("configmaps", cm_namespace, field_selector=f"metadata.name={cm_name}"))
         self._read(requests)
+        if not any(r.resource == "gatewaypods" for r in requests):  # no gateway routes here: nothing to read
+            self.results.append(ListResult(ListRequest("gatewaypods"), CollectionStatus(
+                "gatewaypods", State.OK, "(no gateway routes to the host)")))
 
     def snapshot(self, overlay: Iterable[tuple[str, dict[str, Any]]] = (), mode: str = "live") -> Snapshot:
         statuses: dict[str, CollectionStatus] = {}
