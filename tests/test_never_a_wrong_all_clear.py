@@ -1,0 +1,102 @@
+"""Never a wrong all-clear, and secrets stay out.
+
+The matrix is generated from the registry: every collection any check declares, made forbidden,
+failing (HTTP 500) or not served (404), against a world where every check applies. Each check that
+needs the collection must come back skipped (or not-run) and the run must not exit 0. A new check is
+covered by adding it to the registry.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kubectl_meshdoctor.checks.registry import CHECKS
+from kubectl_meshdoctor.resources import BY_KEY
+from tests.conftest import EXAMPLES, objects_of, offline, run_cli
+from tests.fakeapi.server import KINDS, Access
+
+WORLD = EXAMPLES / "bookinfo-healthy"
+HARMLESS_CHANGE = EXAMPLES / "bookinfo-healthy" / "50-networking.yaml"  # makes MD304 applicable
+COLLECTIONS = sorted({key for c in CHECKS for need in c.needs for key in need.split("|")})
+ALL_PLURALS = {k.plural for k in KINDS}
+
+
+def users_of(collection: str) -> list[str]:
+    return [c.code for c in CHECKS if any(collection in need.split("|") for need in c.needs)]
+
+
+def denied(collection: str) -> dict:
+    """What to tell the fake server so that the collection, and its alternatives in `a|b` needs, fail."""
+    if collection == "gatewaypods":  # pods may be read in the app namespace, not cluster-wide
+        return {"allow": frozenset({(p, None) for p in ALL_PLURALS - {"pods"}} | {("pods", "bookinfo")})}
+    keys = {key for c in CHECKS for need in c.needs if collection in need.split("|") for key in need.split("|")}
+    return {"plurals": {BY_KEY[key].path_name for key in keys}}
+
+
+def test_the_matrix_covers_every_declared_collection():
+    assert {"services", "pods", "endpoints", "virtualservices", "destinationrules", "gateways", "gatewaypods",
+            "peerauthentications", "policies"} <= set(COLLECTIONS)
+
+
+@pytest.mark.parametrize("failure", ["forbidden", "failing", "not-served"])
+@pytest.mark.parametrize("collection", COLLECTIONS)
+def test_missing_data_is_never_an_all_clear(collection, failure, live):
+    spec = denied(collection)
+    if "allow" in spec:
+        if failure != "forbidden":
+            pytest.skip(reason="gateway pods share the pods endpoint; failing/not-served pods are covered by `pods`")
+        cluster = live(objects_of([WORLD]), tokens={"user": Access("user", spec["allow"])})
+    elif failure == "forbidden":
+        allow = frozenset((p, None) for p in ALL_PLURALS - spec["plurals"])
+        cluster = live(objects_of([WORLD]), tokens={"user": Access("user", allow)})
+    else:
+        code = 500 if failure == "failing" else 404
+        cluster = live(objects_of([WORLD]), failures={p: code for p in spec["plurals"]})
+    token = "user" if failure == "forbidden" else "admin"
+    result = cluster.run("host", "productpage", "-n", "bookinfo", "-f", str(HARMLESS_CHANGE), "-o", "json",
+                         token=token)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.exit_code != 0, f"{collection} {failure}: exit 0"
+    if result.exit_code in (2, 3):  # nothing could be analysed at all: an error, not a report
+        return
+    statuses = {c["code"]: c for c in result.json()["checks"]}
+    for code in users_of(collection):
+        assert statuses[code]["status"] in ("skipped", "not-run"), (collection, failure, statuses[code])
+
+
+# ------------------------------------------------------------------------------------ secrets stay out
+
+SEEDED = ("AKIAIOSFODNN7SEEDED1", "hunter2-seeded-password", "c2VlZGVkLXRva2Vu")
+
+
+def secret_world(tmp_path):
+    world = tmp_path / "secrets.yaml"
+    world.write_text(f"""apiVersion: v1
+kind: Secret
+metadata: {{name: db-credentials, namespace: bookinfo}}
+stringData: {{password: {SEEDED[1]}, aws: {SEEDED[0]}}}
+data: {{token: {SEEDED[2]}}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: app-config, namespace: bookinfo}}
+data: {{settings.yaml: "password: {SEEDED[1]}\\nkey: {SEEDED[0]}"}}
+""")
+    return world
+
+
+@pytest.mark.parametrize("output", ["text", "json", "yaml", "markdown", "jsonpath={.findings[*].message}"])
+@pytest.mark.parametrize("scenario", ["bookinfo", "bookinfo-healthy"])
+def test_seeded_secrets_never_appear_in_any_output(tmp_path, live, output, scenario):
+    secrets = secret_world(tmp_path)
+    world = EXAMPLES / scenario
+    results = [run_cli(command, "reviews", "-n", "bookinfo", *offline(world, secrets), "-o", output)
+               for command in ("host", "tls")]
+    cluster = live(objects_of([world, secrets]))
+    results += [cluster.run(command, "reviews", "-n", "bookinfo", "-o", output) for command in ("host", "tls")]
+    for result in results:
+        for value in SEEDED:
+            assert value not in result.stdout and value not in result.stderr
+    assert not cluster.api.requests_for("/secrets")
+    assert not [r for r in cluster.cluster.requests if r.path.endswith("/configmaps") and
+                r.query.get("fieldSelector") != "metadata.name=istio"]
