@@ -7,8 +7,13 @@ architecture fixes, so tests can drive it without the CLI.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.checks.registry import CHECKS
@@ -39,6 +44,17 @@ class HostRequest:
 
 
 def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn = lambda _m: None) -> Report:
+    started = time.perf_counter()
+    stats: dict[str, Any] = {}
+    report = _diagnose(request, kube, progress, stats)
+    if os.environ.get("MESHDOCTOR_STATS"):  # for bench/: where the time went, and what was fetched
+        stats["totalSeconds"] = time.perf_counter() - started
+        stats["analysisSeconds"] = stats["totalSeconds"] - stats.get("fetchSeconds", 0.0)
+        Path(os.environ["MESHDOCTOR_STATS"]).write_text(json.dumps(stats))
+    return report
+
+
+def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, stats: dict[str, Any]) -> Report:
     if request.offline:
         namespace = kube.namespace or "default"
         files = load_files(list(request.files), namespace)
@@ -47,7 +63,10 @@ def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn 
             if files.ignored_kinds else []
         change = None
     else:
-        snapshot, namespace, notes, change = _live_snapshot(request, kube, progress)
+        fetch_started = time.perf_counter()
+        snapshot, namespace, notes, change, api = _live_snapshot(request, kube, progress)
+        stats.update(fetchSeconds=time.perf_counter() - fetch_started, requests=api.requests,
+                     bytesReceived=api.bytes_received)
     settings = read_mesh_settings(snapshot, request.cluster_domain)
     target = resolve_target(snapshot, request.host, namespace, request.cluster_domain)
     progress("running checks")
@@ -97,7 +116,8 @@ def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn
     conn = connect(kube)
     overlay = load_files(list(request.files), conn.namespace).objects if request.files else ()
     mode = "overlay" if request.files else "live"
-    reader = LiveReader(RawApi(conn.api_client, conn.timeout), conn.context, conn.namespace, progress)
+    api = RawApi(conn.api_client, conn.timeout)
+    reader = LiveReader(api, conn.context, conn.namespace, progress)
     reader.start()
     reader.read_round_one()
     _fail_if_nothing_readable(reader)
@@ -112,7 +132,7 @@ def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn
                           (cp.namespace if cp else "istio-system", mesh_config_name(cp)),
                           gateway_selectors(interim, routing.gateways))
     change = ChangeSet(reader.snapshot((), "live"), tuple(overlay)) if overlay else None
-    return reader.snapshot(overlay, mode), conn.namespace, reader.notes, change
+    return reader.snapshot(overlay, mode), conn.namespace, reader.notes, change, api
 
 
 def gateway_selectors(snapshot: Snapshot, gateways: tuple[str, ...]) -> list[str]:

@@ -46,7 +46,7 @@ class CheckContext:
     def tls_rows(self) -> list[TlsRow]:
         """Client and server TLS for every client view, port and subset of the host's Services."""
         views = [v for v in self.routing.views if v.has_callers]
-        return build_rows(self.snapshot, views, self.target, self.settings)
+        return build_rows(self.snapshot, views, self.target, self.settings, self.routing.lookup_for)
 
     @cached_property
     def workload_services(self) -> list[dict[str, Any]]:

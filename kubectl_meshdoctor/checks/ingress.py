@@ -23,16 +23,8 @@ def _vs_ref(vs: dict[str, Any], role: str) -> ResourceRef:
     return ResourceRef("VirtualService", o.namespace(vs), o.name(vs), role)
 
 
-def _gateway_users(ctx: CheckContext) -> list[tuple[dict[str, Any], str]]:
-    """(VirtualService, gateway ref) for every gateway-bound VirtualService declaring or routing to the host."""
-    model = ctx.routing
-    out = []
-    for vs in model.virtual_services:
-        declares = vss.best_pattern(vss.declared_hosts(vs, model.domain), model.host) is not None
-        routes = any(d.host == model.host for d in vss.all_destinations(vs, model.domain))
-        if declares or routes:
-            out += [(vs, g) for g in vss.vs_gateways(vs) if g != vss.MESH]
-    return out
+def _gateway_users(ctx: CheckContext) -> tuple[tuple[dict[str, Any], str], ...]:
+    return ctx.routing.gateway_users
 
 
 def _gateway(ctx: CheckContext, ref: str) -> dict[str, Any] | None:
@@ -43,7 +35,7 @@ def _gateway(ctx: CheckContext, ref: str) -> dict[str, Any] | None:
 @check("MD401", needs=("virtualservices",))
 def gateway_route_ignores_subsets(ctx: CheckContext) -> list[Finding]:
     model = ctx.routing
-    routed = model.routed_destinations()
+    routed = model.routed_destinations
     mesh_subsets = sorted({r.destination.subset for r in routed if r.gateway == vss.MESH and r.destination.subset})
     if not mesh_subsets:
         return []

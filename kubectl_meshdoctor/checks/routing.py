@@ -139,7 +139,7 @@ def vs_fragment_overlap(ctx: CheckContext) -> list[Finding]:
 def vs_unreachable_rule(ctx: CheckContext) -> list[Finding]:
     model = ctx.routing
     findings = []
-    for vs in model.declaring():
+    for vs in model.declaring:
         by_outcome: dict[tuple[int, tuple[int, ...]], list[str]] = defaultdict(list)
         for gateway in vss.vs_gateways(vs):
             stop, later = vss.unreachable_rules(vs, gateway, model.domain)
@@ -275,8 +275,12 @@ def host_name_not_resolved(ctx: CheckContext) -> list[Finding]:
     declared_elsewhere = {h for se in ctx.snapshot.all("serviceentries")
                           for h in o.as_list(o.spec(se).get("hosts")) if isinstance(h, str)}
     findings = []
+    short_names = tuple(f"{s.name}." for s in ctx.target.services)
+    declaring = {id(v) for v in model.declaring}
     for obj, kind, spelled, where in _host_mentions(model):
-        fqdn = _meant_service(spelled, wanted, model.domain, model.declaring(), obj)
+        if not spelled.startswith(short_names) and id(obj) not in declaring:
+            continue  # cheap test first: only names that start like the host's Services, or the host's own VS
+        fqdn = _meant_service(spelled, wanted, model.domain, model.declaring, obj)
         if fqdn is None or spelled in declared_elsewhere or not _service_exists(ctx, fqdn):
             continue
         short = fqdn.split(".")[0]

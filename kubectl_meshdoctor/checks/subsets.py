@@ -24,8 +24,7 @@ def _service_namespace(ctx: CheckContext) -> str | None:
 
 
 def _lookup(ctx: CheckContext, client_ns: str) -> drs.DRLookup:
-    return drs.lookup(list(ctx.routing.destination_rules), ctx.settings, client_ns, ctx.target.host,
-                      _service_namespace(ctx))
+    return ctx.routing.lookup_for(client_ns, ctx.target.host, _service_namespace(ctx))
 
 
 def _cluster_name(ctx: CheckContext, routed: RoutedDestination) -> str:
@@ -39,7 +38,7 @@ def _cluster_name(ctx: CheckContext, routed: RoutedDestination) -> str:
 @check("MD301", needs=("virtualservices", "destinationrules"))
 def subset_not_defined(ctx: CheckContext) -> list[Finding]:
     missing: dict[tuple[str, tuple[str, ...]], list[tuple[RoutedDestination, drs.DRLookup]]] = defaultdict(list)
-    for routed in ctx.routing.routed_destinations():
+    for routed in ctx.routing.routed_destinations:
         subset = routed.destination.subset
         if not subset:
             continue
@@ -90,7 +89,7 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Finding]:
         return []  # no ready endpoint at all: service-no-ready-endpoints (MD506) reports the cause once
     findings = []
     seen: set[tuple[str, str]] = set()
-    for routed in ctx.routing.routed_destinations():
+    for routed in ctx.routing.routed_destinations:
         subset = routed.destination.subset
         found = _lookup(ctx, routed.client_ns)
         definition = found.merged.subset(subset) if subset and found.merged else None

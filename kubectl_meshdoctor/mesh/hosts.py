@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 
 def is_ip(host: str) -> bool:
+    if not host or not (host[0].isdigit() or ":" in host):  # fast path: names start with a letter or '*'
+        return False
     try:
         ipaddress.ip_address(host)
     except ValueError:

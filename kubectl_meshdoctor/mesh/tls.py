@@ -8,11 +8,12 @@ and subset overrides, and auto mTLS. The verdict follows the compatibility matri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kubectl_meshdoctor.mesh import hosts
-from kubectl_meshdoctor.mesh.destinationrules import DRLookup, dr_ref, lookup
+from kubectl_meshdoctor.mesh.destinationrules import DRLookup, dr_ref
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.target import Target
@@ -410,12 +411,12 @@ def subset_pods(pods: list[dict[str, Any]], found: DRLookup, subset: str) -> lis
     return [p for p in pods if o.selector_matches(labels, o.labels(p))]
 
 
-def build_rows(snapshot: Snapshot, views: list[ClientView], target: Target, settings: MeshSettings) -> list[TlsRow]:
+def build_rows(snapshot: Snapshot, views: list[ClientView], target: Target, settings: MeshSettings,
+               lookup_for: Callable[[str, str, str | None], DRLookup]) -> list[TlsRow]:
     """One row per client view x Service port x subset (the default cluster first), each with the
     server mode and verdict of every pod behind it."""
     inputs = ServerInputs(list(snapshot.all("peerauthentications")), list(snapshot.all("policies")),
                           list(snapshot.all("meshpolicies")), settings)
-    rules = list(snapshot.all("destinationrules"))
     rows = []
     for name in target.services:
         service = snapshot.get("services", name.namespace, name.name)
@@ -424,7 +425,7 @@ def build_rows(snapshot: Snapshot, views: list[ClientView], target: Target, sett
         pods = service_pods(snapshot, service)
         host = hosts.service_fqdn(name.name, name.namespace, settings.cluster_domain)
         for view in views:
-            found = lookup(rules, settings, view.namespace, host, name.namespace)
+            found = lookup_for(view.namespace, host, name.namespace)
             subsets = ["", *(s.name for s in found.merged.subsets)] if found.merged else [""]
             for port in service_ports(service):
                 auto = auto_resolution(inputs, service, pods, port)

@@ -9,6 +9,7 @@ namespaces of gateways whose VirtualServices route to it, and the root namespace
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from kubectl_meshdoctor.mesh import destinationrules as drs
@@ -74,31 +75,89 @@ class RoutingModel:
         """VirtualServices without hosts are delegates, addressed as ns/name."""
         return {vss.vs_ref(v): v for v in self.virtual_services if not vss.declared_hosts(v, self.domain)}
 
+    @cached_property
+    def _vs_by_host(self) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+        """VirtualServices indexed by declared host, and those with wildcard hosts: a selection for one
+        host looks at its own candidates instead of every VirtualService in the cluster."""
+        exact: dict[str, list[dict[str, Any]]] = {}
+        wild: list[dict[str, Any]] = []
+        for vs in self.virtual_services:
+            for host in vss.declared_hosts(vs, self.domain):
+                if host.startswith("*"):
+                    wild.append(vs)
+                else:
+                    exact.setdefault(host, []).append(vs)
+        return exact, list({id(v): v for v in wild}.values())
+
+    def candidates(self, host: str) -> list[dict[str, Any]]:
+        exact, wild = self._vs_by_host
+        return list({id(v): v for v in [*exact.get(host, []), *wild]}.values())
+
+    def selection_for(self, client_ns: str, host: str) -> vss.MeshSelection:
+        return vss.mesh_selection(self.candidates(host), self.settings, client_ns, host)
+
     def mesh_selection(self, view: ClientView) -> vss.MeshSelection:
-        return vss.mesh_selection(self.virtual_services, self.settings, view.namespace, self.host)
+        return self.selection_for(view.namespace, self.host)
+
+    @cached_property
+    def _rules_by_namespace(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for rule in self.destination_rules:
+            out.setdefault(o.namespace(rule), []).append(rule)
+        return out
+
+    @cached_property
+    def _lookups(self) -> dict[tuple[str, str, str | None], drs.DRLookup]:
+        return {}
+
+    def lookup_for(self, client_ns: str, host: str, service_ns: str | None) -> drs.DRLookup:
+        """The DestinationRule lookup, memoised; it reads only the three namespaces on the lookup path
+        (all rules on Istio 1.0, which had no lookup path)."""
+        key = (client_ns, host, service_ns)
+        if key not in self._lookups:
+            version = self.settings.version
+            if version is not None and not version.at_least(1, 1):
+                rules = list(self.destination_rules)
+            else:
+                on_path = dict.fromkeys((client_ns, service_ns, self.settings.root_namespace))
+                rules = [r for ns in on_path if ns for r in self._rules_by_namespace.get(ns, [])]
+            self._lookups[key] = drs.lookup(rules, self.settings, client_ns, host, service_ns)
+        return self._lookups[key]
 
     def gateway_merge(self, gateway: str) -> vss.GatewayMerge:
         return vss.gateway_merge(list(self.virtual_services), self.settings, gateway, self.host, self.delegates)
 
     def dr_lookup(self, view: ClientView) -> drs.DRLookup:
         service_ns = self.target.namespace if self.target.services else None
-        return drs.lookup(list(self.destination_rules), self.settings, view.namespace, self.host, service_ns)
+        return self.lookup_for(view.namespace, self.host, service_ns)
 
-    def declaring(self) -> list[dict[str, Any]]:
-        """VirtualServices whose hosts cover the target host (exactly or by wildcard)."""
-        return [v for v in self.virtual_services
-                if vss.best_pattern(vss.declared_hosts(v, self.domain), self.host) is not None]
+    @cached_property
+    def declaring(self) -> tuple[dict[str, Any], ...]:
+        """VirtualServices whose hosts cover the target host (exactly or by wildcard); computed once."""
+        return tuple(v for v in self.virtual_services
+                     if vss.best_pattern(vss.declared_hosts(v, self.domain), self.host) is not None)
 
     def exact_rules(self) -> list[dict[str, Any]]:
         return [r for r in self.destination_rules if drs.dr_host(r, self.domain) == self.host]
 
-    def routed_destinations(self) -> list[RoutedDestination]:
+    @cached_property
+    def routing_here(self) -> tuple[dict[str, Any], ...]:
+        """VirtualServices with a destination (route or mirror) on the host, found in one pass."""
+        return tuple(v for v in self.virtual_services
+                     if any(d.host == self.host for d in vss.all_destinations(v, self.domain)))
+
+    @cached_property
+    def gateway_users(self) -> tuple[tuple[dict[str, Any], str], ...]:
+        """(VirtualService, gateway ref) for every gateway-bound VirtualService declaring or routing to the host."""
+        users = {id(v): v for v in (*self.declaring, *self.routing_here)}.values()
+        return tuple((vs, g) for vs in users for g in vss.vs_gateways(vs) if g != vss.MESH)
+
+    @cached_property
+    def routed_destinations(self) -> tuple[RoutedDestination, ...]:
         """Per client namespace with callers, the destinations to the host in the VirtualServices in
         effect there; per gateway, those in the fragments it merges."""
-        relevant = [v for v in self.virtual_services
-                    if any(d.host == self.host for d in vss.all_destinations(v, self.domain))]
         out: list[RoutedDestination] = []
-        for vs in relevant:
+        for vs in self.routing_here:
             for gateway in vss.vs_gateways(vs):
                 if gateway == vss.MESH:
                     for view in self.views:
@@ -107,12 +166,12 @@ class RoutingModel:
                 elif visibility_class(vs, gateway.partition("/")[0], self.settings.default_vs_export_to,
                                       self.settings.version) is not None:
                     out += self._destinations(vs, gateway, gateway.partition("/")[0])
-        return out
+        return tuple(out)
 
     def _in_effect(self, vs: dict[str, Any], client_ns: str) -> bool:
         """Whether sidecars in client_ns use this VirtualService for at least one of its hosts."""
         for host in vss.declared_hosts(vs, self.domain):
-            winner = vss.mesh_selection(self.virtual_services, self.settings, client_ns, host).winner
+            winner = self.selection_for(client_ns, host).winner
             if winner is not None and winner.vs is vs:
                 return True
         return False

@@ -1,0 +1,152 @@
+"""The benchmark: `host` and `tls` at 1k, 10k and 50k pods against the fetch floor, as ratios.
+
+One command: `.venv/bin/python -m bench.run` (sizes with `--pods 1000,10000`). Each world is served
+by the project's fake API server in a separate process; meshdoctor and kubectl run as real
+processes. The floor is `kubectl get -o json` of exactly the collections a `host` run fetches, with
+the same selectors, started together as meshdoctor fetches them. Medians of several runs after a
+warm-up. The last line says whether each target holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = Path(sys.executable).parent / "kubectl-meshdoctor"
+TARGETS = {"host_ratio": 1.5, "analysis_share": 0.10, "rss_mb_50k": 400, "version_s": 0.3}
+
+
+def serve(pods: int, ready: Any) -> None:
+    sys.path.insert(0, str(ROOT))
+    from bench.generate import make_world
+    from tests.fakeapi.server import FakeApiServer, FakeCluster
+
+    world = make_world(pods)
+    counts: dict[str, int] = {}
+    for obj in world:
+        counts[obj["kind"]] = counts.get(obj["kind"], 0) + 1
+    with FakeApiServer(FakeCluster(world)) as api:
+        ready.put((api.url, counts))
+        while True:
+            time.sleep(3600)
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MiB, exit code) of one process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def timed_together(cmds: list[list[str]]) -> float:
+    started = time.perf_counter()
+    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in cmds]
+    for p in procs:
+        p.wait()
+    return time.perf_counter() - started
+
+
+def floor_commands(kubeconfig: str) -> list[list[str]]:
+    k = ["kubectl", "--kubeconfig", kubeconfig]
+    istio = "virtualservices.networking.istio.io,destinationrules.networking.istio.io,gateways.networking.istio.io," \
+            "serviceentries.networking.istio.io,peerauthentications.security.istio.io"
+    return [[*k, "get", f"services,{istio}", "-A", "-o", "json"],
+            [*k, "get", "namespaces", "-o", "json"],
+            [*k, "get", "deployments", "-A", "-l", "istio=pilot", "-o", "json"],
+            [*k, "get", "pods", "-n", "ns-0", "-l", "app=svc-0", "-o", "json"],
+            [*k, "get", "endpoints", "-n", "ns-0", "--field-selector", "metadata.name=svc-0", "-o", "json"],
+            [*k, "get", "configmaps", "-n", "istio-system", "--field-selector", "metadata.name=istio", "-o", "json"],
+            [*k, "get", "pods", "-A", "-l", "istio=ingressgateway", "-o", "json"]]
+
+
+def median_of(runs: int, fn: Any) -> Any:
+    fn()  # warm-up (discovery cache, page cache, bytecode)
+    results = [fn() for _ in range(runs)]
+    if isinstance(results[0], float):
+        return statistics.median(results)
+    return sorted(results, key=lambda r: r[0])[len(results) // 2]  # the run with the median wall time
+
+
+def measure(pods: int, runs: int) -> dict[str, Any]:
+    ready: Any = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(pods, ready), daemon=True)
+    server.start()
+    url, counts = ready.get(timeout=600)
+    tmp = Path(tempfile.mkdtemp())
+    kubeconfig = tmp / "kubeconfig"
+    kubeconfig.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": "bench",
+                                      "clusters": [{"name": "bench", "cluster": {"server": url}}],
+                                      "users": [{"name": "bench", "user": {"token": "bench"}}],
+                                      "contexts": [{"name": "bench", "context": {"cluster": "bench",
+                                                                                 "user": "bench"}}]}))
+    try:
+        floor = median_of(runs, lambda: timed_together(floor_commands(str(kubeconfig))))
+        out: dict[str, Any] = {"pods": pods, "objects": sum(counts.values()), "floor": floor}
+        for command in ("host", "tls"):
+            stats_file = tmp / f"{command}.json"
+            env = {**os.environ, "MESHDOCTOR_STATS": str(stats_file)}
+            cmd = [str(SCRIPT), command, "svc-0", "-n", "ns-0", "-o", "json", "--kubeconfig", str(kubeconfig)]
+            wall, rss, code = median_of(runs, lambda cmd=cmd, env=env: timed(cmd, env))
+            stats = json.loads(stats_file.read_text())
+            out[command] = {"wall": wall, "rss": rss, "exit": code, **stats}
+        out["pages"] = sum(max(1, math.ceil(counts.get(kind, 0) / 500)) for kind in
+                           ("Service", "VirtualService", "DestinationRule", "Gateway", "PeerAuthentication"))
+        return out
+    finally:
+        server.terminate()
+        server.join()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", default="1000,10000,50000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--results", help="also write the table to this Markdown file")
+    args = parser.parse_args()
+    version = median_of(5, lambda: timed([str(SCRIPT), "version"])[0])
+    rows = [measure(int(p), args.runs) for p in args.pods.split(",")]
+    lines = ["| pods | objects | floor (kubectl) | host | host / floor | tls / floor | requests | MB received "
+             "| peak RSS | analysis share |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        h, t = r["host"], r["tls"]
+        share = h["analysisSeconds"] / h["wall"]
+        lines.append(f"| {r['pods']:,} | {r['objects']:,} | {r['floor']:.2f} s | {h['wall']:.2f} s "
+                     f"| {h['wall'] / r['floor']:.2f}x | {t['wall'] / r['floor']:.2f}x | {h['requests']} "
+                     f"| {h['bytesReceived'] / 1e6:.1f} | {h['rss']:.0f} MiB | {share:.0%} |")
+    fixed = {r["pods"]: r["host"]["requests"] - r["pages"] for r in rows}
+    big = [r for r in rows if r["pods"] >= 10_000]
+    verdicts = {
+        "host <= 1.5x floor at >=10k pods": all(r["host"]["wall"] <= TARGETS["host_ratio"] * r["floor"] for r in big),
+        "analysis <= 10% of wall": all(r["host"]["analysisSeconds"] <= TARGETS["analysis_share"] * r["host"]["wall"]
+                                       for r in rows),
+        "peak RSS <= 400 MiB at 50k": all(r["host"]["rss"] <= TARGETS["rss_mb_50k"] for r in rows
+                                          if r["pods"] >= 50_000),
+        "version <= 0.3 s": version <= TARGETS["version_s"],
+        "requests grow only by pagination": len(set(fixed.values())) == 1,
+    }
+    lines.append("")
+    lines.append(f"`kubectl meshdoctor version`: {version:.3f} s. Requests beyond the cluster-wide pages: {fixed}.")
+    lines.append("")
+    lines.append("Targets: " + "; ".join(f"{name}: {'met' if ok else 'NOT MET'}" for name, ok in verdicts.items()))
+    text = "\n".join(lines)
+    print(text)
+    if args.results:
+        Path(args.results).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
