@@ -103,7 +103,8 @@ def measure(pods: int, runs: int) -> dict[str, Any]:
             stats = json.loads(stats_file.read_text())
             out[command] = {"wall": wall, "rss": rss, "exit": code, **stats}
         out["pages"] = sum(max(1, math.ceil(counts.get(kind, 0) / 500)) for kind in
-                           ("Service", "VirtualService", "DestinationRule", "Gateway", "PeerAuthentication"))
+                           ("Service", "VirtualService", "DestinationRule", "Gateway", "ServiceEntry",
+                            "PeerAuthentication", "Namespace"))
         return out
     finally:
         server.terminate()
@@ -145,7 +146,24 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.results:
-        Path(args.results).write_text(text + "\n")
+        Path(args.results).write_text(_header(args) + text + "\n")
+
+
+def _header(args: argparse.Namespace) -> str:
+    import platform
+
+    kubectl = subprocess.run(["kubectl", "version", "--client"], capture_output=True, text=True,
+                             check=False).stdout.splitlines()[:1]
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return (f"# Benchmark results\n\nMachine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+            f"{' '.join(kubectl)}; {time.strftime('%Y-%m-%d')}.\n\n"
+            f"Reproduce: `.venv/bin/python -m bench.run --pods {args.pods} --runs {args.runs} --results "
+            f"bench/RESULTS.md` (after the README's test command has created `.venv`).\n\n"
+            "The floor is `kubectl get -o json` of exactly the collections a `host` run reads, with the same "
+            "selectors, started together; meshdoctor and kubectl talk to the same fake API server (a separate "
+            "process) on loopback. Times are medians after a warm-up; RSS is the peak of the meshdoctor "
+            "process; the analysis share is the time after the last byte was fetched, over the wall time.\n\n")
 
 
 if __name__ == "__main__":

@@ -152,9 +152,10 @@ def tls_auto_mtls_blind_spot(ctx: CheckContext) -> list[Finding]:
 @check("MD203", needs=("services", "pods", "peerauthentications"), applies=has_workloads)
 def peer_authentication_ignored(ctx: CheckContext) -> list[Finding]:
     root = ctx.settings.root_namespace
-    pas = list(ctx.snapshot.all("peerauthentications"))
+    # a pod's candidates live in its own namespace (the Service's) and the root namespace only
+    namespaces = {s.namespace for s in ctx.target.services} | {root}
+    pas = [pa for ns in sorted(namespaces) for pa in ctx.snapshot.in_namespace("peerauthentications", ns)]
     problems: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
-    namespaces = {s.namespace for s in ctx.target.services}
     for row in ctx.tls_rows:
         for e in row.endpoints:
             peers = tls.peer_policies(pas, o.namespace(e.pod), o.labels(e.pod), root)
@@ -167,7 +168,7 @@ def peer_authentication_ignored(ctx: CheckContext) -> list[Finding]:
                     f"PeerAuthentication {tls.ref(lost)} competes with {tls.ref(winner)} at the {level} level; "
                     f"only the oldest ({tls.ref(winner)}) applies", lost)
     for pa in pas:
-        if o.namespace(pa) in (namespaces | {root}) and not tls.selector_of(pa) and o.spec(pa).get("portLevelMtls"):
+        if not tls.selector_of(pa) and o.spec(pa).get("portLevelMtls"):
             problems[("port-without-selector", tls.ref(pa))] = (
                 f"PeerAuthentication {tls.ref(pa)} sets portLevelMtls without a selector: port-level settings apply "
                 "only to workload-level policies, so they are ignored", pa)

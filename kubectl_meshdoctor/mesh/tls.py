@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from kubectl_meshdoctor.mesh import hosts
@@ -199,6 +200,19 @@ class ServerInputs:
     mesh_policies: list[dict[str, Any]]
     settings: MeshSettings
 
+    @cached_property
+    def _peers_by_namespace(self) -> dict[str, list[dict[str, Any]]]:
+        by_ns: dict[str, list[dict[str, Any]]] = {}
+        for pa in self.peer_authentications:
+            by_ns.setdefault(o.namespace(pa), []).append(pa)
+        return by_ns
+
+    def peers_for(self, namespace: str) -> list[dict[str, Any]]:
+        """Only the pod's namespace and the root namespace hold candidates (§A.1): read just those."""
+        index = self._peers_by_namespace
+        root = self.settings.root_namespace
+        return [*index.get(namespace, []), *(index.get(root, []) if root != namespace else [])]
+
     @property
     def legacy(self) -> bool:
         """Before 1.5 only the alpha API exists; with an unknown version, alpha objects and no PA mean alpha."""
@@ -214,7 +228,7 @@ def server_mode(inputs: ServerInputs, pod: dict[str, Any], service: dict[str, An
     domain = inputs.settings.cluster_domain
     if inputs.legacy:
         return legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, domain)
-    peers = peer_policies(inputs.peer_authentications, o.namespace(pod), o.labels(pod),
+    peers = peer_policies(inputs.peers_for(o.namespace(pod)), o.namespace(pod), o.labels(pod),
                           inputs.settings.root_namespace)
     version = inputs.settings.version
     alpha = inputs.policies or inputs.mesh_policies
@@ -225,7 +239,7 @@ def server_mode(inputs: ServerInputs, pod: dict[str, Any], service: dict[str, An
 
 def namespace_mode(inputs: ServerInputs, namespace: str) -> ServerMode:
     """What auto mTLS believes about a service: its namespace's (or the mesh's) PeerAuthentication only."""
-    peers = peer_policies(inputs.peer_authentications, namespace, {}, inputs.settings.root_namespace)
+    peers = peer_policies(inputs.peers_for(namespace), namespace, {}, inputs.settings.root_namespace)
     return pa_server_mode(PeerPolicies(peers.mesh, peers.namespace, None, (), ()), None)
 
 

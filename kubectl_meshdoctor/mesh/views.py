@@ -8,6 +8,7 @@ namespaces of gateways whose VirtualServices route to it, and the root namespace
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -61,6 +62,8 @@ class RoutingModel:
     destination_rules: tuple[dict[str, Any], ...]
     views: tuple[ClientView, ...]
     gateways: tuple[str, ...]  # ns/name of gateways whose VirtualServices declare or route to the host
+    declaring: tuple[dict[str, Any], ...] = ()     # VirtualServices whose hosts cover the host
+    routing_here: tuple[dict[str, Any], ...] = ()  # VirtualServices with a destination on the host
 
     @property
     def host(self) -> str:
@@ -70,7 +73,7 @@ class RoutingModel:
     def domain(self) -> str:
         return self.settings.cluster_domain
 
-    @property
+    @cached_property
     def delegates(self) -> dict[str, dict[str, Any]]:
         """VirtualServices without hosts are delegates, addressed as ns/name."""
         return {vss.vs_ref(v): v for v in self.virtual_services if not vss.declared_hosts(v, self.domain)}
@@ -125,26 +128,14 @@ class RoutingModel:
         return self._lookups[key]
 
     def gateway_merge(self, gateway: str) -> vss.GatewayMerge:
-        return vss.gateway_merge(list(self.virtual_services), self.settings, gateway, self.host, self.delegates)
+        return vss.gateway_merge(self.candidates(self.host), self.settings, gateway, self.host, self.delegates)
 
     def dr_lookup(self, view: ClientView) -> drs.DRLookup:
         service_ns = self.target.namespace if self.target.services else None
         return self.lookup_for(view.namespace, self.host, service_ns)
 
-    @cached_property
-    def declaring(self) -> tuple[dict[str, Any], ...]:
-        """VirtualServices whose hosts cover the target host (exactly or by wildcard); computed once."""
-        return tuple(v for v in self.virtual_services
-                     if vss.best_pattern(vss.declared_hosts(v, self.domain), self.host) is not None)
-
     def exact_rules(self) -> list[dict[str, Any]]:
         return [r for r in self.destination_rules if drs.dr_host(r, self.domain) == self.host]
-
-    @cached_property
-    def routing_here(self) -> tuple[dict[str, Any], ...]:
-        """VirtualServices with a destination (route or mirror) on the host, found in one pass."""
-        return tuple(v for v in self.virtual_services
-                     if any(d.host == self.host for d in vss.all_destinations(v, self.domain)))
 
     @cached_property
     def gateway_users(self) -> tuple[tuple[dict[str, Any], str], ...]:
@@ -204,9 +195,18 @@ def build_model(snapshot: Snapshot, settings: MeshSettings, target: Target) -> R
 
     add(target.namespace, "the host's namespace")
     gateways: dict[str, None] = {}
-    for vs in vs_all:
+    declaring, routing_here = [], []
+    first_label = target.host.split(".")[0]
+    for vs in vs_all:  # the one pass over every VirtualService; the model keeps what it found
         mentions = vss.best_pattern(vss.declared_hosts(vs, domain), target.host) is not None
-        routes_to = any(d.host == target.host for d in vss.all_destinations(vs, domain))
+        # a destination on the host is written as its first label, `name.ns...` or the FQDN: a cheap
+        # test of the raw spec comes before resolving every destination
+        routes_to = first_label in json.dumps(o.spec(vs)) and any(
+            d.host == target.host for d in vss.all_destinations(vs, domain))
+        if mentions:
+            declaring.append(vs)
+        if routes_to:
+            routing_here.append(vs)
         if not (mentions or routes_to):
             continue
         add(o.namespace(vs), f"declares VirtualService {o.name(vs)}")
@@ -219,7 +219,8 @@ def build_model(snapshot: Snapshot, settings: MeshSettings, target: Target) -> R
             add(o.namespace(dr), f"declares DestinationRule {o.name(dr)}")
     add(settings.root_namespace, "root namespace")
     views = tuple(ClientView(ns, tuple(dict.fromkeys(why))) for ns, why in reasons.items())
-    return RoutingModel(target, settings, vs_all, dr_all, views, tuple(gateways))
+    return RoutingModel(target, settings, vs_all, dr_all, views, tuple(gateways), tuple(declaring),
+                        tuple(routing_here))
 
 
 def describe(model: RoutingModel) -> dict[str, Any]:
