@@ -293,6 +293,68 @@ def plan(kube: Any, filename: FilenameOpt = None,
     raise typer.Exit(int(ExitCode.FINDINGS if failing else ExitCode.OK))
 
 
+AllNamespacesOpt = Annotated[bool, typer.Option("-A", "--all-namespaces", help="Every namespace.")]
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@kube_command
+def scan(kube: Any, all_namespaces: AllNamespacesOpt = False, filename: FilenameOpt = None,
+         offline: OfflineOpt = False, output: OutputOpt = "text", fail_on: FailOnOpt = "error",
+         no_color: NoColorOpt = False, cluster_domain: DomainOpt = "cluster.local") -> None:
+    """Every host in a namespace (or with -A, the cluster) through the host checks, worst first, from one
+    read of the cluster: for when you do not know yet which host is broken."""
+    from kubectl_meshdoctor.report.verdict import FAIL_ON, exit_code
+    from kubectl_meshdoctor.scope import read_scope, worst
+    from kubectl_meshdoctor.scope import scan as scan_scope
+
+    fmt, template = _output_format(output)
+    if fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
+    if offline and not filename:
+        raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")
+    with _spinner(no_color) as progress:
+        progress("reading the cluster")
+        reports = scan_scope(read_scope(kube, all_namespaces, list(filename or ()), offline, cluster_domain),
+                             cluster_domain)
+    rows = [{"host": r.host, "errors": r.count("error"), "warnings": r.count("warning"), "worst": worst(r)}
+            for r in reports]
+    if not _write_machine({"apiVersion": "meshdoctor/v1", "kind": "ScanReport", "summary": rows,
+                           "reports": [r.to_dict() for r in reports]}, fmt, template):
+        from rich import box
+        from rich.table import Table
+
+        from kubectl_meshdoctor.report.text import make_console
+
+        if fmt == "markdown":
+            lines = ["| host | errors | warnings | worst |", "|---|---|---|---|"]
+            lines += [f"| {r['host']} | {r['errors']} | {r['warnings']} | {r['worst']} |" for r in rows]
+            sys.stdout.write("\n".join(lines) + "\n")
+        else:
+            table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+            for col in ("HOST", "ERRORS", "WARNINGS", "WORST"):
+                table.add_column(col)
+            for r in rows:
+                table.add_row(r["host"], str(r["errors"]), str(r["warnings"]), r["worst"])
+            console = make_console(sys.stdout, no_color or bool(os.environ.get("NO_COLOR")))
+            console.print(table)
+            console.print(f"{len(rows)} hosts; run `kubectl meshdoctor host HOST` for the details of one.")
+    codes = [exit_code(r, fail_on) for r in reports] or [ExitCode.OK]
+    raise typer.Exit(int(ExitCode.FINDINGS if ExitCode.FINDINGS in codes else max(codes)))
+
+
+@app.command()
+@kube_command
+def snapshot(kube: Any, output: Annotated[str, typer.Option("-o", "--output", help="The file to write.")],
+             all_namespaces: AllNamespacesOpt = False,
+             cluster_domain: DomainOpt = "cluster.local") -> None:
+    """Save what meshdoctor reads (never Secrets) as one YAML file, for a post-mortem or `--offline -f`."""
+    from kubectl_meshdoctor.scope import read_scope, write_snapshot
+
+    scope = read_scope(kube, all_namespaces, [], False, cluster_domain)
+    count = write_snapshot(scope, output, scope.snapshot.context)
+    sys.stderr.write(f"wrote {count} objects to {output}\n")
+
+
 @app.command(name="checks")
 @kube_command
 def list_checks(kube: Any, output: OutputOpt = "text", no_color: NoColorOpt = False) -> None:

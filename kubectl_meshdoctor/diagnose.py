@@ -22,7 +22,7 @@ from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.errors import ClusterError
 from kubectl_meshdoctor.mesh.changes import ChangeSet
 from kubectl_meshdoctor.mesh.inventory import describe_workloads
-from kubectl_meshdoctor.mesh.settings import control_planes, mesh_config_name, read_mesh_settings
+from kubectl_meshdoctor.mesh.settings import MeshSettings, control_planes, mesh_config_name, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
 from kubectl_meshdoctor.mesh.views import build_model, describe
 from kubectl_meshdoctor.mesh.workloads import label_selector_string, service_selector
@@ -70,6 +70,13 @@ def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, sta
     settings = read_mesh_settings(snapshot, request.cluster_domain)
     target = resolve_target(snapshot, request.host, namespace, request.cluster_domain)
     progress("running checks")
+    return analyse(request, snapshot, settings, target, notes, change)
+
+
+def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, target: Target, notes: list[str],
+            change: ChangeSet | None = None) -> Report:
+    """The checks and report sections for one target over a snapshot already read (used by `host` and,
+    once per host over one snapshot, by `scan`)."""
     ctx = CheckContext(snapshot, settings, target, change)
     checks = tuple(c for c in CHECKS if not request.families or c.entry.family in request.families)
     results, findings = run_checks(ctx, checks)
@@ -97,15 +104,18 @@ def _compare_with_base(findings: list[Finding], base: CheckContext, checks: tupl
 
 
 def offline_snapshot(files: LoadedFiles) -> Snapshot:
+    return Snapshot.build(files.objects, offline_statuses(files), "offline")
+
+
+def offline_statuses(files: LoadedFiles) -> dict[str, CollectionStatus]:
     """In --offline mode the files are the world. Istio configuration the files do not hold is not
     configured (a config directory without DestinationRules has none). Runtime state the files do not
     hold (Services, Endpoints, Pods) is unknown, not empty: checks that need it are skipped rather than
     told that nothing exists."""
-    present = {key for key, _ in files.objects}
-    statuses = {key: CollectionStatus(key, State.OK if res.index in present or res.is_configuration
-                                      else State.ABSENT, "in the input files")
-                for key, res in BY_KEY.items()}
-    return Snapshot.build(files.objects, statuses, "offline")
+    present = {key for key, _ in files.objects} | set(files.captured)
+    return {key: CollectionStatus(key, State.OK if res.index in present or key in files.captured
+                                  or res.is_configuration else State.ABSENT, "in the input files")
+            for key, res in BY_KEY.items()}
 
 
 def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn):

@@ -24,6 +24,7 @@ from kubectl_meshdoctor.snapshot import objects as o
 SUFFIXES = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 << 20  # a namespace's worth of objects is a few MB; beyond this, narrow the input
 MAX_NODES = 200_000  # nodes one document may expand to (aliases counted each time they are used)
+CAPTURED_ANNOTATION = "meshdoctor.io/collections"  # on a `meshdoctor snapshot` List: what it read
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -32,22 +33,25 @@ class LoadedFiles:
     objects: tuple[tuple[str, dict[str, Any]], ...]  # (resource key, object)
     ignored_kinds: tuple[str, ...]  # kinds meshdoctor does not read, for a note
     sources: tuple[str, ...]
+    captured: tuple[str, ...] = ()  # collections a `meshdoctor snapshot` file says it read (even if empty)
 
 
 def load_files(paths: list[str], default_namespace: str) -> LoadedFiles:
     found: list[tuple[str, dict[str, Any]]] = []
     ignored: set[str] = set()
     sources: list[str] = []
+    captured: set[str] = set()
     for label, text in _read_all(paths):
         sources.append(label)
         for line, doc in _documents(label, text):
+            captured.update(c for c in o.annotations(doc).get(CAPTURED_ANNOTATION, "").split(",") if c in BY_KEY)
             for obj in _expand(label, line, doc):
                 resource = resource_for(o.as_str(obj.get("apiVersion")), o.kind(obj))
                 if resource is None:
                     ignored.add(o.kind(obj))
                     continue
                 found.append((resource.key, _with_namespace(obj, resource, default_namespace)))
-    return LoadedFiles(tuple(found), tuple(sorted(ignored)), tuple(sources))
+    return LoadedFiles(tuple(found), tuple(sorted(ignored)), tuple(sources), tuple(sorted(captured)))
 
 
 def _read_all(paths: list[str]) -> Iterator[tuple[str, str]]:

@@ -80,6 +80,15 @@ class LiveReader:
             self.results.append(ListResult(ListRequest("gatewaypods"), CollectionStatus(
                 "gatewaypods", State.OK, "(no gateway routes to the host)")))
 
+    def read_scope(self, namespace: str | None, mesh_config: tuple[str, str],
+                   gateway_selectors: Iterable[str]) -> None:
+        """For `scan` and `snapshot`: every Pod and Endpoints in the scope (one namespace, or all)."""
+        self.progress("reading pods and endpoints")
+        cm_namespace, cm_name = mesh_config
+        gateways = [ListRequest("gatewaypods", None, label_selector=sel) for sel in dict.fromkeys(gateway_selectors)]
+        self._read([ListRequest("pods", namespace), ListRequest("endpoints", namespace),
+                    ListRequest("configmaps", cm_namespace, field_selector=f"metadata.name={cm_name}"), *gateways])
+
     def snapshot(self, overlay: Iterable[tuple[str, dict[str, Any]]] = (), mode: str = "live") -> Snapshot:
         statuses: dict[str, CollectionStatus] = {}
         objects: list[tuple[str, dict[str, Any]]] = []

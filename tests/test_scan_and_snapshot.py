@@ -1,0 +1,70 @@
+"""`scan` (every host, one read) and `snapshot` (what was read, replayable with --offline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import EXAMPLES, SCENARIOS, objects_of, offline, run_cli
+
+DEMO = EXAMPLES / "bookinfo"
+
+
+def test_scan_lists_the_broken_hosts_first():
+    result = run_cli("scan", "-A", *offline(DEMO), "-o", "json")
+    rows = result.json()["summary"]
+    assert rows[0] == {"host": "reviews.bookinfo.svc.cluster.local", "errors": 2, "warnings": 1,
+                       "worst": "MD101 vs-mesh-duplicate-host"}
+    assert {r["host"] for r in rows} >= {"productpage.bookinfo.svc.cluster.local", "bookinfo.example.com"}
+    assert all(r["errors"] == 0 for r in rows[1:])
+    assert result.exit_code == 1
+
+
+def test_scan_reads_the_cluster_once_whatever_the_number_of_hosts(live):
+    cluster = live(objects_of([DEMO]))
+    result = cluster.run("scan", "-A", "-o", "json")
+    assert len(result.json()["reports"]) == 5
+    pods = [r for r in cluster.cluster.requests if r.path.endswith("/pods")]
+    assert [(r.path, r.query.get("labelSelector")) for r in pods] == [
+        ("/api/v1/pods", None), ("/api/v1/pods", "istio=ingressgateway")]
+    assert len(cluster.cluster.requests) < 20
+    healthy = live(objects_of([EXAMPLES / "bookinfo-healthy"])).run("scan", "-A")
+    assert healthy.exit_code == 0 and "bookinfo.example.com" in healthy.stdout
+
+
+def findings_key(doc: dict) -> list[tuple]:
+    return sorted((f["code"], f["port"], f["subset"], tuple(sorted((r["kind"], r["namespace"], r["name"])
+                                                                   for r in f["resources"]))) for f in doc["findings"])
+
+
+def test_snapshot_round_trips_to_the_same_findings(live, tmp_path: Path):
+    for world, host, namespace in ((DEMO, "reviews", "bookinfo"),
+                                   (SCENARIOS / "tls", "httpbin", "default")):
+        files = [world] if world.is_dir() and world != SCENARIOS / "tls" else [
+            world / "ground.yaml", world / "mesh-strict.yaml", world / "guidelines-httpbin.yaml"]
+        cluster = live(objects_of(files))
+        dump = tmp_path / f"{namespace}.yaml"
+        taken = cluster.run("snapshot", "-A", "-o", str(dump))
+        assert taken.exit_code == 0 and "wrote" in taken.stderr
+        live_doc = cluster.run("host", host, "-n", namespace, "-o", "json").json()
+        offline_doc = run_cli("host", host, "-n", namespace, *offline(dump), "-o", "json").json()
+        assert findings_key(offline_doc) == findings_key(live_doc) and live_doc["findings"]
+        assert {c["code"]: c["status"] for c in offline_doc["checks"]} == \
+            {c["code"]: c["status"] for c in live_doc["checks"]}
+
+
+def test_snapshot_holds_no_secret_and_only_the_mesh_config_map(live, tmp_path: Path):
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "bookinfo"},
+              "data": {"k": "c2VjcmV0"}}
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app", "namespace": "bookinfo"},
+             "data": {"password": "hunter2"}}
+    cluster = live([*objects_of([DEMO]), secret, other])
+    dump = tmp_path / "dump.yaml"
+    cluster.run("snapshot", "-A", "-o", str(dump))
+    text = dump.read_text()
+    assert text.startswith("# meshdoctor snapshot of all namespaces, context fake,")
+    items = yaml.safe_load(text)["items"]
+    assert not [i for i in items if i["kind"] == "Secret"]
+    assert [i["metadata"]["name"] for i in items if i["kind"] == "ConfigMap"] == ["istio"]
+    assert "hunter2" not in text
