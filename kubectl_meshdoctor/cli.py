@@ -69,7 +69,7 @@ KUBE_FLAGS: tuple[tuple[str, Any, Any, Any], ...] = (
 )
 
 OutputOpt = Annotated[str, typer.Option("-o", "--output",
-                                        help="text | json | yaml | markdown | jsonpath=TEMPLATE")]
+                                        help="text | json | yaml | markdown | junit | jsonpath=TEMPLATE")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also when NO_COLOR is set).")]
 
 
@@ -162,11 +162,21 @@ def _spinner(no_color: bool) -> Iterator[Callable[[str], None]]:
 def _output_format(output: str) -> tuple[str, str]:
     fmt, _, template = output.partition("=")
     fmt = fmt.strip().lower()
-    if fmt not in ("text", "json", "yaml", "markdown", "md", "jsonpath"):
-        raise UsageError(f"unknown output format {output!r}: use text, json, yaml, markdown or jsonpath=TEMPLATE")
+    if fmt not in ("text", "json", "yaml", "markdown", "md", "jsonpath", "junit"):
+        raise UsageError(f"unknown output format {output!r}: use text, json, yaml, markdown, junit or "
+                         "jsonpath=TEMPLATE")
     if fmt == "jsonpath" and not template:
         raise UsageError("jsonpath output needs a template: -o jsonpath='{.findings[*].id}'")
     return ("markdown" if fmt == "md" else fmt), template
+
+
+def _write_junit(reports: list[Any], fmt: str) -> bool:
+    if fmt != "junit":
+        return False
+    from kubectl_meshdoctor.report.junit import to_junit
+
+    sys.stdout.write(to_junit(reports))
+    return True
 
 
 def _write_machine(doc: Any, fmt: str, template: str) -> bool:
@@ -191,12 +201,16 @@ OfflineOpt = Annotated[bool, typer.Option("--offline", help="Use only the -f fil
 FailOnOpt = Annotated[str, typer.Option("--fail-on", help="error | warning | info | none: the lowest severity "
                                                           "that makes the exit code 1.")]
 DomainOpt = Annotated[str, typer.Option("--cluster-domain", help="The cluster's DNS domain.")]
+SuppressOpt = Annotated[list[str] | None, typer.Option(
+    "--suppress", help="CODE_OR_ID[=Kind/namespace/name], globs, repeatable: a known exception, listed but not "
+                       "counted in the exit code (objects can also carry the meshdoctor.io/suppress annotation).")]
 HostArg = Annotated[str, typer.Argument(help="reviews, reviews.bookinfo, reviews.bookinfo.svc.cluster.local, "
                                              "or an external host such as myapp.com")]
 
 
 def _diagnose(kube: Any, host: str, filename: list[str] | None, offline: bool, output: str, fail_on: str,
-              no_color: bool, cluster_domain: str, families: tuple[str, ...] = ()) -> tuple[Any, str, str, bool]:
+              no_color: bool, cluster_domain: str, families: tuple[str, ...] = (),
+              suppress: list[str] | None = None) -> tuple[Any, str, str, bool]:
     from kubectl_meshdoctor.diagnose import HostRequest, diagnose_host
     from kubectl_meshdoctor.report.verdict import FAIL_ON
 
@@ -206,7 +220,7 @@ def _diagnose(kube: Any, host: str, filename: list[str] | None, offline: bool, o
     if offline and not filename:
         raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")
     no_color = no_color or bool(os.environ.get("NO_COLOR"))
-    request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, families)
+    request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, families, tuple(suppress or ()))
     with _spinner(no_color) as progress:
         report = diagnose_host(request, kube, progress)
     return report, fmt, template, no_color
@@ -222,11 +236,13 @@ def _finish(report: Any, fail_on: str) -> None:
 @kube_command
 def host(kube: Any, host: HostArg, filename: FilenameOpt = None, offline: OfflineOpt = False,
          output: OutputOpt = "text", fail_on: FailOnOpt = "error", no_color: NoColorOpt = False,
-         cluster_domain: DomainOpt = "cluster.local") -> None:
+         cluster_domain: DomainOpt = "cluster.local", suppress: SuppressOpt = None) -> None:
     """Diagnose traffic to one host: routing, TLS, subsets, ingress and workload problems, each with the
     objects involved and the fix."""
     report, fmt, template, no_color = _diagnose(kube, host, filename, offline, output, fail_on, no_color,
-                                                cluster_domain)
+                                                cluster_domain, suppress=suppress)
+    if _write_junit([report], fmt):
+        _finish(report, fail_on)
     if not _write_machine(report.to_dict(), fmt, template):
         if fmt == "markdown":
             from kubectl_meshdoctor.report.markdown import to_markdown
@@ -300,7 +316,8 @@ AllNamespacesOpt = Annotated[bool, typer.Option("-A", "--all-namespaces", help="
 @kube_command
 def scan(kube: Any, all_namespaces: AllNamespacesOpt = False, filename: FilenameOpt = None,
          offline: OfflineOpt = False, output: OutputOpt = "text", fail_on: FailOnOpt = "error",
-         no_color: NoColorOpt = False, cluster_domain: DomainOpt = "cluster.local") -> None:
+         no_color: NoColorOpt = False, cluster_domain: DomainOpt = "cluster.local",
+         suppress: SuppressOpt = None) -> None:
     """Every host in a namespace (or with -A, the cluster) through the host checks, worst first, from one
     read of the cluster: for when you do not know yet which host is broken."""
     from kubectl_meshdoctor.report.verdict import FAIL_ON, exit_code
@@ -315,11 +332,12 @@ def scan(kube: Any, all_namespaces: AllNamespacesOpt = False, filename: Filename
     with _spinner(no_color) as progress:
         progress("reading the cluster")
         reports = scan_scope(read_scope(kube, all_namespaces, list(filename or ()), offline, cluster_domain),
-                             cluster_domain)
+                             cluster_domain, tuple(suppress or ()))
     rows = [{"host": r.host, "errors": r.count("error"), "warnings": r.count("warning"), "worst": worst(r)}
             for r in reports]
-    if not _write_machine({"apiVersion": "meshdoctor/v1", "kind": "ScanReport", "summary": rows,
-                           "reports": [r.to_dict() for r in reports]}, fmt, template):
+    if not _write_junit(reports, fmt) and not _write_machine(
+            {"apiVersion": "meshdoctor/v1", "kind": "ScanReport", "summary": rows,
+             "reports": [r.to_dict() for r in reports]}, fmt, template):
         from rich import box
         from rich.table import Table
 

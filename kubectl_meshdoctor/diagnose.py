@@ -27,6 +27,7 @@ from kubectl_meshdoctor.mesh.target import Target, resolve_target
 from kubectl_meshdoctor.mesh.views import build_model, describe
 from kubectl_meshdoctor.mesh.workloads import label_selector_string, service_selector
 from kubectl_meshdoctor.report.model import FAILED, PASSED, Finding, Report, Source
+from kubectl_meshdoctor.report.suppress import parse_rules, split
 from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.snapshot.files import LoadedFiles, load_files
 from kubectl_meshdoctor.snapshot.model import Snapshot
@@ -41,6 +42,7 @@ class HostRequest:
     offline: bool = False
     cluster_domain: str = "cluster.local"
     families: tuple[str, ...] = ()  # only the checks of these families (empty: all)
+    suppress: tuple[str, ...] = ()  # CODE_OR_ID[=Kind/ns/name] rules
 
 
 def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn = lambda _m: None) -> Report:
@@ -80,6 +82,9 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     ctx = CheckContext(snapshot, settings, target, change)
     checks = tuple(c for c in CHECKS if not request.families or c.entry.family in request.families)
     results, findings = run_checks(ctx, checks)
+    rules = parse_rules(request.suppress)
+    findings, suppressed = split(findings, rules, snapshot)
+    results = _passed_when_all_suppressed(results, findings, suppressed)
     resolved = None
     if change is not None:
         findings, resolved = _compare_with_base(findings, CheckContext(change.base, settings, target), checks)
@@ -91,7 +96,19 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     tls = [row.to_dict() for row in ctx.tls_rows] if tls_ran else None
     return Report(request.host, target.host, target.namespace, source, tuple(results), tuple(findings),
                   tuple([*target.notes, *notes, *settings.notes]), routing, tls, resolved,
-                  describe_workloads(snapshot, settings, target) if snapshot.readable("services") else None)
+                  describe_workloads(snapshot, settings, target) if snapshot.readable("services") else None,
+                  tuple(suppressed))
+
+
+def _passed_when_all_suppressed(results: list, findings: list[Finding], suppressed: list) -> list:
+    """A check whose every finding was suppressed on purpose passes, and says so."""
+    remaining = {f.entry.code for f in findings}
+    counts: dict[str, int] = {}
+    for finding, _ in suppressed:
+        counts[finding.entry.code] = counts.get(finding.entry.code, 0) + 1
+    return [dataclasses.replace(r, status=PASSED, reason=f"{counts[r.entry.code]} finding(s) suppressed")
+            if r.status == FAILED and r.entry.code in counts and r.entry.code not in remaining else r
+            for r in results]
 
 
 def _compare_with_base(findings: list[Finding], base: CheckContext, checks: tuple) -> tuple[list[Finding], tuple]:

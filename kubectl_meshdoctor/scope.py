@@ -72,15 +72,15 @@ def hosts_in(scope: Scope) -> list[str]:
     return sorted(services) + sorted(external)
 
 
-def scan(scope: Scope, cluster_domain: str) -> list[Report]:
+def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = ()) -> list[Report]:
     reports = []
     for host in hosts_in(scope):
         try:
             target = resolve_target(scope.snapshot, host, scope.namespace or "default", cluster_domain)
         except MeshdoctorError:
             continue
-        reports.append(analyse(HostRequest(host, cluster_domain=cluster_domain), scope.snapshot, scope.settings,
-                               target, list(scope.notes)))
+        request = HostRequest(host, cluster_domain=cluster_domain, suppress=suppress)
+        reports.append(analyse(request, scope.snapshot, scope.settings, target, list(scope.notes)))
     return sorted(reports, key=lambda r: (-r.count("error"), -r.count("warning"), r.host))
 
 

@@ -97,6 +97,7 @@ class Report:
     tls: list[dict[str, Any]] | None = None  # client vs server TLS per client namespace, port, subset
     resolved: tuple[Finding, ...] | None = None  # what-if only: findings of the live state the change removes
     workloads: dict[str, Any] | None = None  # Service ports with their derived protocol, and the pods
+    suppressed: tuple[tuple[Finding, str], ...] = ()  # (finding, why) silenced on purpose, still listed
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.level == severity)
@@ -108,6 +109,7 @@ class Report:
         summary: dict[str, int] = {s: self.count(s) for s in SEVERITIES}
         summary["checksPassed"] = self.count_status(PASSED)
         summary["checksSkipped"] = self.count_status(SKIPPED)
+        summary["suppressed"] = len(self.suppressed)
         return {
             "apiVersion": "meshdoctor/v1",
             "kind": "Report",
@@ -121,6 +123,7 @@ class Report:
             "routing": self.routing,
             "tls": self.tls,
             "workloads": self.workloads,
+            "suppressed": [f.to_dict() | {"suppressedBy": why} for f, why in self.suppressed],
             **({"resolved": [f.to_dict() for f in self.resolved]} if self.resolved is not None else {}),
             "notes": list(self.notes),
         }

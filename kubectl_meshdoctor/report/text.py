@@ -36,6 +36,13 @@ def render_text(report: Report, console: Console) -> None:
         console.print(Text(family.title, style="bold underline"))
         for line in lines:
             _render_check(console, line)
+    if report.suppressed:
+        console.print()
+        console.print(Text(f"Suppressed ({len(report.suppressed)}): not counted in the exit code",
+                           style="bold underline"))
+        for finding, why in report.suppressed:
+            _indented(console, Text(f"{finding.entry.code} {finding.entry.id} ({why}): ", style="dim")
+                      + Text(finding.message), 2, bullet="- ")
     if report.resolved:
         console.print()
         console.print(Text("Resolved by the change", style="bold underline"))
@@ -62,6 +69,8 @@ def _render_check(console: Console, line: CheckLine) -> None:
     if line.result.status in (SKIPPED, NOT_RUN):
         head.append(f"  {line.result.status}: ", style=STYLE[line.mark])
         head.append(line.result.reason)
+    elif line.result.reason:
+        head.append(f"  ({line.result.reason})", style="dim")
     _indented(console, head, 2, bullet=Text(line.mark + " ", style=STYLE[line.mark]))
     for finding in line.findings:
         mark = Text(f"[{finding.change}] ", style="bold yellow" if finding.change == "new" else "dim") \
