@@ -1,0 +1,54 @@
+"""Build the krew release: one `shiv --compile-pyc` zipapp (pure-Python dependency closure, so one
+archive serves linux and macOS) plus LICENSE in `dist/kubectl-meshdoctor.tar.gz`, and the manifest
+with this build's version and sha256 in `dist/meshdoctor.yaml`.
+
+    .venv/bin/python -m release.build
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build(out: Path = ROOT / "dist") -> tuple[Path, Path]:
+    from kubectl_meshdoctor import __version__
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as stage:
+        zipapp = Path(stage) / "kubectl-meshdoctor"
+        subprocess.run([sys.executable, "-m", "shiv", "-c", "kubectl-meshdoctor", "--compile-pyc", "--python",
+                        "/usr/bin/env python3", "-o", str(zipapp), str(ROOT)], check=True,
+                       stdout=subprocess.DEVNULL)
+        archive = out / "kubectl-meshdoctor.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for path, mode in ((zipapp, 0o755), (ROOT / "LICENSE", 0o644)):
+                info = tar.gettarinfo(str(path), arcname=path.name)
+                info.mode, info.uid, info.gid, info.uname, info.gname = mode, 0, 0, "", ""
+                with path.open("rb") as f:
+                    tar.addfile(info, io.BytesIO(f.read()))
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    manifest = yaml.safe_load((ROOT / "krew-manifest.yaml").read_text())
+    version = f"v{__version__}"
+    manifest["spec"]["version"] = version
+    for platform in manifest["spec"]["platforms"]:
+        platform["sha256"] = digest
+        platform["uri"] = platform["uri"].replace(f"/download/{platform['uri'].split('/download/')[1].split('/')[0]}/",
+                                                  f"/download/{version}/")
+    filled = out / "meshdoctor.yaml"
+    filled.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return archive, filled
+
+
+if __name__ == "__main__":
+    archive, manifest = build()
+    print(f"{archive}\n{manifest}")

@@ -1,0 +1,101 @@
+"""Distribution: the krew manifest (strictly validated), the release archive installed the way krew
+installs it and run through kubectl, and the wheel in a fresh virtualenv (the pipx route)."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from release.validate_manifest import validate
+from tests.conftest import EXAMPLES, ROOT
+
+MANIFEST = yaml.safe_load((ROOT / "krew-manifest.yaml").read_text())
+KUBECTL = shutil.which("kubectl")
+
+
+def test_committed_manifest_is_valid():
+    assert validate(MANIFEST, "krew-manifest.yaml") == []
+
+
+def broken(change) -> dict:
+    doc = copy.deepcopy(MANIFEST)
+    change(doc)
+    return doc
+
+
+@pytest.mark.parametrize(("change", "complaint"), [
+    (lambda d: d["spec"].update(shortDesciption="typo"), "unknown key 'shortDesciption'"),
+    (lambda d: d["spec"].update(shortDescription="x" * 51), "at most 50 characters"),
+    (lambda d: d["spec"].update(description="kubectl meshdoctor host reviews -n bookinfo"), "usage"),
+    (lambda d: d["spec"].update(description="x" * 81), "wrapped at 80"),
+    (lambda d: d["spec"]["platforms"][0].update(sha256="A" * 64), "64 lowercase hex"),
+    (lambda d: d["spec"]["platforms"][0]["selector"]["matchExpressions"][0].update(key="distro"), "os and arch"),
+    (lambda d: d["spec"]["platforms"].append(copy.deepcopy(d["spec"]["platforms"][0])), "matched by 2 platforms"),
+    (lambda d: d["spec"]["platforms"][0].update(files=[{"from": "kubectl-meshdoctor", "to": "."}]), "license"),
+    (lambda d: d["spec"].update(caveats="none"), "Python requirement"),
+    (lambda d: d["spec"].update(version="0.1.0"), "leading v"),
+])
+def test_validator_rejects_broken_copies(change, complaint):
+    errors = validate(broken(change), "krew-manifest.yaml")
+    assert any(complaint in e for e in errors), errors
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    from release.build import build
+
+    return build(tmp_path_factory.mktemp("dist"))
+
+
+def test_release_manifest_carries_the_archive_digest(release):
+    import hashlib
+
+    archive, manifest_path = release
+    manifest = yaml.safe_load(manifest_path.read_text())
+    assert validate(manifest, "meshdoctor.yaml") == []
+    assert manifest["spec"]["platforms"][0]["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed on this machine")
+def test_krew_style_install_runs_through_kubectl(release, tmp_path):
+    archive, manifest_path = release
+    platform = yaml.safe_load(manifest_path.read_text())["spec"]["platforms"][0]
+    unpacked, installed, bin_dir = tmp_path / "download", tmp_path / "store", tmp_path / "bin"
+    for d in (unpacked, installed, bin_dir):
+        d.mkdir()
+    with tarfile.open(archive) as tar:
+        tar.extractall(unpacked, filter="data")
+    for rule in platform["files"]:  # krew's `files`: from (in the archive) -> to (in the install dir)
+        shutil.copy2(unpacked / rule["from"], installed / rule["to"])
+    assert (installed / "LICENSE").exists()
+    (bin_dir / "kubectl-meshdoctor").symlink_to(installed / platform["bin"])
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin",
+           "HOME": str(tmp_path), "NO_COLOR": "1"}
+    version = subprocess.run([KUBECTL, "meshdoctor", "version"], capture_output=True, text=True, env=env,
+                             timeout=120, check=False)
+    assert version.returncode == 0 and version.stdout.startswith("kubectl-meshdoctor"), version.stderr
+    demo = subprocess.run([KUBECTL, "meshdoctor", "host", "reviews", "-n", "bookinfo", "--offline", "-f",
+                           str(EXAMPLES / "bookinfo")], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+    assert demo.returncode == 1 and "One VirtualService per host for sidecars" in demo.stdout
+
+
+def test_wheel_installs_in_a_fresh_virtualenv(tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+                   check=True, timeout=300)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    [wheel] = wheels.glob("*.whl")
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], check=True, timeout=600)
+    result = subprocess.run([str(venv / "bin" / "kubectl-meshdoctor"), "version"], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0 and result.stdout.startswith("kubectl-meshdoctor")
