@@ -449,7 +449,13 @@ def version(kube: Any, output: OutputOpt = "text") -> None:
 
 
 def main() -> None:
-    """Console entry point: usage errors as one line (exit 2), everything else from the commands."""
+    """Console entry point: usage errors as one line (exit 2), everything else from the commands.
+    Called as `kubectl_complete-meshdoctor` (a symlink to the krew zipapp), it completes instead."""
+    if os.path.basename(sys.argv[0]).startswith("kubectl_complete-"):
+        from kubectl_meshdoctor.completion import main as complete
+
+        complete()
+        return
     try:
         code = app(prog_name=PROG, standalone_mode=False)
     except click_exceptions.UsageError as exc:

@@ -99,3 +99,15 @@ def test_wheel_installs_in_a_fresh_virtualenv(tmp_path):
     result = subprocess.run([str(venv / "bin" / "kubectl-meshdoctor"), "version"], capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0 and result.stdout.startswith("kubectl-meshdoctor")
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed on this machine")
+def test_the_zipapp_completes_when_called_as_the_kubectl_completer(release, tmp_path):
+    archive, _ = release
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path, filter="data")
+    completer = tmp_path / "kubectl_complete-meshdoctor"
+    completer.symlink_to(tmp_path / "kubectl-meshdoctor")
+    env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "none")}
+    out = subprocess.run([str(completer), "sc"], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.stdout.splitlines() == ["scan", ":4"]
