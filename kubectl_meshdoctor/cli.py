@@ -35,7 +35,7 @@ EXIT_CODES_HELP = ("Exit codes: 0 nothing at or above --fail-on and every check 
                    "were skipped.")
 
 app = typer.Typer(
-    name="meshdoctor", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    name="meshdoctor", no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
     rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
     help="Why is traffic to this host in the Istio mesh failing, and what do I do about it? "
          "Read-only: never creates, changes or deletes anything. " + EXIT_CODES_HELP,
@@ -204,8 +204,18 @@ DomainOpt = Annotated[str, typer.Option("--cluster-domain", help="The cluster's 
 SuppressOpt = Annotated[list[str] | None, typer.Option(
     "--suppress", help="CODE_OR_ID[=Kind/namespace/name], globs, repeatable: a known exception, listed but not "
                        "counted in the exit code (objects can also carry the meshdoctor.io/suppress annotation).")]
+def _complete_host(ctx: Any, incomplete: str) -> list[str]:
+    """Host names from the cluster for typer's shell completion (silent and bounded, like kubectl's)."""
+    from kubectl_meshdoctor.completion import cluster_names
+
+    words = [w for k, v in (ctx.params or {}).items() if v and k in ("namespace", "kubeconfig", "context")
+             for w in (f"--{k}", str(v))]
+    return [n for n in cluster_names([*words, incomplete], "services") if n.startswith(incomplete)]
+
+
 HostArg = Annotated[str, typer.Argument(help="reviews, reviews.bookinfo, reviews.bookinfo.svc.cluster.local, "
-                                             "or an external host such as myapp.com")]
+                                             "or an external host such as myapp.com",
+                                        autocompletion=_complete_host)]
 
 
 def _diagnose(kube: Any, host: str, filename: list[str] | None, offline: bool, output: str, fail_on: str,
@@ -457,7 +467,11 @@ def main() -> None:
         complete()
         return
     try:
-        code = app(prog_name=PROG, standalone_mode=False)
+        # typer's completion scripts are for the `kubectl-meshdoctor` executable (kubectl's own completion
+        # goes through kubectl_complete-meshdoctor), so they are generated under that name
+        installing = {"--install-completion", "--show-completion"} & set(sys.argv[1:])
+        code = app(prog_name="kubectl-meshdoctor" if installing else PROG, standalone_mode=False,
+                   complete_var="_KUBECTL_MESHDOCTOR_COMPLETE")
     except click_exceptions.UsageError as exc:
         hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
         sys.stderr.write(f"error: {exc.format_message()}{hint}\n")

@@ -50,3 +50,20 @@ def test_kubectl_runs_the_completer(live):
     out = subprocess.run(["kubectl", "__complete", "meshdoctor", "host", "rat"], capture_output=True, text=True,
                          env=env, timeout=60, check=False)
     assert "ratings" in out.stdout.splitlines()
+
+
+def test_typer_shell_completion_completes_hosts_from_the_cluster(live):
+    cluster = live(objects_of([EXAMPLES / "bookinfo"]))
+    env = {**os.environ, "_KUBECTL_MESHDOCTOR_COMPLETE": "complete_bash", "COMP_CWORD": "2",
+           "COMP_WORDS": "kubectl-meshdoctor host rat",
+           "KUBECONFIG": str(cluster.kubeconfig_for("admin", namespace="bookinfo"))}
+    script = Path(sys.executable).parent / "kubectl-meshdoctor"
+    out = subprocess.run([str(script)], capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert "ratings" in out.stdout.split()
+
+
+def test_typer_completion_script_uses_the_executable_name():
+    script = Path(sys.executable).parent / "kubectl-meshdoctor"
+    out = subprocess.run([str(script), "--show-completion", "bash"], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert "_KUBECTL_MESHDOCTOR_COMPLETE=complete_bash" in out.stdout
