@@ -22,7 +22,7 @@ def test_json_follows_the_report_contract():
                              "istio": {"version": "1.22.3", "autoMtls": True, "rootNamespace": "istio-system"}}
     statuses = [c["status"] for c in doc["checks"]]
     assert doc["summary"] == {"error": 2, "warning": 1, "info": 0, "checksPassed": statuses.count("passed"),
-                              "checksSkipped": statuses.count("skipped")}
+                              "checksSkipped": statuses.count("skipped"), "suppressed": 0}
     assert statuses.count("failed") == len({f["code"] for f in doc["findings"]})
     for check in doc["checks"]:
         assert set(check) <= {"id", "code", "status", "reason"} and check["status"] in (
