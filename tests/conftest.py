@@ -118,3 +118,15 @@ def offline(*paths: Path | str, args: tuple[str, ...] = ()) -> list[str]:
     for p in paths:
         out += ["-f", str(p)]
     return [*out, "--offline", *args]
+
+
+def run_world(mode: str, live: Any, files: list[Path], *args: str) -> Result:
+    """Run the CLI on a scenario world from files (--offline) or served by the fake API server (live);
+    `args` are the command and its arguments, without -f/--offline or --kubeconfig."""
+    if mode == "offline":
+        return run_cli(*args, *offline(*files))
+    return live(objects_of(files)).run(*args)
+
+
+def found(doc: dict[str, Any], code: str) -> list[dict[str, Any]]:
+    return [f for f in doc["findings"] if f["code"] == code]

@@ -9,7 +9,7 @@ import pytest
 
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.version import IstioVersion
-from tests.conftest import BASE, EXAMPLES, SCENARIOS, objects_of, offline, run_cli
+from tests.conftest import BASE, EXAMPLES, SCENARIOS, found, offline, run_cli, run_world
 
 MODES = ("offline", "live")
 PORTS = SCENARIOS / "ports"
@@ -17,16 +17,9 @@ PORTS = SCENARIOS / "ports"
 
 def report(mode: str, live, scenario: str, host: str = "web"):
     files = [BASE, PORTS / f"{scenario}.yaml"]
-    if mode == "offline":
-        result = run_cli("host", host, "-n", "bookinfo", *offline(*files), "-o", "json")
-    else:
-        result = live(objects_of(files)).run("host", host, "-n", "bookinfo", "-o", "json")
+    result = run_world(mode, live, files, "host", host, "-n", "bookinfo", "-o", "json")
     assert "Traceback" not in result.stderr, result.stderr
     return result.json()
-
-
-def found(doc: dict, code: str) -> list[dict]:
-    return [f for f in doc["findings"] if f["code"] == code]
 
 
 def md5(doc: dict, at_least: str = "warning") -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BASE, SCENARIOS, objects_of, offline, run_cli
+from tests.conftest import BASE, SCENARIOS, found, run_cli, run_world
 
 MODES = ("offline", "live")
 ROUTING = tuple(f"MD10{i}" for i in range(1, 9))
@@ -16,19 +16,12 @@ ROUTING = tuple(f"MD10{i}" for i in range(1, 9))
 
 def report(mode: str, live, scenario: str, host: str, namespace: str = "bookinfo"):
     files = [BASE, SCENARIOS / "routing" / "services.yaml", SCENARIOS / "routing" / f"{scenario}.yaml"]
-    if mode == "offline":
-        result = run_cli("host", host, "-n", namespace, *offline(*files), "-o", "json")
-    else:
-        result = live(objects_of(files)).run("host", host, "-n", namespace, "-o", "json")
+    result = run_world(mode, live, files, "host", host, "-n", namespace, "-o", "json")
     assert "Traceback" not in result.stderr, result.stderr
     doc = result.json()
     # these worlds hold no pods or endpoints, so only the routing checks are expected to run
     assert {c["status"] for c in doc["checks"] if c["code"] in ROUTING} <= {"passed", "failed"}
     return doc
-
-
-def found(doc: dict, code: str) -> list[dict]:
-    return [f for f in doc["findings"] if f["code"] == code]
 
 
 def routing_codes(doc: dict) -> list[str]:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BASE, SCENARIOS, objects_of, offline, run_cli
+from tests.conftest import BASE, SCENARIOS, found, objects_of, run_world
 
 MODES = ("offline", "live")
 CODES = {"MD301", "MD302", "MD401", "MD402", "MD403", "MD404"}
 
 
 def run(mode: str, live, files: list, host: str, namespace: str):
-    if mode == "offline":
-        result = run_cli("host", host, "-n", namespace, *offline(*files), "-o", "json")
-    else:
-        result = live(objects_of(files)).run("host", host, "-n", namespace, "-o", "json")
+    result = run_world(mode, live, files, "host", host, "-n", namespace, "-o", "json")
     assert "Traceback" not in result.stderr, result.stderr
     doc = result.json()
     assert all(c["status"] != "skipped" for c in doc["checks"] if c["code"] in CODES), doc["checks"]
@@ -29,10 +26,6 @@ def subsets(mode: str, live, scenario: str):
 def ingress(mode: str, live, scenario: str, host: str = "helloworld", directory: str = "ingress"):
     files = [BASE, SCENARIOS / "ingress" / "ground.yaml", SCENARIOS / directory / f"{scenario}.yaml"]
     return run(mode, live, files, host, "default")
-
-
-def found(doc: dict, code: str) -> list[dict]:
-    return [f for f in doc["findings"] if f["code"] == code]
 
 
 def ours(doc: dict) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SCENARIOS, objects_of, offline, run_cli
+from tests.conftest import SCENARIOS, offline, run_cli, run_world
 
 MODES = ("offline", "live")
 TLS = SCENARIOS / "tls"
@@ -16,11 +16,7 @@ TLS = SCENARIOS / "tls"
 
 def tls_report(mode: str, live, *scenarios: str, host: str = "httpbin", ground: str = "ground", command: str = "tls"):
     files = [TLS / f"{ground}.yaml", *(TLS / f"{s}.yaml" for s in scenarios)]
-    args = (command, host, "-n", "default", "-o", "json")
-    if mode == "offline":
-        result = run_cli(*args[:4], *offline(*files), *args[4:])
-    else:
-        result = live(objects_of(files)).run(*args)
+    result = run_world(mode, live, files, command, host, "-n", "default", "-o", "json")
     assert "Traceback" not in result.stderr, result.stderr
     doc = result.json()
     assert {c["status"] for c in doc["checks"]} <= {"passed", "failed"}, doc["checks"]

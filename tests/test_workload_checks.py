@@ -8,27 +8,20 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import objects_of, offline, run_cli, scenario_files
+from tests.conftest import found as findings
+from tests.conftest import offline, run_cli, run_world, scenario_files
 
 MODES = ("offline", "live")
 
 
 def report(mode: str, live, scenario: str, host: str, namespace: str, *extra: str):
-    files = scenario_files(scenario)
-    if mode == "offline":
-        result = run_cli("host", host, "-n", namespace, *offline(*files), "-o", "json", *extra)
-    else:
-        result = live(objects_of(files)).run("host", host, "-n", namespace, "-o", "json", *extra)
+    result = run_world(mode, live, scenario_files(scenario), "host", host, "-n", namespace, "-o", "json", *extra)
     assert "Traceback" not in result.stderr
     return result
 
 
 def status_of(doc: dict, code: str) -> str:
     return next(c["status"] for c in doc["checks"] if c["code"] == code)
-
-
-def findings(doc: dict, code: str) -> list[dict]:
-    return [f for f in doc["findings"] if f["code"] == code]
 
 
 @pytest.mark.parametrize("mode", MODES)
