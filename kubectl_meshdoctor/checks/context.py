@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -53,6 +53,18 @@ class CheckContext:
         """The Services behind the host that have endpoints and pods (ExternalName ones resolve by DNS)."""
         found = (self.snapshot.get("services", ref.namespace, ref.name) for ref in self.target.services)
         return [svc for svc in found if svc is not None and o.spec(svc).get("type") != "ExternalName"]
+
+
+def app_containers(ctx: CheckContext) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(pod, container) for every application container (not the proxy) of the pods behind the host."""
+    from kubectl_meshdoctor.mesh.workloads import PROXY_CONTAINER, service_pods
+
+    for svc in ctx.workload_services:
+        for pod in service_pods(ctx.snapshot, svc):
+            for container in o.as_list(o.spec(pod).get("containers")):
+                container = o.as_dict(container)
+                if container.get("name") != PROXY_CONTAINER:
+                    yield pod, container
 
 
 @reads("services")

@@ -11,7 +11,7 @@ from typing import Any
 
 from kubectl_meshdoctor.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.context import CheckContext, has_workloads
+from kubectl_meshdoctor.checks.context import CheckContext, app_containers, has_workloads
 from kubectl_meshdoctor.mesh import protocol as proto
 from kubectl_meshdoctor.mesh import workloads as w
 from kubectl_meshdoctor.mesh.tls import service_ports, target_port
@@ -158,23 +158,16 @@ def target_port_not_exposed(ctx: CheckContext) -> list[Finding]:
 @check("MD508", needs=("services", "pods"), applies=has_workloads)
 def port_reserved_by_istio(ctx: CheckContext) -> list[Finding]:
     findings = []
-    for svc in ctx.workload_services:
-        for pod in w.service_pods(ctx.snapshot, svc):
-            for container in o.as_list(o.spec(pod).get("containers")):
-                container = o.as_dict(container)
-                if container.get("name") == w.PROXY_CONTAINER:
-                    continue
-                for cp in o.as_list(container.get("ports")):
-                    number = o.as_dict(cp).get("containerPort")
-                    if number in proto.RESERVED_PORTS:
-                        findings.append(Finding(
-                            BY_CODE["MD508"], f"Container {container.get('name')} of pod {o.namespace(pod)}/"
-                            f"{o.name(pod)} uses port {number}, which the sidecar uses for "
-                            f"{proto.RESERVED_PORTS[number]}", ctx.target.host,
-                            (ResourceRef("Pod", o.namespace(pod), o.name(pod), "port collision"),),
-                            {"container": container.get("name"), "port": number,
-                             "istioUse": proto.RESERVED_PORTS[number]},
-                            BY_CODE["MD508"].fix, port=number))
+    for pod, container in app_containers(ctx):
+        for cp in o.as_list(container.get("ports")):
+            number = o.as_dict(cp).get("containerPort")
+            if number in proto.RESERVED_PORTS:
+                findings.append(Finding(
+                    BY_CODE["MD508"], f"Container {container.get('name')} of pod {o.namespace(pod)}/{o.name(pod)} "
+                    f"uses port {number}, which the sidecar uses for {proto.RESERVED_PORTS[number]}",
+                    ctx.target.host, (ResourceRef("Pod", o.namespace(pod), o.name(pod), "port collision"),),
+                    {"container": container.get("name"), "port": number, "istioUse": proto.RESERVED_PORTS[number]},
+                    BY_CODE["MD508"].fix, port=number))
     return findings
 
 

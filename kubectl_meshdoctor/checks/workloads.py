@@ -10,7 +10,7 @@ from typing import Any
 
 from kubectl_meshdoctor.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.context import CheckContext, has_workloads
+from kubectl_meshdoctor.checks.context import CheckContext, app_containers, has_workloads
 from kubectl_meshdoctor.mesh import workloads as w
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
@@ -160,25 +160,19 @@ def pod_missing_app_version_labels(ctx: CheckContext) -> list[Finding]:
 @check("MD504", needs=("services", "pods"), applies=has_workloads)
 def pod_uid_1337(ctx: CheckContext) -> list[Finding]:
     findings = []
-    for svc in ctx.workload_services:
-        for pod in w.service_pods(ctx.snapshot, svc):
-            pod_uid = o.as_dict(o.spec(pod).get("securityContext")).get("runAsUser")
-            for container in o.as_list(o.spec(pod).get("containers")):
-                container = o.as_dict(container)
-                if container.get("name") == w.PROXY_CONTAINER:
-                    continue
-                own = o.as_dict(container.get("securityContext")).get("runAsUser")
-                uid = own if own is not None else pod_uid
-                if uid != 1337:
-                    continue
-                where = "its own securityContext" if own is not None else "the pod's securityContext"
-                findings.append(Finding(
-                    BY_CODE["MD504"], f"Container {container.get('name')} of pod {o.namespace(pod)}/{o.name(pod)} runs "
-                    f"as UID 1337 (from {where}), the proxy's user: its outbound traffic bypasses the sidecar",
-                    ctx.target.host, (ResourceRef("Pod", o.namespace(pod), o.name(pod), "runs as 1337"),),
-                    {"container": container.get("name"), "runAsUser": 1337, "setBy": where},
-                    (f"Set runAsUser to another UID for container {container.get('name')} (in its securityContext "
-                     "or the pod's).",)))
+    for pod, container in app_containers(ctx):
+        own = o.as_dict(container.get("securityContext")).get("runAsUser")
+        uid = own if own is not None else o.as_dict(o.spec(pod).get("securityContext")).get("runAsUser")
+        if uid != 1337:
+            continue
+        where = "its own securityContext" if own is not None else "the pod's securityContext"
+        findings.append(Finding(
+            BY_CODE["MD504"], f"Container {container.get('name')} of pod {o.namespace(pod)}/{o.name(pod)} runs "
+            f"as UID 1337 (from {where}), the proxy's user: its outbound traffic bypasses the sidecar",
+            ctx.target.host, (ResourceRef("Pod", o.namespace(pod), o.name(pod), "runs as 1337"),),
+            {"container": container.get("name"), "runAsUser": 1337, "setBy": where},
+            (f"Set runAsUser to another UID for container {container.get('name')} (in its securityContext "
+             "or the pod's).",)))
     return findings
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from kubectl_meshdoctor.mesh import hosts
@@ -195,23 +194,26 @@ def legacy_server_mode(policies: list[dict[str, Any]], mesh_policies: list[dict[
 
 @dataclass(frozen=True, eq=False)
 class ServerInputs:
-    peer_authentications: list[dict[str, Any]]
-    policies: list[dict[str, Any]]
-    mesh_policies: list[dict[str, Any]]
+    snapshot: Snapshot
     settings: MeshSettings
 
-    @cached_property
-    def _peers_by_namespace(self) -> dict[str, list[dict[str, Any]]]:
-        by_ns: dict[str, list[dict[str, Any]]] = {}
-        for pa in self.peer_authentications:
-            by_ns.setdefault(o.namespace(pa), []).append(pa)
-        return by_ns
+    @property
+    def peer_authentications(self) -> tuple[dict[str, Any], ...]:
+        return self.snapshot.all("peerauthentications")
+
+    @property
+    def policies(self) -> tuple[dict[str, Any], ...]:
+        return self.snapshot.all("policies")
+
+    @property
+    def mesh_policies(self) -> tuple[dict[str, Any], ...]:
+        return self.snapshot.all("meshpolicies")
 
     def peers_for(self, namespace: str) -> list[dict[str, Any]]:
         """Only the pod's namespace and the root namespace hold candidates (§A.1): read just those."""
-        index = self._peers_by_namespace
         root = self.settings.root_namespace
-        return [*index.get(namespace, []), *(index.get(root, []) if root != namespace else [])]
+        return [*self.snapshot.in_namespace("peerauthentications", namespace),
+                *(self.snapshot.in_namespace("peerauthentications", root) if root != namespace else ())]
 
     @property
     def legacy(self) -> bool:
@@ -429,8 +431,7 @@ def build_rows(snapshot: Snapshot, views: list[ClientView], target: Target, sett
                lookup_for: Callable[[str, str, str | None], DRLookup]) -> list[TlsRow]:
     """One row per client view x Service port x subset (the default cluster first), each with the
     server mode and verdict of every pod behind it."""
-    inputs = ServerInputs(list(snapshot.all("peerauthentications")), list(snapshot.all("policies")),
-                          list(snapshot.all("meshpolicies")), settings)
+    inputs = ServerInputs(snapshot, settings)
     rows = []
     for name in target.services:
         service = snapshot.get("services", name.namespace, name.name)

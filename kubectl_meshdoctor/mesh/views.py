@@ -62,8 +62,9 @@ class RoutingModel:
     destination_rules: tuple[dict[str, Any], ...]
     views: tuple[ClientView, ...]
     gateways: tuple[str, ...]  # ns/name of gateways whose VirtualServices declare or route to the host
-    declaring: tuple[dict[str, Any], ...] = ()     # VirtualServices whose hosts cover the host
-    routing_here: tuple[dict[str, Any], ...] = ()  # VirtualServices with a destination on the host
+    declaring: tuple[dict[str, Any], ...]     # VirtualServices whose hosts cover the host
+    routing_here: tuple[dict[str, Any], ...]  # VirtualServices with a destination on the host
+    snapshot: Snapshot  # its per-namespace index serves the DestinationRule lookups
 
     @property
     def host(self) -> str:
@@ -103,13 +104,6 @@ class RoutingModel:
         return self.selection_for(view.namespace, self.host)
 
     @cached_property
-    def _rules_by_namespace(self) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {}
-        for rule in self.destination_rules:
-            out.setdefault(o.namespace(rule), []).append(rule)
-        return out
-
-    @cached_property
     def _lookups(self) -> dict[tuple[str, str, str | None], drs.DRLookup]:
         return {}
 
@@ -123,7 +117,7 @@ class RoutingModel:
                 rules = list(self.destination_rules)
             else:
                 on_path = dict.fromkeys((client_ns, service_ns, self.settings.root_namespace))
-                rules = [r for ns in on_path if ns for r in self._rules_by_namespace.get(ns, [])]
+                rules = [r for ns in on_path if ns for r in self.snapshot.in_namespace("destinationrules", ns)]
             self._lookups[key] = drs.lookup(rules, self.settings, client_ns, host, service_ns)
         return self._lookups[key]
 
@@ -220,7 +214,7 @@ def build_model(snapshot: Snapshot, settings: MeshSettings, target: Target) -> R
     add(settings.root_namespace, "root namespace")
     views = tuple(ClientView(ns, tuple(dict.fromkeys(why))) for ns, why in reasons.items())
     return RoutingModel(target, settings, vs_all, dr_all, views, tuple(gateways), tuple(declaring),
-                        tuple(routing_here))
+                        tuple(routing_here), snapshot)
 
 
 def describe(model: RoutingModel) -> dict[str, Any]:
