@@ -462,9 +462,7 @@ def main() -> None:
     """Console entry point: usage errors as one line (exit 2), everything else from the commands.
     Called as `kubectl_complete-meshdoctor` (a symlink to the krew zipapp), it completes instead."""
     if os.path.basename(sys.argv[0]).startswith("kubectl_complete-"):
-        from kubectl_meshdoctor.completion import main as complete
-
-        complete()
+        complete_main()
         return
     try:
         # typer's completion scripts are for the `kubectl-meshdoctor` executable (kubectl's own completion
@@ -483,3 +481,10 @@ def main() -> None:
         sys.stderr.write(f"error: {exc.format_message()}\n")
         sys.exit(exc.exit_code)
     sys.exit(code or 0)
+
+
+def complete_main() -> None:
+    """`kubectl_complete-meshdoctor`: what kubectl (1.26+) runs to complete `kubectl meshdoctor ...`."""
+    from kubectl_meshdoctor.completion import main as complete
+
+    complete(app)

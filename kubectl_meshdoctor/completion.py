@@ -9,6 +9,7 @@ print an error or hang a shell.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 COMMANDS = ("host", "tls", "scan", "plan", "snapshot", "checks", "explain", "version")
 NO_FILES, FILES = ":4", ":0"
@@ -44,7 +45,8 @@ def cluster_names(args: list[str], what: str) -> list[str]:
         return []
 
 
-def candidates(args: list[str]) -> tuple[list[str], str]:
+def candidates(args: list[str], app: Any) -> tuple[list[str], str]:
+    """app: the typer app, whose commands' options are the flags to offer."""
     word = args[-1] if args else ""
     if len(args) <= 1:
         return [c for c in COMMANDS if c.startswith(word)], NO_FILES
@@ -55,8 +57,6 @@ def candidates(args: list[str]) -> tuple[list[str], str]:
         return [n for n in cluster_names(args, "namespaces") if n.startswith(word)], NO_FILES
     if word.startswith("-"):
         from typer.main import get_command
-
-        from kubectl_meshdoctor.cli import app
 
         group = get_command(app)
         params = group.commands[command].params if command in group.commands else []  # type: ignore[attr-defined]
@@ -71,6 +71,6 @@ def candidates(args: list[str]) -> tuple[list[str], str]:
     return [], NO_FILES
 
 
-def main() -> None:
-    found, directive = candidates(sys.argv[1:])
+def main(app: Any) -> None:
+    found, directive = candidates(sys.argv[1:], app)
     sys.stdout.write("".join(f"{c}\n" for c in found) + directive + "\n")
