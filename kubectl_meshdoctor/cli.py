@@ -348,23 +348,15 @@ def scan(kube: Any, all_namespaces: AllNamespacesOpt = False, filename: Filename
     if not _write_junit(reports, fmt) and not _write_machine(
             {"apiVersion": "meshdoctor/v1", "kind": "ScanReport", "summary": rows,
              "reports": [r.to_dict() for r in reports]}, fmt, template):
-        from rich import box
-        from rich.table import Table
-
+        from kubectl_meshdoctor.report.tables import markdown_table, render_table
         from kubectl_meshdoctor.report.text import make_console
 
+        cells = [[r["host"], r["errors"], r["warnings"], r["worst"]] for r in rows]
         if fmt == "markdown":
-            lines = ["| host | errors | warnings | worst |", "|---|---|---|---|"]
-            lines += [f"| {r['host']} | {r['errors']} | {r['warnings']} | {r['worst']} |" for r in rows]
-            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.write(markdown_table(["host", "errors", "warnings", "worst"], cells))
         else:
-            table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-            for col in ("HOST", "ERRORS", "WARNINGS", "WORST"):
-                table.add_column(col)
-            for r in rows:
-                table.add_row(r["host"], str(r["errors"]), str(r["warnings"]), r["worst"])
             console = make_console(sys.stdout, no_color or bool(os.environ.get("NO_COLOR")))
-            console.print(table)
+            render_table(["HOST", "ERRORS", "WARNINGS", "WORST"], cells, console)
             console.print(f"{len(rows)} hosts; run `kubectl meshdoctor host HOST` for the details of one.")
     codes = [exit_code(r, fail_on) for r in reports] or [ExitCode.OK]
     raise typer.Exit(int(ExitCode.FINDINGS if ExitCode.FINDINGS in codes else max(codes)))
@@ -395,24 +387,19 @@ def list_checks(kube: Any, output: OutputOpt = "text", no_color: NoColorOpt = Fa
              "status": "available" if e.code in IMPLEMENTED else "planned", "title": e.title} for e in CATALOGUE]
     if _write_machine({"checks": rows}, fmt, template):
         return
-    if fmt == "markdown":
-        lines = ["| code | id | family | severity | live only | status |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['code']} | {r['id']} | {r['family']} | {r['severity']} | {'yes' if r['liveOnly'] else ''} "
-                  f"| {r['status']} |" for r in rows]
-        sys.stdout.write("\n".join(lines) + "\n")
-        return
-    from rich import box
-    from rich.table import Table
+    from kubectl_meshdoctor.report.tables import markdown_table, render_table
 
+    if fmt == "markdown":
+        sys.stdout.write(markdown_table(["code", "id", "family", "severity", "live only", "status"],
+                                        [[r["code"], r["id"], r["family"], r["severity"],
+                                          "yes" if r["liveOnly"] else "", r["status"]] for r in rows]))
+        return
     from kubectl_meshdoctor.report.text import make_console
 
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for col in ("CODE", "ID", "FAMILY", "SEVERITY", "LIVE ONLY", "STATUS"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["code"], r["id"], FAMILY_BY_KEY[r["family"]].title, r["severity"],
-                      "yes" if r["liveOnly"] else "", r["status"])
-    make_console(sys.stdout, no_color or bool(os.environ.get("NO_COLOR"))).print(table)
+    render_table(["CODE", "ID", "FAMILY", "SEVERITY", "LIVE ONLY", "STATUS"],
+                 [[r["code"], r["id"], FAMILY_BY_KEY[r["family"]].title, r["severity"],
+                   "yes" if r["liveOnly"] else "", r["status"]] for r in rows],
+                 make_console(sys.stdout, no_color or bool(os.environ.get("NO_COLOR"))))
 
 
 @app.command()

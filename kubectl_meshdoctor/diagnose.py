@@ -19,13 +19,12 @@ from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.checks.runner import run_checks
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
-from kubectl_meshdoctor.errors import ClusterError
 from kubectl_meshdoctor.mesh.changes import ChangeSet
 from kubectl_meshdoctor.mesh.inventory import describe_workloads
-from kubectl_meshdoctor.mesh.settings import MeshSettings, control_planes, mesh_config_name, read_mesh_settings
+from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
 from kubectl_meshdoctor.mesh.views import build_model, describe
-from kubectl_meshdoctor.mesh.workloads import label_selector_string, service_selector
+from kubectl_meshdoctor.mesh.workloads import label_selector_string, selecting_gateways, service_selector
 from kubectl_meshdoctor.report.model import FAILED, PASSED, Finding, Report, Source
 from kubectl_meshdoctor.report.suppress import parse_rules, split
 from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
@@ -136,56 +135,26 @@ def offline_statuses(files: LoadedFiles) -> dict[str, CollectionStatus]:
 
 
 def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn):
-    from kubectl_meshdoctor.cluster.api import RawApi
-    from kubectl_meshdoctor.cluster.kubeconfig import connect
     from kubectl_meshdoctor.snapshot.live import LiveReader
 
-    conn = connect(kube)
-    overlay = load_files(list(request.files), conn.namespace).objects if request.files else ()
+    reader = LiveReader.open(kube, progress)
+    overlay = load_files(list(request.files), reader.namespace).objects if request.files else ()
     mode = "overlay" if request.files else "live"
-    api = RawApi(conn.api_client, conn.timeout)
-    reader = LiveReader(api, conn.context, conn.namespace, progress)
-    reader.start()
-    reader.read_round_one()
-    _fail_if_nothing_readable(reader)
-    if not reader.discovery or not reader.discovery.serves_istio():
-        reader.notes.append("Istio is not installed in this cluster (no *.istio.io API): mesh checks skipped")
     interim = reader.snapshot(overlay, mode)
-    target = resolve_target(interim, request.host, conn.namespace, request.cluster_domain)
-    planes = control_planes(interim)
-    cp = planes[0] if planes else None
+    target = resolve_target(interim, request.host, reader.namespace, request.cluster_domain)
     routing = build_model(interim, read_mesh_settings(interim, request.cluster_domain), target)
-    reader.read_round_two(_target_services(interim, target),
-                          (cp.namespace if cp else "istio-system", mesh_config_name(cp)),
+    reader.read_round_two(_target_services(interim, target), mesh_config_ref(interim),
                           gateway_selectors(interim, routing.gateways))
     change = ChangeSet(reader.snapshot((), "live"), tuple(overlay)) if overlay else None
-    return reader.snapshot(overlay, mode), conn.namespace, reader.notes, change, api
+    return reader.snapshot(overlay, mode), reader.namespace, reader.notes, change, reader.api
 
 
 def gateway_selectors(snapshot: Snapshot, gateways: tuple[str, ...]) -> list[str]:
     """Label selectors of the given Gateways (`ns/name`), for listing their proxies."""
-    selectors = []
-    for ref in gateways:
-        ns, _, name = ref.partition("/")
-        gateway = snapshot.get("gateways", ns, name)
-        labels = service_selector(gateway) if gateway else {}
-        if labels:
-            selectors.append(label_selector_string(labels))
-    return selectors
+    return [label_selector_string(service_selector(gw)) for _, gw in selecting_gateways(snapshot, gateways)]
 
 
 def _target_services(snapshot: Snapshot, target: Target):
     for ref in target.services:
         svc = snapshot.get("services", ref.namespace, ref.name)
         yield ref.namespace, ref.name, service_selector(svc) if svc else {}
-
-
-def _fail_if_nothing_readable(reader) -> None:
-    """A user who can read nothing at all gets one clear error (exit 3), not a report of skips."""
-    if reader.results and all(r.status.state in (State.FORBIDDEN, State.NOT_SERVED) for r in reader.results) \
-            and any(r.status.state == State.FORBIDDEN for r in reader.results):
-        raise ClusterError("forbidden: these credentials cannot list anything meshdoctor needs "
-                           "(services, Istio configuration); ask for read access (the `view` ClusterRole)")
-    errors = [r for r in reader.results if r.status.state == State.ERROR]
-    if errors and len(errors) == len(reader.results):
-        raise ClusterError(f"the API server failed every request: {errors[0].status.message}")

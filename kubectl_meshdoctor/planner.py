@@ -76,12 +76,7 @@ def make_plan(change_files: list[str], base_files: list[str], offline: bool, kub
 
 
 def _live_base(kube: KubeOptions) -> tuple[Any, str, str]:
-    from kubectl_meshdoctor.cluster.api import RawApi
-    from kubectl_meshdoctor.cluster.kubeconfig import connect
     from kubectl_meshdoctor.snapshot.live import LiveReader
 
-    conn = connect(kube)
-    reader = LiveReader(RawApi(conn.api_client, conn.timeout), conn.context, conn.namespace)
-    reader.start()
-    reader.read_round_one()
-    return reader.snapshot((), "live"), conn.namespace, f"live cluster (context {conn.context})"
+    reader = LiveReader.open(kube)
+    return reader.snapshot((), "live"), reader.namespace, f"live cluster (context {reader.context})"

@@ -17,7 +17,7 @@ import yaml
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.diagnose import HostRequest, analyse, gateway_selectors, offline_snapshot
 from kubectl_meshdoctor.errors import MeshdoctorError
-from kubectl_meshdoctor.mesh.settings import MeshSettings, control_planes, mesh_config_name, read_mesh_settings
+from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import is_gateway_bound, resolve_target
 from kubectl_meshdoctor.mesh.virtualservices import declared_hosts
 from kubectl_meshdoctor.report.model import Report
@@ -42,21 +42,13 @@ def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offlin
         snapshot = offline_snapshot(load_files(files, kube.namespace or "default"))
         namespace = None if all_namespaces else kube.namespace
         return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, ())
-    from kubectl_meshdoctor.cluster.api import RawApi
-    from kubectl_meshdoctor.cluster.kubeconfig import connect
     from kubectl_meshdoctor.snapshot.live import LiveReader
 
-    conn = connect(kube)
-    namespace = None if all_namespaces else conn.namespace
-    reader = LiveReader(RawApi(conn.api_client, conn.timeout), conn.context, conn.namespace)
-    reader.start()
-    reader.read_round_one()
+    reader = LiveReader.open(kube)
+    namespace = None if all_namespaces else reader.namespace
     interim = reader.snapshot()
-    planes = control_planes(interim)
-    cp = planes[0] if planes else None
     gateways = tuple(f"{o.namespace(g)}/{o.name(g)}" for g in interim.all("gateways"))
-    reader.read_scope(namespace, (cp.namespace if cp else "istio-system", mesh_config_name(cp)),
-                      gateway_selectors(interim, gateways))
+    reader.read_scope(namespace, mesh_config_ref(interim), gateway_selectors(interim, gateways))
     snapshot = reader.snapshot()
     return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, tuple(reader.notes))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kubectl_meshdoctor.checks.registry import CHECKS
-from tests.conftest import EXAMPLES, objects_of, offline, run_cli, scenario_files, write_kubeconfig
+from tests.conftest import EXAMPLES, SCENARIOS, objects_of, offline, run_cli, scenario_files, write_kubeconfig
 from tests.fakeapi.server import Access
 
 
@@ -134,10 +134,16 @@ def test_rejected_token_is_exit_3_unauthorized(live):
     assert "unauthorized" in one_line_error(result)
 
 
-def test_user_with_no_rights_at_all_is_exit_3(live):
+@pytest.mark.parametrize("command", [
+    ("host", "reviews", "-n", "bookinfo"),
+    ("scan", "-n", "bookinfo"),
+    ("plan", "-n", "bookinfo", "-f", str(SCENARIOS / "plan" / "add-v3.yaml")),
+], ids=lambda c: c[0])
+def test_user_with_no_rights_at_all_is_exit_3(live, command):
+    """Every command that reads the cluster, not only `host`: a report of skips would read as a clean bill."""
     cluster = live(objects_of(scenario_files("workloads/ready")),
                    tokens={"nobody": Access("nobody", frozenset())})
-    result = cluster.run("host", "reviews", "-n", "bookinfo", token="nobody")
+    result = cluster.run(*command, token="nobody")
     assert result.exit_code == 3
     assert "forbidden" in one_line_error(result)
 

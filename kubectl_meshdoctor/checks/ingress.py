@@ -14,7 +14,7 @@ from kubectl_meshdoctor.checks.base import check, reads
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh import virtualservices as vss
-from kubectl_meshdoctor.mesh.workloads import service_selector
+from kubectl_meshdoctor.mesh.workloads import selecting_gateways, service_selector
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -119,8 +119,7 @@ def host_not_on_gateway(ctx: CheckContext) -> list[Finding]:
 
 
 def _selecting_gateways(ctx: CheckContext) -> list[tuple[str, dict[str, Any]]]:
-    found = ((ref, _gateway(ctx, ref)) for ref in dict.fromkeys(ref for _, ref in _gateway_users(ctx)))
-    return [(ref, gw) for ref, gw in found if gw is not None and service_selector(gw)]
+    return selecting_gateways(ctx.snapshot, (ref for _, ref in _gateway_users(ctx)))
 
 
 @reads("virtualservices", "gateways")

@@ -33,7 +33,6 @@ RESERVED_PORTS = {15000: "Envoy admin", 15001: "Envoy outbound", 15004: "debug",
 class DerivedProtocol:
     protocol: str   # HTTP, TCP, ..., or "sniffed"
     reason: str
-    from_app_protocol: bool = False
     unrecognised_app_protocol: str = ""
 
     @property
@@ -55,20 +54,20 @@ def derive(port: dict[str, Any], version: IstioVersion | None) -> DerivedProtoco
     label = name
     if from_app:
         if app in KUBERNETES_APP_PROTOCOLS:
-            return DerivedProtocol(KUBERNETES_APP_PROTOCOLS[app], f"from appProtocol {app}", True)
+            return DerivedProtocol(KUBERNETES_APP_PROTOCOLS[app], f"from appProtocol {app}")
         label = app
     source = f"appProtocol {app}" if from_app else f"name {name!r}" if name else "no name"
     if label.lower().startswith("grpc-web") and (version is None or version.at_least(1, 1)):
-        return DerivedProtocol("GRPC-Web", f"from {source} (prefix grpc-web)", from_app)
+        return DerivedProtocol("GRPC-Web", f"from {source} (prefix grpc-web)")
     prefix = label.split("-")[0].lower()
     known = KNOWN_1_0 if version is not None and not version.at_least(1, 1) else KNOWN
     if prefix in known:
-        return DerivedProtocol(KNOWN[prefix], f"from {source} (prefix {prefix})", from_app)
+        return DerivedProtocol(KNOWN[prefix], f"from {source} (prefix {prefix})")
     unrecognised = app if from_app else ""
     if number in WELL_KNOWN_TCP_PORTS:
-        return DerivedProtocol("TCP", f"unrecognised {source}; well-known port {number} -> TCP", from_app,
+        return DerivedProtocol("TCP", f"unrecognised {source}; well-known port {number} -> TCP",
                                unrecognised)
     if version is not None and not version.at_least(1, 3):
         return DerivedProtocol("TCP", f"unrecognised {source} -> TCP (no protocol sniffing before Istio 1.3)",
-                               from_app, unrecognised)
-    return DerivedProtocol(SNIFFED, f"unrecognised {source} -> protocol sniffing", from_app, unrecognised)
+                               unrecognised)
+    return DerivedProtocol(SNIFFED, f"unrecognised {source} -> protocol sniffing", unrecognised)

@@ -64,6 +64,13 @@ def mesh_config_name(cp: ControlPlane | None) -> str:
     return "istio" if cp is None or cp.revision in ("", "default") else f"istio-{cp.revision}"
 
 
+def mesh_config_ref(snapshot: Snapshot) -> tuple[str, str]:
+    """(namespace, name) of the mesh ConfigMap of the default control plane (istio, or istio-<rev>)."""
+    planes = control_planes(snapshot)
+    cp = planes[0] if planes else None
+    return (cp.namespace if cp else DEFAULT_ROOT_NAMESPACE), mesh_config_name(cp)
+
+
 def read_mesh_settings(snapshot: Snapshot, cluster_domain: str = "cluster.local") -> MeshSettings:
     notes: list[str] = []
     planes = control_planes(snapshot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,3 +95,9 @@ def namespace_injection(snapshot: Snapshot, namespace: str) -> str:
     if "istio.io/rev" in labels:
         return f"revision {labels['istio.io/rev']}"
     return ""
+
+
+def selecting_gateways(snapshot: Snapshot, refs: Iterable[str]) -> list[tuple[str, dict[str, Any]]]:
+    """(ns/name, Gateway) for the referenced Gateways that exist and select proxies by label."""
+    found = ((ref, snapshot.get("gateways", *ref.split("/", 1))) for ref in dict.fromkeys(refs) if "/" in ref)
+    return [(ref, gw) for ref, gw in found if gw is not None and service_selector(gw)]

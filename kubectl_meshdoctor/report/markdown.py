@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from kubectl_meshdoctor.report.layout import sections, source_line
 from kubectl_meshdoctor.report.model import Report
+from kubectl_meshdoctor.report.tables import cell
 from kubectl_meshdoctor.report.verdict import headline
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(report: Report) -> str:
@@ -20,8 +17,8 @@ def to_markdown(report: Report) -> str:
             result = line.severity or line.result.status
             if line.result.reason:
                 result += f": {line.result.reason}"
-            out.append(f"| {line.mark} | {_cell(family.title)}: {_cell(line.result.entry.statement)} "
-                       f"| {line.result.entry.code} | {_cell(result)} |")
+            out.append(f"| {line.mark} | {cell(family.title)}: {cell(line.result.entry.statement)} "
+                       f"| {line.result.entry.code} | {cell(result)} |")
             for f in line.findings:
                 details += ["", f"#### {line.mark} {f.entry.code} `{f.entry.id}` ({f.level})", "", f.message, ""]
                 if f.resources:

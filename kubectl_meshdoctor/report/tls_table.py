@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+
+from kubectl_meshdoctor.report.tables import markdown_table, render_table
 
 COLUMNS = (("HOST:PORT", "address"), ("CLIENT NS", "clientNamespace"), ("STATUS", "status"), ("SERVER", "server"),
            ("CLIENT", "client"), ("AUTHN POLICY", "authnPolicy"), ("DESTINATION RULE", "destinationRule"))
@@ -26,16 +25,9 @@ def cells(row: dict[str, Any]) -> list[str]:
 def render_tls_table(rows: list[dict[str, Any]], console: Console) -> None:
     if not console.is_terminal:  # piped or logged: one row a line rather than folded cells
         console = Console(file=console.file, width=250, no_color=console.no_color, color_system=None)
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for title, _ in COLUMNS:
-        table.add_column(title, overflow="fold")
-    for row in rows:
-        values = cells(row)
-        table.add_row(*(Text(v, style=STATUS_STYLE.get(v, "")) if i == 2 else Text(v) for i, v in enumerate(values)))
-    console.print(table)
+    render_table([t for t, _ in COLUMNS], (cells(r) for r in rows), console, fold=True,
+                 style=lambda column, value: STATUS_STYLE.get(value, "") if column == 2 else "")
 
 
 def tls_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(t for t, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    return markdown_table([t for t, _ in COLUMNS], (cells(r) for r in rows))

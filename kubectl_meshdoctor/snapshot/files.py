@@ -161,7 +161,3 @@ def _with_namespace(obj: dict[str, Any], resource: Resource, default_namespace: 
     if not resource.namespaced or o.namespace(obj):
         return obj
     return {**obj, "metadata": {**o.meta(obj), "namespace": default_namespace}}
-
-
-def present_keys(objects: tuple[tuple[str, dict[str, Any]], ...]) -> set[str]:
-    return {key for key, _ in objects if key in BY_KEY}

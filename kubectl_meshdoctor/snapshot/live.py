@@ -22,6 +22,8 @@ from kubectl_meshdoctor.cluster.fetch import (
     discover,
     list_collections,
 )
+from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions, connect
+from kubectl_meshdoctor.errors import ClusterError
 from kubectl_meshdoctor.resources import (
     BY_KEY,
     CONTROL_PLANE_SELECTOR,
@@ -50,6 +52,28 @@ class LiveReader:
     results: list[ListResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def open(cls, kube: KubeOptions, progress: ProgressFn = lambda _msg: None) -> LiveReader:
+        """Connected, with the host-independent round read, for every command that reads the cluster.
+        Credentials that can read nothing at all are one clear error (exit 3), not a report of skips."""
+        conn = connect(kube)
+        reader = cls(RawApi(conn.api_client, conn.timeout), conn.context, conn.namespace, progress)
+        reader.start()
+        reader.read_round_one()
+        reader._fail_if_nothing_readable()
+        if not reader.discovery or not reader.discovery.serves_istio():
+            reader.notes.append("Istio is not installed in this cluster (no *.istio.io API): mesh checks skipped")
+        return reader
+
+    def _fail_if_nothing_readable(self) -> None:
+        states = [r.status.state for r in self.results]
+        if states and all(s in (State.FORBIDDEN, State.NOT_SERVED) for s in states) and State.FORBIDDEN in states:
+            raise ClusterError("forbidden: these credentials cannot list anything meshdoctor needs "
+                               "(services, Istio configuration); ask for read access (the `view` ClusterRole)")
+        errors = [r for r in self.results if r.status.state == State.ERROR]
+        if errors and len(errors) == len(self.results):
+            raise ClusterError(f"the API server failed every request: {errors[0].status.message}")
+
     def start(self) -> None:
         self.progress("contacting the API server")
         self.server_version = o.as_str(check_access(self.api).get("gitVersion"))
@@ -67,7 +91,7 @@ class LiveReader:
         """services: (namespace, name, selector) of each Service behind the host; gateway_selectors: the
         label selectors of the Gateways that route to it (their proxies may run in any namespace)."""
         self.progress("reading the host's pods and endpoints")
-        requests = [ListRequest("gatewaypods", None, label_selector=sel) for sel in dict.fromkeys(gateway_selectors)]
+        requests = _gateway_pods(gateway_selectors)
         for namespace, name, selector in services:
             requests.append(ListRequest("endpoints", namespace, field_selector=f"metadata.name={name}"))
             if selector:
@@ -85,9 +109,9 @@ class LiveReader:
         """For `scan` and `snapshot`: every Pod and Endpoints in the scope (one namespace, or all)."""
         self.progress("reading pods and endpoints")
         cm_namespace, cm_name = mesh_config
-        gateways = [ListRequest("gatewaypods", None, label_selector=sel) for sel in dict.fromkeys(gateway_selectors)]
         self._read([ListRequest("pods", namespace), ListRequest("endpoints", namespace),
-                    ListRequest("configmaps", cm_namespace, field_selector=f"metadata.name={cm_name}"), *gateways])
+                    ListRequest("configmaps", cm_namespace, field_selector=f"metadata.name={cm_name}"),
+                    *_gateway_pods(gateway_selectors)])
 
     def snapshot(self, overlay: Iterable[tuple[str, dict[str, Any]]] = (), mode: str = "live") -> Snapshot:
         statuses: dict[str, CollectionStatus] = {}
@@ -125,3 +149,8 @@ class LiveReader:
                 self.notes.append(f"{key}: forbidden in all namespaces; read only in "
                                   f"{', '.join(str(r.request.namespace) for r in readable)}, "
                                   "objects elsewhere are not seen")
+
+
+def _gateway_pods(selectors: Iterable[str]) -> list[ListRequest]:
+    """Gateway proxies may run in any namespace: one cluster-wide list per Gateway selector."""
+    return [ListRequest("gatewaypods", None, label_selector=sel) for sel in dict.fromkeys(selectors)]
