@@ -66,10 +66,15 @@ def floor_commands(kubeconfig: str) -> list[list[str]]:
     return [[*k, "get", f"services,{istio}", "-A", "-o", "json"],
             [*k, "get", "namespaces", "-o", "json"],
             [*k, "get", "deployments", "-A", "-l", "istio=pilot", "-o", "json"],
+            [*k, "get", "deployments", "-A", "-l", "istio=citadel", "-o", "json"],
+            [*k, "get", "configmaps", "-n", "ns-0", "-o", "json"],
+            [*k, "get", "pods", "-n", "ns-0", "-o", "json"],  # the client-pod sample (ns-0 holds 100 pods)
             [*k, "get", "pods", "-n", "ns-0", "-l", "app=svc-0", "-o", "json"],
             [*k, "get", "endpoints", "-n", "ns-0", "--field-selector", "metadata.name=svc-0", "-o", "json"],
             [*k, "get", "configmaps", "-n", "istio-system", "--field-selector", "metadata.name=istio", "-o", "json"],
-            [*k, "get", "pods", "-A", "-l", "istio=ingressgateway", "-o", "json"]]
+            [*k, "get", "pods", "-A", "-l", "istio=ingressgateway", "-o", "json"],
+            [*k, "logs", "-n", "ns-0", "-l", "app=svc-0", "-c", "istio-proxy", "--since=15m",
+             "--limit-bytes=524288", "--max-log-requests=10"]]
 
 
 def median_of(runs: int, fn: Any) -> Any:

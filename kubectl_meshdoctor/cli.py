@@ -204,6 +204,32 @@ DomainOpt = Annotated[str, typer.Option("--cluster-domain", help="The cluster's 
 SuppressOpt = Annotated[list[str] | None, typer.Option(
     "--suppress", help="CODE_OR_ID[=Kind/namespace/name], globs, repeatable: a known exception, listed but not "
                        "counted in the exit code (objects can also carry the meshdoctor.io/suppress annotation).")]
+LIVE_PANEL = "Live evidence (ignored with --offline)"
+NoLogsOpt = Annotated[bool, typer.Option("--no-logs", help="Do not read the istio-proxy logs.",
+                                         rich_help_panel=LIVE_PANEL)]
+SinceOpt = Annotated[str, typer.Option("--since", help="How far back to read proxy logs (5m, 1h).",
+                                       rich_help_panel=LIVE_PANEL)]
+LogBytesOpt = Annotated[int, typer.Option("--log-bytes", help="At most this many bytes of log per pod.",
+                                          rich_help_panel=LIVE_PANEL, min=1024)]
+ProbeOpt = Annotated[bool, typer.Option("--probe", help="Active probes through port-forwards: the app's HTTP version "
+                                                        "(GET / on one pod per port) and istiod's /debug/syncz. "
+                                                        "Never on by default.", rich_help_panel=LIVE_PANEL)]
+ClientNsOpt = Annotated[list[str] | None, typer.Option(
+    "--client-namespace", help="Namespace whose pods call the host, repeatable (default: -n, the host's, and "
+                               "those whose VirtualServices/DestinationRules mention it).", rich_help_panel=LIVE_PANEL)]
+
+
+def _evidence_options(no_logs: bool, since: str, log_bytes: int, probe: bool, client_namespace: list[str] | None):
+    from kubectl_meshdoctor.live_evidence import EvidenceOptions
+    from kubectl_meshdoctor.mesh.proxyconfig import go_duration_hours
+
+    hours = go_duration_hours(since)
+    if hours is None or hours <= 0:
+        raise UsageError(f"--since must be a duration such as 30s, 15m or 2h, not {since!r}")
+    return EvidenceOptions(not no_logs, max(1, int(hours * 3600)), since, log_bytes, probe,
+                           tuple(client_namespace or ()))
+
+
 def _complete_host(ctx: Any, incomplete: str) -> list[str]:
     """Host names from the cluster for typer's shell completion (silent and bounded, like kubectl's)."""
     from kubectl_meshdoctor.completion import cluster_names
@@ -220,7 +246,7 @@ HostArg = Annotated[str, typer.Argument(help="reviews, reviews.bookinfo, reviews
 
 def _diagnose(kube: Any, host: str, filename: list[str] | None, offline: bool, output: str, fail_on: str,
               no_color: bool, cluster_domain: str, families: tuple[str, ...] = (),
-              suppress: list[str] | None = None) -> tuple[Any, str, str, bool]:
+              suppress: list[str] | None = None, evidence: Any = None) -> tuple[Any, str, str, bool]:
     from kubectl_meshdoctor.diagnose import HostRequest, diagnose_host
     from kubectl_meshdoctor.report.verdict import FAIL_ON
 
@@ -230,7 +256,8 @@ def _diagnose(kube: Any, host: str, filename: list[str] | None, offline: bool, o
     if offline and not filename:
         raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")
     no_color = no_color or bool(os.environ.get("NO_COLOR"))
-    request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, families, tuple(suppress or ()))
+    request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, families, tuple(suppress or ()),
+                          *(() if evidence is None else (evidence,)))
     with _spinner(no_color) as progress:
         report = diagnose_host(request, kube, progress)
     return report, fmt, template, no_color
@@ -246,11 +273,14 @@ def _finish(report: Any, fail_on: str) -> None:
 @kube_command
 def host(kube: Any, host: HostArg, filename: FilenameOpt = None, offline: OfflineOpt = False,
          output: OutputOpt = "text", fail_on: FailOnOpt = "error", no_color: NoColorOpt = False,
-         cluster_domain: DomainOpt = "cluster.local", suppress: SuppressOpt = None) -> None:
-    """Diagnose traffic to one host: routing, TLS, subsets, ingress and workload problems, each with the
-    objects involved and the fix."""
+         cluster_domain: DomainOpt = "cluster.local", suppress: SuppressOpt = None, no_logs: NoLogsOpt = False,
+         since: SinceOpt = "15m", log_bytes: LogBytesOpt = 512 * 1024, probe: ProbeOpt = False,
+         client_namespace: ClientNsOpt = None) -> None:
+    """Diagnose traffic to one host: routing, TLS, subsets, ingress, workload, HTTP/1.0 and long-lived TCP
+    problems, each with the objects involved and the fix. Live runs also read the proxies' logs."""
+    evidence = _evidence_options(no_logs, since, log_bytes, probe, client_namespace)
     report, fmt, template, no_color = _diagnose(kube, host, filename, offline, output, fail_on, no_color,
-                                                cluster_domain, suppress=suppress)
+                                                cluster_domain, suppress=suppress, evidence=evidence)
     if _write_junit([report], fmt):
         _finish(report, fail_on)
     if not _write_machine(report.to_dict(), fmt, template):

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.http10 import receiving_states
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.checks.runner import run_checks
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
+from kubectl_meshdoctor.live_evidence import EvidenceOptions, gather, read_more
 from kubectl_meshdoctor.mesh.changes import ChangeSet
 from kubectl_meshdoctor.mesh.inventory import describe_workloads
 from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
@@ -28,6 +30,7 @@ from kubectl_meshdoctor.mesh.workloads import label_selector_string, selecting_g
 from kubectl_meshdoctor.report.model import FAILED, PASSED, Finding, Report, Source
 from kubectl_meshdoctor.report.suppress import parse_rules, split
 from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
+from kubectl_meshdoctor.snapshot.evidence import LiveEvidence
 from kubectl_meshdoctor.snapshot.files import LoadedFiles, load_files
 from kubectl_meshdoctor.snapshot.model import Snapshot
 
@@ -42,6 +45,7 @@ class HostRequest:
     cluster_domain: str = "cluster.local"
     families: tuple[str, ...] = ()  # only the checks of these families (empty: all)
     suppress: tuple[str, ...] = ()  # CODE_OR_ID[=Kind/ns/name] rules
+    evidence: EvidenceOptions = dataclasses.field(default_factory=EvidenceOptions)  # logs and probes (live runs only)
 
 
 def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn = lambda _m: None) -> Report:
@@ -63,22 +67,23 @@ def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, sta
         notes = [f"ignored objects of kinds meshdoctor does not read: {', '.join(files.ignored_kinds)}"] \
             if files.ignored_kinds else []
         change = None
+        evidence = LiveEvidence()
     else:
         fetch_started = time.perf_counter()
-        snapshot, namespace, notes, change, api = _live_snapshot(request, kube, progress)
+        snapshot, namespace, notes, change, api, evidence = _live_snapshot(request, kube, progress)
         stats.update(fetchSeconds=time.perf_counter() - fetch_started, requests=api.requests,
                      bytesReceived=api.bytes_received)
     settings = read_mesh_settings(snapshot, request.cluster_domain)
     target = resolve_target(snapshot, request.host, namespace, request.cluster_domain)
     progress("running checks")
-    return analyse(request, snapshot, settings, target, notes, change)
+    return analyse(request, snapshot, settings, target, [*notes, *evidence.notes], change, evidence)
 
 
 def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, target: Target, notes: list[str],
-            change: ChangeSet | None = None) -> Report:
+            change: ChangeSet | None = None, evidence: LiveEvidence | None = None) -> Report:
     """The checks and report sections for one target over a snapshot already read (used by `host` and,
     once per host over one snapshot, by `scan`)."""
-    ctx = CheckContext(snapshot, settings, target, change)
+    ctx = CheckContext(snapshot, settings, target, change, evidence or LiveEvidence())
     checks = tuple(c for c in CHECKS if not request.families or c.entry.family in request.families)
     results, findings = run_checks(ctx, checks)
     rules = parse_rules(request.suppress)
@@ -93,10 +98,12 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     routing = describe(ctx.routing) if snapshot.readable("virtualservices") else None
     tls_ran = any(r.entry.family == "tls" and r.status in (PASSED, FAILED) for r in results)
     tls = [row.to_dict() for row in ctx.tls_rows] if tls_ran else None
+    http10_ran = any(r.entry.family == "http10" and r.status in (PASSED, FAILED) for r in results)
+    http10 = [s.to_dict() for s in receiving_states(ctx)] if http10_ran and snapshot.readable("pods") else None
     return Report(request.host, target.host, target.namespace, source, tuple(results), tuple(findings),
                   tuple([*target.notes, *notes, *settings.notes]), routing, tls, resolved,
                   describe_workloads(snapshot, settings, target) if snapshot.readable("services") else None,
-                  tuple(suppressed))
+                  tuple(suppressed), http10)
 
 
 def _passed_when_all_suppressed(results: list, findings: list[Finding], suppressed: list) -> list:
@@ -145,8 +152,13 @@ def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn
     routing = build_model(interim, read_mesh_settings(interim, request.cluster_domain), target)
     reader.read_round_two(_target_services(interim, target), mesh_config_ref(interim),
                           gateway_selectors(interim, routing.gateways))
+    with_pods = reader.snapshot(overlay, mode)
+    settings = read_mesh_settings(with_pods, request.cluster_domain)
+    read_more(reader, with_pods, settings, target, routing, request.evidence, lambda: reader.snapshot(overlay, mode))
+    progress("reading proxy logs" if request.evidence.logs else "reading pods")
+    evidence = gather(reader, reader.snapshot(overlay, mode), settings, target, routing, request.evidence)
     change = ChangeSet(reader.snapshot((), "live"), tuple(overlay)) if overlay else None
-    return reader.snapshot(overlay, mode), reader.namespace, reader.notes, change, reader.api
+    return reader.snapshot(overlay, mode), reader.namespace, reader.notes, change, reader.api, evidence
 
 
 def gateway_selectors(snapshot: Snapshot, gateways: tuple[str, ...]) -> list[str]:

@@ -19,6 +19,8 @@ class Resource:
     namespaced: bool = True
     plural: str = ""      # the API path segment (default: the key)
     stores_as: str = ""   # the snapshot index its objects join (default: the key)
+    declared: bool | None = None  # kept in files by people (None: the Istio kinds are)
+    label: str = ""       # how the report names it (default: plural.group)
 
     @property
     def path_name(self) -> str:
@@ -35,15 +37,17 @@ class Resource:
     @property
     def is_configuration(self) -> bool:
         """Declared by people (and kept in files); the rest is runtime state only a cluster has."""
-        return self.is_istio
+        return self.is_istio if self.declared is None else self.declared
 
     def describe(self) -> str:
-        name = "gateway pods" if self.key == "gatewaypods" else self.path_name
-        return name if not self.group else f"{name}.{self.group}"
+        if self.label:
+            return self.label
+        return self.path_name if not self.group else f"{self.path_name}.{self.group}"
 
 
 NETWORKING = ("v1", "v1beta1", "v1alpha3")
-CONTROL_PLANE_SELECTOR = "istio=pilot"  # istio-pilot (<=1.4) and istiod (1.5+) Deployments both carry it
+CONTROL_PLANE_SELECTOR = "istio=pilot"  # istio-pilot (<=1.4) and istiod (1.5+) Deployments and pods carry it
+CITADEL_SELECTOR = "istio=citadel"  # istio-citadel (<=1.4): its args say how often certificates rotate
 DEFAULT_ROOT_NAMESPACE = "istio-system"
 SECURITY = ("v1", "v1beta1")
 
@@ -54,8 +58,20 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("pods", "Pod", "", ("v1",)),
     # Gateway proxies, listed by the Gateways' selectors in every namespace: read on their own, so a user
     # who may list pods only in the app's namespace still gets the host's pod checks.
-    Resource("gatewaypods", "Pod", "", ("v1",), plural="pods", stores_as="pods"),
+    Resource("gatewaypods", "Pod", "", ("v1",), plural="pods", stores_as="pods", label="gateway pods"),
     Resource("configmaps", "ConfigMap", "", ("v1",)),
+    # ConfigMaps in the client namespaces (NGINX configs that proxy to the host): configuration, so a
+    # world of files without any has none. The pods that mount one are read only when one does.
+    Resource("appconfigmaps", "ConfigMap", "", ("v1",), plural="configmaps", stores_as="configmaps",
+             declared=True, label="configmaps (client namespaces)"),
+    Resource("nginxpods", "Pod", "", ("v1",), plural="pods", stores_as="pods", label="pods mounting NGINX configs"),
+    # A sample of the pods in the client namespaces, whose sidecars' logs show the outbound side.
+    Resource("clientpods", "Pod", "", ("v1",), plural="pods", stores_as="pods", label="client pods"),
+    Resource("istiodpods", "Pod", "", ("v1",), plural="pods", stores_as="pods", label="istiod pods"),
+    # Not collections: the logs and port-forward subresources, reported like one.
+    Resource("podlogs", "Pod", "", ("v1",), plural="pods/log", stores_as="podlogs", label="pods/log"),
+    Resource("portforward", "Pod", "", ("v1",), plural="pods/portforward", stores_as="portforward",
+             label="pods/portforward"),
     Resource("deployments", "Deployment", "apps", ("v1",)),
     Resource("virtualservices", "VirtualService", "networking.istio.io", NETWORKING),
     Resource("destinationrules", "DestinationRule", "networking.istio.io", NETWORKING),
@@ -101,7 +117,8 @@ class CollectionStatus:
 
     def reason(self) -> str:
         """One line for a skipped check: 'forbidden: list pods in bookinfo'."""
-        what = f"list {BY_KEY[self.resource].describe()} {self.scope}".rstrip()
+        verb = "get" if BY_KEY[self.resource].path_name.count("/") else "list"
+        what = f"{verb} {BY_KEY[self.resource].describe()} {self.scope}".rstrip()
         if self.state == State.NOT_SERVED:
             return f"not served by the API server: {BY_KEY[self.resource].describe()}"
         if self.state == State.ABSENT:

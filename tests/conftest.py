@@ -7,7 +7,10 @@ through the real `kubernetes` client and real HTTP to the fake server; nothing i
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,16 +34,19 @@ def scenario_files(*names: str) -> list[Path]:
 
 
 def objects_of(paths: list[Path], namespace: str = "default") -> list[dict[str, Any]]:
-    """The objects of scenario files; like `kubectl apply`, namespaced ones without a namespace get one."""
+    """The objects of scenario files; like `kubectl apply`, namespaced ones without a namespace get one
+    and later objects replace earlier ones with the same identity."""
     texts = []
     for p in paths:
         texts.extend(f.read_text() for f in sorted(p.glob("*.yaml"))) if p.is_dir() else texts.append(p.read_text())
-    objects = load_objects(texts)
-    for obj in objects:
+    applied: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for obj in load_objects(texts):
         meta = obj.setdefault("metadata", {})
         if kind_of(obj).namespaced and not meta.get("namespace"):
             meta["namespace"] = namespace
-    return objects
+        # a later file's object replaces an earlier one of the same identity, as `kubectl apply` would
+        applied[(obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))] = obj
+    return list(applied.values())
 
 
 def write_kubeconfig(path: Path, server: str, token: str | None, namespace: str = "default",
@@ -111,6 +117,33 @@ def live(tmp_path: Path) -> Iterator[Any]:
     for api in started:
         api.__exit__(None, None, None)
         assert {r.method for r in api.cluster.requests} <= {"GET"}, "the plugin must never write"
+
+
+@contextmanager
+def silent_server() -> Iterator[tuple[str, int]]:
+    """A TCP server that accepts connections and never sends a byte (the timeout path)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[:2]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
 
 
 def offline(*paths: Path | str, args: tuple[str, ...] = ()) -> list[str]:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from kubectl_meshdoctor.checks.context import probed
 from kubectl_meshdoctor.checks.registry import CHECKS
-from tests.conftest import EXAMPLES, SCENARIOS, objects_of, offline, run_cli, scenario_files, write_kubeconfig
+from tests.conftest import (
+    EXAMPLES,
+    SCENARIOS,
+    objects_of,
+    offline,
+    run_cli,
+    scenario_files,
+    silent_server,
+    write_kubeconfig,
+)
 from tests.fakeapi.server import Access
 
 
@@ -95,33 +104,11 @@ def test_connection_refused_is_exit_3(tmp_path: Path):
 
 def test_server_that_never_answers_times_out_within_the_request_timeout(tmp_path: Path):
     """Not a speed test: it proves --request-timeout is honoured instead of hanging for ever."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept_and_stay_silent() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept_and_stay_silent, daemon=True)
-    thread.start()
-    try:
-        cfg = write_kubeconfig(tmp_path / "k", f"http://127.0.0.1:{listener.getsockname()[1]}", "t")
+    with silent_server() as (host, port):
+        cfg = write_kubeconfig(tmp_path / "k", f"http://{host}:{port}", "t")
         started = time.monotonic()
         result = run_cli("host", "reviews", "--kubeconfig", str(cfg), "--request-timeout", "2s")
         elapsed = time.monotonic() - started
-    finally:
-        stop.set()
-        thread.join()
-        for conn in accepted:
-            conn.close()
-        listener.close()
     assert result.exit_code == 3
     assert "timed out" in one_line_error(result)
     assert elapsed < 6, f"took {elapsed:.1f}s with --request-timeout 2s"
@@ -181,7 +168,9 @@ def test_forbidden_pods_skip_the_checks_that_need_them(live):
                      "reason": "forbidden: list pods in bookinfo (app=reviews)"}
     assert next(c for c in doc["checks"] if c["code"] == "MD506")["status"] == "passed"
     needing_pods = {c.code for c in CHECKS if any({"pods", "gatewaypods"} & set(need.split("|")) for need in c.needs)
-                    and c.code != "MD404"}  # MD404 is not-run here: no gateway routes to reviews
+                    and c.code != "MD404"  # not-run here: no gateway routes to reviews
+                    and c.applies is not probed}  # not-run without --probe
+    needing_pods.add("MD603")  # reads pods only when there are receiving proxies to judge, as here
     assert "MD502" in needing_pods
     assert {c["code"] for c in doc["checks"] if c["status"] == "skipped"} == needing_pods
     assert {c["reason"] for c in doc["checks"] if c["status"] == "skipped"} == {

@@ -27,6 +27,7 @@ from kubectl_meshdoctor.mesh.views import describe
 from kubectl_meshdoctor.report.model import Report, Source
 from kubectl_meshdoctor.report.text import make_console, render_text
 from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
+from kubectl_meshdoctor.snapshot.evidence import HttpProbe, LiveEvidence, PodLog, PortAnswer
 from kubectl_meshdoctor.snapshot.model import Snapshot
 
 settings.register_profile("ci", max_examples=10_000, derandomize=True, deadline=None,
@@ -71,6 +72,29 @@ match = shaped(uri=shaped(prefix=maybe(st.sampled_from(["/", "/a", "/a/b"])), ex
 rule = shaped(match=some(match), route=some(shaped(destination=destination, weight=maybe(st.integers(0, 100)))),
               mirror=destination, delegate=shaped(name=names, namespace=maybe(st.just("ns"))))
 policy = shaped(tls=tls, portLevelSettings=some(shaped(port=shaped(number=ports, name=names), tls=tls)))
+NGINX_BITS = ["http {", "server {", "location / {", "}", "proxy_pass http://svc:80/;", "proxy_pass http://pool;",
+              "upstream pool { server svc.ns.svc.cluster.local:80; }", "proxy_http_version 1.1;", "include *.conf;",
+              "proxy_http_version 1.0;", "# note", '"', "'", ";", "{", "proxy_pass $var;", "\n"]
+nginx_text = st.lists(st.sampled_from(NGINX_BITS) | st.text(max_size=8), max_size=20).map(" ".join)
+LOG_BITS = ['[2026-11-27T01:10:12.480Z] "- - HTTP/1.1" 426 DPE low_version - "-" 0 0 0 - "-" "-" "-" "-" "-" - - '
+            '10.0.0.1:80 10.0.5.1:4 - -', '{"response_code": 426, "response_flags": "DPE"}', "Epoch 3 starting",
+            '[x] "GET / HTTP/1.0" 200', "{", "[", '"', "outbound|80||svc.ns.svc.cluster.local", "\n"]
+log_text = st.lists(st.sampled_from(LOG_BITS) | st.text(max_size=10), max_size=12).map(" ".join)
+answer_bytes = st.sampled_from([
+    b"", b"HTTP/1.0 200 OK\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n[{\"proxy\": \"a.ns\"}]",
+    b"HTTP/1.1 401 Unauthorized\r\n\r\n", b"HTTP/1.0 200 OK\r\n\r\n{\"x\": 1}"]) | st.binary(max_size=40)
+
+
+@st.composite
+def evidence(draw: st.DrawFn) -> LiveEvidence:
+    logs = tuple(PodLog("ns", draw(names), draw(st.sampled_from(["server", "gateway", "client"])), draw(log_text))
+                 for _ in range(draw(st.integers(0, 3))))
+    answers = [PortAnswer("ns", draw(names), draw(st.integers(0, 70_000)), draw(answer_bytes),
+                          draw(st.sampled_from(["", "no answer within 3s", "forbidden: x"])))
+               for _ in range(draw(st.integers(0, 2)))]
+    return LiveEvidence(logs, True, "15m", tuple(HttpProbe("ns/svc", 80, a) for a in answers), tuple(answers), True)
+
+
 specs = {
     "VirtualService": shaped(hosts=some(hosts), gateways=some(st.sampled_from(["mesh", "gw", "ns/gw", "missing"])),
                              http=some(rule, 4), tcp=some(rule), exportTo=some(st.sampled_from([".", "*", "~", "ns"]))),
@@ -83,18 +107,26 @@ specs = {
     "Gateway": shaped(selector=labels,
                       servers=some(shaped(hosts=some(st.sampled_from(["*/x.example.com", "svc", "*"]))))),
     "ServiceEntry": shaped(hosts=some(hosts)),
+    "ConfigMap": maybe(st.dictionaries(st.sampled_from(["nginx.conf", "default.conf", "mesh"]), nginx_text,
+                                       max_size=2)),
     "Service": shaped(selector=labels, type=maybe(st.sampled_from(["ClusterIP", "ExternalName"])),
                       clusterIP=maybe(st.sampled_from(["None", "10.0.0.1"])),
                       ports=some(shaped(name=maybe(st.sampled_from(["http", "tcp-x", "web", "grpc-web"])), port=ports,
                                         targetPort=ports, appProtocol=maybe(st.sampled_from(["http", "foo"])),
                                         protocol=maybe(st.sampled_from(["TCP", "UDP"]))))),
     "Pod": shaped(hostNetwork=maybe(st.booleans()), securityContext=shaped(runAsUser=maybe(st.just(1337))),
+                  volumes=some(shaped(name=maybe(st.sampled_from(["istio-certs", "istio-envoy", "conf"])),
+                                      configMap=shaped(name=names),
+                                      projected=shaped(sources=some(shaped(configMap=shaped(name=names)))))),
                   containers=some(shaped(name=maybe(st.sampled_from(["app", "istio-proxy"])),
                                          ports=some(shaped(containerPort=ports, name=names)),
+                                         env=some(shaped(name=maybe(st.sampled_from(
+                                             ["HTTP10", "ISTIO_META_HTTP10", "ISTIO_META_IDLE_TIMEOUT"])),
+                                             value=maybe(st.sampled_from(["1", "true", "", "2h"])))),
                                          securityContext=shaped(runAsUser=maybe(st.sampled_from([1337, 1000]))),
                                          image=maybe(st.sampled_from(["mysql:8", "nginx", ""]))))),
 }
-API = {"VirtualService": "networking.istio.io/v1", "DestinationRule": "networking.istio.io/v1",
+API = {"ConfigMap": "v1", "VirtualService": "networking.istio.io/v1", "DestinationRule": "networking.istio.io/v1",
        "PeerAuthentication": "security.istio.io/v1", "Gateway": "networking.istio.io/v1",
        "ServiceEntry": "networking.istio.io/v1", "Service": "v1", "Pod": "v1", "Endpoints": "v1"}
 
@@ -109,7 +141,8 @@ def objects(draw: st.DrawFn) -> list[tuple[str, dict[str, Any]]]:
                                                 optional={"labels": labels,
                                                           "creationTimestamp": maybe(st.sampled_from(
                                                               ["2026-01-01T00:00:00Z", "2025-01-01T00:00:00Z"]))})))
-        body = {"apiVersion": API[kind], "kind": kind, "metadata": meta, "spec": draw(specs[kind])}
+        body = {"apiVersion": API[kind], "kind": kind, "metadata": meta}
+        body["data" if kind == "ConfigMap" else "spec"] = draw(specs[kind])
         if kind == "Pod":
             body["status"] = draw(shaped(conditions=some(shaped(type=maybe(st.just("Ready")),
                                                                 status=maybe(st.sampled_from(["True", "False"])))),
@@ -127,13 +160,13 @@ def objects(draw: st.DrawFn) -> list[tuple[str, dict[str, Any]]]:
 STATUSES = {key: CollectionStatus(key, State.OK) for key in BY_KEY}
 
 
-@given(objects(), st.booleans())
-def test_every_check_survives_any_world(world, with_change):
-    snapshot = Snapshot.build(world, STATUSES, "offline")
+@given(objects(), st.booleans(), st.none() | evidence())
+def test_every_check_survives_any_world(world, with_change, seen):
+    snapshot = Snapshot.build(world, STATUSES, "offline" if seen is None else "live")
     mesh = read_mesh_settings(snapshot)
     target = resolve_target(snapshot, "svc", "ns", mesh.cluster_domain)
     change = ChangeSet(Snapshot.build(world[:1], STATUSES, "offline"), tuple(world[1:])) if with_change else None
-    ctx = CheckContext(snapshot, mesh, target, change)
+    ctx = CheckContext(snapshot, mesh, target, change, seen or LiveEvidence())
     results, findings = run_checks(ctx, CHECKS)
     broken = [(r.entry.code, r.reason) for r in results if r.reason.startswith("internal error")]
     assert not broken, broken

@@ -56,9 +56,12 @@ def test_pagination_reads_every_page(live):
     doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json").json()
     [finding] = [f for f in doc["findings"] if f["code"] == "MD502"]
     assert finding["evidence"]["pods"] == 1205 and list(finding["evidence"]["podsWithoutSidecar"]) == ["reviews-1202"]
-    pages = cluster.api.requests_for("/namespaces/bookinfo/pods")
+    pages = [r for r in cluster.api.requests_for("/namespaces/bookinfo/pods") if r.query.get("labelSelector")]
     assert len(pages) == 3  # 1205 matching pods, 500 a page
     assert all(r.query["labelSelector"] == "app=reviews" for r in pages)
+    sample = [r for r in cluster.api.requests_for("/namespaces/bookinfo/pods")
+              if r.path.endswith("/pods") and not r.query.get("labelSelector")]
+    assert [(r.query["limit"], r.query.get("continue")) for r in sample] == [("100", None)]  # one page, not 1205
 
 
 def test_expired_continue_token_restarts_the_list_once(live):
@@ -76,8 +79,11 @@ def test_host_run_reads_only_what_the_host_needs(live):
     cluster = live(objects_of([EXAMPLES / "bookinfo"]))
     assert cluster.run("host", "reviews", "-n", "bookinfo").exit_code == 1
     pods = [r for r in cluster.cluster.requests if r.path.endswith("/pods")]
-    assert [(r.path, r.query.get("labelSelector")) for r in pods] == [
-        ("/api/v1/namespaces/bookinfo/pods", "app=reviews")]
+    assert sorted((r.path, r.query.get("labelSelector", ""), r.query["limit"]) for r in pods) == [
+        ("/api/v1/namespaces/bookinfo/pods", "", "100"),  # a sample of client pods, for their proxy logs
+        ("/api/v1/namespaces/bookinfo/pods", "app=reviews", "500")]
+    logs = {r.path for r in cluster.cluster.requests if r.path.endswith("/log")}
+    assert logs and all(p.startswith("/api/v1/namespaces/bookinfo/pods/") for p in logs)
     assert not any(r.path.endswith("/secrets") for r in cluster.cluster.requests)
     endpoints = [r for r in cluster.cluster.requests if r.path.endswith("/endpoints")]
     assert [r.query.get("fieldSelector") for r in endpoints] == ["metadata.name=reviews"]

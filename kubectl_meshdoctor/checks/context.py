@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -14,6 +14,11 @@ from kubectl_meshdoctor.mesh.tls import TlsRow, build_rows
 from kubectl_meshdoctor.mesh.views import RoutingModel, build_model
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot.evidence import LiveEvidence
+
+
+class CannotTell(Exception):
+    """Raised by a check whose evidence turned out unusable (every probe timed out): skipped, with why."""
 
 
 def reads(*keys: str) -> Callable[[Callable[[Any], str | None]], Callable[[Any], str | None]]:
@@ -32,6 +37,7 @@ class CheckContext:
     settings: MeshSettings
     target: Target
     change: ChangeSet | None = None  # what-if: the live world before the -f files, and those files
+    evidence: LiveEvidence = field(default_factory=LiveEvidence)  # logs and probe answers (live runs)
 
     @property
     def live(self) -> bool:
@@ -55,6 +61,24 @@ class CheckContext:
         return [svc for svc in found if svc is not None and o.spec(svc).get("type") != "ExternalName"]
 
 
+def host_pods(ctx: CheckContext) -> list[dict[str, Any]]:
+    """The pods behind the host (every Service of it), each once."""
+    from kubectl_meshdoctor.mesh.workloads import service_pods
+
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for svc in ctx.workload_services:
+        for pod in service_pods(ctx.snapshot, svc):
+            seen.setdefault((o.namespace(pod), o.name(pod)), pod)
+    return list(seen.values())
+
+
+def gateway_pods(ctx: CheckContext) -> list[dict[str, Any]]:
+    """The proxies of the Gateways that route to the host (read with the gateways' selectors)."""
+    from kubectl_meshdoctor.mesh.workloads import gateway_proxies
+
+    return gateway_proxies(ctx.snapshot, ctx.routing.gateways)
+
+
 def app_containers(ctx: CheckContext) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(pod, container) for every application container (not the proxy) of the pods behind the host."""
     from kubectl_meshdoctor.mesh.workloads import PROXY_CONTAINER, service_pods
@@ -75,3 +99,9 @@ def has_workloads(ctx: CheckContext) -> str | None:
     if ctx.target.services:
         return f"{ctx.target.host} is an ExternalName Service: resolved by DNS, no endpoints or pods"
     return f"no Service serves {ctx.target.host}"
+
+
+@reads()
+def probed(ctx: CheckContext) -> str | None:
+    """`applies` for active probes: not-run unless asked for with --probe."""
+    return None if ctx.evidence.probed else "active probe: run with --probe (port-forwards to pods)"

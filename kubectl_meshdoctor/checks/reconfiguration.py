@@ -1,12 +1,19 @@
-"""Safe reconfiguration: would applying this change in one go open a 503 window?"""
+"""Safe reconfiguration: would applying this change in one go open a 503 window, and has the last
+change reached the proxies (istiod's /debug/syncz, ISTIO-SEMANTICS.md §G)?"""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from kubectl_meshdoctor.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.base import check, reads
-from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.context import CannotTell, CheckContext, gateway_pods, host_pods, probed
 from kubectl_meshdoctor.mesh.changes import Plan, plan
+from kubectl_meshdoctor.mesh.workloads import has_sidecar
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
+from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot.evidence import PortAnswer
 
 
 def hazard_findings(result: Plan, host: str | None = None) -> list[Finding]:
@@ -38,4 +45,75 @@ def unsafe_apply_order(ctx: CheckContext) -> list[Finding]:
     return hazard_findings(plan(ctx.change, ctx.settings), ctx.target.host)
 
 
-CHECKS = (unsafe_apply_order,)
+XDS_TYPES = (("cluster", "CDS"), ("listener", "LDS"), ("route", "RDS"), ("endpoint", "EDS"))
+
+
+def read_syncz(answer: PortAnswer) -> list[dict[str, Any]] | str:
+    """The proxies one istiod reports, or why its answer could not be read."""
+    if answer.error:
+        return answer.error
+    head, _, body = answer.data.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+    if " 200" not in status:
+        return f"answered {status!r}" + (" (1.11+ serves debug endpoints only on localhost or with a token)"
+                                         if " 401" in status or " 403" in status else "")
+    try:
+        entries = json.loads(body or b"null")
+    except ValueError:
+        return "answered something that is not JSON" + (" (cut at the byte cap)" if len(answer.data) >= 32 << 20
+                                                         else "")
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else "answered no proxy list"
+
+
+def sync_verdicts(entry: dict[str, Any]) -> dict[str, str]:
+    """istioctl proxy-status's words per xDS type: SYNCED, NOT SENT, STALE, ERROR (1.23+)."""
+    verdicts = {}
+    for key, label in XDS_TYPES:
+        sent, acked = str(entry.get(f"{key}_sent") or ""), str(entry.get(f"{key}_acked") or "")
+        error = str(entry.get(f"{key}_error") or entry.get(f"{key}_last_error") or "")
+        verdicts[label] = ("ERROR" if error else "NOT SENT" if not sent else "SYNCED" if sent == acked else
+                           "STALE (never acknowledged)" if not acked else "STALE")
+    return verdicts
+
+
+@check("MD303", needs=("pods", "istiodpods", "portforward"), applies=probed)
+def proxies_not_synced(ctx: CheckContext) -> list[Finding]:
+    answers = {f"{a.namespace}/{a.pod}": read_syncz(a) for a in ctx.evidence.syncz}
+    readable = {pod: entries for pod, entries in answers.items() if isinstance(entries, list)}
+    if not readable:
+        why = "; ".join(f"{pod}: {err}" for pod, err in answers.items()) or "no running istiod pod was found"
+        raise CannotTell(f"no istiod answered /debug/syncz: {why}")
+    connected = {str(e.get("proxy")): (pod, e) for pod, entries in readable.items() for e in entries}
+    problems: dict[str, str] = {}
+    details: dict[str, Any] = {}
+    for pod in [*(p for p in host_pods(ctx) if has_sidecar(p)), *gateway_pods(ctx)]:
+        proxy = f"{o.name(pod)}.{o.namespace(pod)}"
+        if proxy not in connected:
+            problems[proxy] = "not connected to any istiod"
+            details[proxy] = {"connected": False}
+            continue
+        istiod, entry = connected[proxy]
+        verdicts = sync_verdicts(entry)
+        details[proxy] = {"istiod": istiod, **verdicts}
+        bad = {t: v for t, v in verdicts.items() if v.startswith(("STALE", "ERROR"))}
+        if bad:
+            problems[proxy] = f"{', '.join(f'{t} {v}' for t, v in bad.items())} on {istiod}"
+    unread = {pod: err for pod, err in answers.items() if not isinstance(err, list)}
+    if not problems:
+        return []
+    steps = [f"STALE/ERROR: the proxy has not accepted istiod's last push; look for 'rejected' in "
+             f"`kubectl logs -n {proxy.rsplit('.', 1)[1]} {proxy.rsplit('.', 1)[0]} -c istio-proxy` and istiod's "
+             "metric pilot_total_xds_rejects." for proxy, why in problems.items() if "not connected" not in why][:1]
+    steps += [f"Not connected: check the istio-proxy container of {proxy} (readiness, its discovery address) and "
+              "istiod's logs." for proxy, why in problems.items() if "not connected" in why][:1]
+    steps.append("Wait a few seconds and run again before changing anything: pushes take time to arrive.")
+    return [Finding(
+        BY_CODE["MD303"], f"Proxies of {ctx.target.host} are not in sync with istiod, so they may still route by "
+        "older rules: " + "; ".join(f"{p}: {why}" for p, why in problems.items())
+        + (f" (not readable: {', '.join(unread)})" if unread else ""), ctx.target.host,
+        tuple(ResourceRef("Pod", p.rsplit(".", 1)[1], p.rsplit(".", 1)[0], "proxy out of sync") for p in problems),
+        {"proxies": details, "istiods": {pod: ("read" if isinstance(v, list) else v) for pod, v in answers.items()}},
+        tuple(steps))]
+
+
+CHECKS = (unsafe_apply_order, proxies_not_synced)

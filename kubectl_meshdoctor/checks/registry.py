@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubectl_meshdoctor.checks import ingress, ports, reconfiguration, routing, subsets, tls, workloads
+from kubectl_meshdoctor.checks import http10, ingress, ports, reconfiguration, routing, subsets, tcp, tls, workloads
 from kubectl_meshdoctor.checks.base import Check
 
 CHECKS: tuple[Check, ...] = (
@@ -13,6 +13,8 @@ CHECKS: tuple[Check, ...] = (
     *ingress.CHECKS,
     *workloads.CHECKS,
     *ports.CHECKS,
+    *http10.CHECKS,
+    *tcp.CHECKS,
 )
 
 IMPLEMENTED: frozenset[str] = frozenset(c.code for c in CHECKS)

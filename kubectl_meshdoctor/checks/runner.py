@@ -6,7 +6,7 @@ import logging
 
 from kubectl_meshdoctor.catalogue import FAMILY_ORDER
 from kubectl_meshdoctor.checks.base import Check
-from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.context import CannotTell, CheckContext
 from kubectl_meshdoctor.report.model import FAILED, NOT_RUN, PASSED, SKIPPED, CheckResult, Finding
 from kubectl_meshdoctor.resources import State
 
@@ -23,6 +23,9 @@ def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[Check
             continue
         try:
             found = chk.run(ctx)
+        except CannotTell as exc:
+            results.append(CheckResult(chk.entry, SKIPPED, str(exc)))
+            continue
         except Exception as exc:  # a bug must not hide the other checks' results or pass silently
             log.debug("check %s failed", chk.code, exc_info=True)
             results.append(CheckResult(chk.entry, SKIPPED, f"internal error in the check: {exc!r}"))

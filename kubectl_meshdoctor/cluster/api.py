@@ -47,6 +47,17 @@ class RawApi:
         self.bytes_received = 0
 
     def get(self, path: str, query: dict[str, str | int] | None = None) -> dict[str, Any]:
+        body = self.get_bytes(path, query, "application/json")
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ApiStatusError(200, "invalid response from the API server (not JSON)") from exc
+
+    def get_text(self, path: str, query: dict[str, str | int] | None = None) -> str:
+        """A text subresource (pods/log), decoded leniently: a log may hold any bytes."""
+        return self.get_bytes(path, query, "*/*").decode("utf-8", "replace")
+
+    def get_bytes(self, path: str, query: dict[str, str | int] | None, accept: str) -> bytes:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError, SSLError
 
@@ -57,7 +68,7 @@ class RawApi:
             self.requests += 1
             try:
                 response = self._client.call_api(
-                    path, "GET", query_params=params, header_params={"Accept": "application/json"},
+                    path, "GET", query_params=params, header_params={"Accept": accept},
                     auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
                     _request_timeout=self._attempt_timeout(deadline))
                 body = self._read_body(response, deadline)
@@ -74,11 +85,12 @@ class RawApi:
             except HTTPError as exc:
                 raise ClusterUnreachable(f"cannot reach the API server {self.server}: {_root_cause(exc)}") from exc
         self.bytes_received += len(body)
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            raise ApiStatusError(200, "invalid response from the API server (not JSON)") from exc
+        return body
 
+    @property
+    def api_client(self) -> Any:
+        """For the probes, which need the client's websocket support (port-forward)."""
+        return self._client
 
     def _attempt_timeout(self, deadline: float | None) -> tuple[float, float] | None:
         if deadline is None:

@@ -27,6 +27,7 @@ class ListRequest:
     namespace: str | None = None  # None: all namespaces (or cluster-scoped)
     label_selector: str = ""
     field_selector: str = ""
+    max_items: int = 0  # a sample: stop after this many (0: all)
 
     def scope(self) -> str:
         where = f"in {self.namespace}" if self.namespace else (
@@ -103,7 +104,8 @@ def _paginate(api: RawApi, path: str, request: ListRequest) -> list[dict[str, An
     token = ""
     restarted = False
     while True:
-        query = {"limit": PAGE_SIZE, "continue": token, "labelSelector": request.label_selector,
+        limit = min(PAGE_SIZE, request.max_items) if request.max_items else PAGE_SIZE
+        query = {"limit": limit, "continue": token, "labelSelector": request.label_selector,
                  "fieldSelector": request.field_selector}
         try:
             page = api.get(path, query)
@@ -118,8 +120,8 @@ def _paginate(api: RawApi, path: str, request: ListRequest) -> list[dict[str, An
                 (item.get("metadata") or {}).pop("managedFields", None)
                 items.append(item)
         token = (page.get("metadata") or {}).get("continue") or ""
-        if not token:
-            return items
+        if not token or (request.max_items and len(items) >= request.max_items):
+            return items[:request.max_items] if request.max_items else items
 
 
 def check_access(api: RawApi) -> dict[str, Any]:

@@ -7,6 +7,7 @@ guess must admit it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ class ControlPlane:
     revision: str
     image: str
     version: IstioVersion | None
+    env: dict[str, str] = field(default_factory=dict, compare=False)  # of the discovery container
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class MeshSettings:
     default_dr_export_to: tuple[str, ...] = ("*",)
     control_plane: ControlPlane | None = None
     auth_policy: str = ""  # Istio 1.0 mesh-wide mTLS switch (MUTUAL_TLS)
+    proxy_metadata: dict[str, str] = field(default_factory=dict, compare=False)  # defaultConfig.proxyMetadata
+    mesh_config: tuple[str, str] = (DEFAULT_ROOT_NAMESPACE, "istio")  # the ConfigMap read (namespace, name)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def describe_version(self) -> str:
@@ -49,13 +53,15 @@ def control_planes(snapshot: Snapshot) -> list[ControlPlane]:
         if o.labels(dep).get("istio") != "pilot" and not o.name(dep).startswith(("istiod", "istio-pilot")):
             continue
         containers = o.as_list(o.dig(dep, "spec", "template", "spec", "containers"))
-        images = [o.as_str(o.as_dict(c).get("image")) for c in containers
-                  if o.as_dict(c).get("name") in ("discovery", "pilot")] or \
-                 [o.as_str(o.as_dict(c).get("image")) for c in containers[:1]]
-        image = images[0] if images else ""
+        discovery = [o.as_dict(c) for c in containers if o.as_dict(c).get("name") in ("discovery", "pilot")] or \
+            [o.as_dict(c) for c in containers[:1]]
+        image = o.as_str(discovery[0].get("image")) if discovery else ""
+        env = {o.as_str(e.get("name")): o.as_str(e.get("value"))
+               for e in map(o.as_dict, o.as_list(discovery[0].get("env") if discovery else None))
+               if o.as_str(e.get("name"))}
         tag = image.rpartition(":")[2] if ":" in image.rpartition("/")[2] else ""
         found.append(ControlPlane(o.namespace(dep), o.name(dep), o.labels(dep).get("istio.io/rev", ""),
-                                  image, IstioVersion.parse(tag)))
+                                  image, IstioVersion.parse(tag), env))
     # The default revision first: it is the one namespaces without a revision label use.
     return sorted(found, key=lambda cp: (cp.revision not in ("", "default"), cp.namespace, cp.name))
 
@@ -94,7 +100,9 @@ def read_mesh_settings(snapshot: Snapshot, cluster_domain: str = "cluster.local"
         version=version, auto_mtls=auto, root_namespace=root, cluster_domain=cluster_domain,
         default_vs_export_to=_export_list(mesh.get("defaultVirtualServiceExportTo")),
         default_dr_export_to=_export_list(mesh.get("defaultDestinationRuleExportTo")),
-        control_plane=cp, auth_policy=o.as_str(mesh.get("authPolicy")).upper(), notes=tuple(notes))
+        control_plane=cp, auth_policy=o.as_str(mesh.get("authPolicy")).upper(),
+        proxy_metadata=mesh_proxy_metadata(mesh),
+        mesh_config=((cp.namespace if cp else DEFAULT_ROOT_NAMESPACE), mesh_config_name(cp)), notes=tuple(notes))
 
 
 def _mesh_config(snapshot: Snapshot, cp: ControlPlane | None, notes: list[str]) -> dict[str, Any]:
@@ -124,6 +132,15 @@ def _default_auto_mtls(version: IstioVersion | None, notes: list[str]) -> bool:
     if not version.at_least(1, 6):
         notes.append("auto mTLS assumed on (Istio 1.5's default install profile; off if installed otherwise)")
     return True
+
+
+def mesh_proxy_metadata(mesh: dict[str, Any]) -> dict[str, str]:
+    return string_map(o.as_dict(mesh.get("defaultConfig")).get("proxyMetadata"))
+
+
+def string_map(value: Any) -> dict[str, str]:
+    """A metadata map as the injector writes it into env: every value a string (YAML `1` is "1")."""
+    return {str(k): (v if isinstance(v, str) else json.dumps(v)) for k, v in o.as_dict(value).items()}
 
 
 def _export_list(value: Any) -> tuple[str, ...]:

@@ -101,3 +101,14 @@ def selecting_gateways(snapshot: Snapshot, refs: Iterable[str]) -> list[tuple[st
     """(ns/name, Gateway) for the referenced Gateways that exist and select proxies by label."""
     found = ((ref, snapshot.get("gateways", *ref.split("/", 1))) for ref in dict.fromkeys(refs) if "/" in ref)
     return [(ref, gw) for ref, gw in found if gw is not None and service_selector(gw)]
+
+
+def gateway_proxies(snapshot: Snapshot, refs: Iterable[str]) -> list[dict[str, Any]]:
+    """The pods of the referenced Gateways (by their selectors), each once, sorted."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for _, gw in selecting_gateways(snapshot, refs):
+        selector = service_selector(gw)
+        for pod in snapshot.all("pods"):
+            if o.selector_matches(selector, o.labels(pod)):
+                found.setdefault((o.namespace(pod), o.name(pod)), pod)
+    return [found[k] for k in sorted(found)]

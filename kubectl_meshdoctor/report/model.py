@@ -98,6 +98,7 @@ class Report:
     resolved: tuple[Finding, ...] | None = None  # what-if only: findings of the live state the change removes
     workloads: dict[str, Any] | None = None  # Service ports with their derived protocol, and the pods
     suppressed: tuple[tuple[Finding, str], ...] = ()  # (finding, why) silenced on purpose, still listed
+    http10: list[dict[str, Any]] | None = None  # per receiving proxy: does it accept HTTP/1.0, and why
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.level == severity)
@@ -123,6 +124,7 @@ class Report:
             "routing": self.routing,
             "tls": self.tls,
             "workloads": self.workloads,
+            "http10": self.http10,
             "suppressed": [f.to_dict() | {"suppressedBy": why} for f, why in self.suppressed],
             **({"resolved": [f.to_dict() for f in self.resolved]} if self.resolved is not None else {}),
             "notes": list(self.notes),

@@ -26,6 +26,7 @@ from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions, connect
 from kubectl_meshdoctor.errors import ClusterError
 from kubectl_meshdoctor.resources import (
     BY_KEY,
+    CITADEL_SELECTOR,
     CONTROL_PLANE_SELECTOR,
     DEFAULT_ROOT_NAMESPACE,
     CollectionStatus,
@@ -82,7 +83,8 @@ class LiveReader:
     def read_round_one(self) -> None:
         self.progress("reading services and Istio configuration")
         requests = [ListRequest(key) for key in ROUND_ONE]
-        requests += [ListRequest("namespaces"), ListRequest("deployments", label_selector=CONTROL_PLANE_SELECTOR)]
+        requests += [ListRequest("namespaces"), ListRequest("deployments", label_selector=CONTROL_PLANE_SELECTOR),
+                     ListRequest("deployments", label_selector=CITADEL_SELECTOR)]
         self._read(requests)
         self._retry_forbidden_in(self.namespace, DEFAULT_ROOT_NAMESPACE)
 
@@ -104,6 +106,26 @@ class LiveReader:
             self.results.append(ListResult(ListRequest("gatewaypods"), CollectionStatus(
                 "gatewaypods", State.OK, "(no gateway routes to the host)")))
 
+    def read_clients(self, namespaces: Iterable[str], sample_pods: int) -> None:
+        """Round three of a host run: ConfigMaps (NGINX configs) in the client namespaces, and a sample
+        of their pods (a first page, not all: their sidecars' logs are evidence, not inventory)."""
+        requests = [ListRequest("appconfigmaps", ns) for ns in namespaces]
+        if sample_pods:
+            requests += [ListRequest("clientpods", ns, max_items=sample_pods) for ns in namespaces]
+        self._read(requests)
+
+    def read_pods_in(self, key: str, namespaces: Iterable[str], label_selector: str = "",
+                     why_none: str = "") -> None:
+        """All pods of a role in some namespaces; none to read is recorded as read (with why_none)."""
+        requests = [ListRequest(key, ns, label_selector=label_selector) for ns in dict.fromkeys(namespaces)]
+        self._read(requests)
+        if not requests:
+            self.record(CollectionStatus(key, State.OK, why_none))
+
+    def record(self, status: CollectionStatus) -> None:
+        """The outcome of something read outside a LIST (logs, port-forwards), reported the same way."""
+        self.results.append(ListResult(ListRequest(status.resource), status))
+
     def read_scope(self, namespace: str | None, mesh_config: tuple[str, str],
                    gateway_selectors: Iterable[str]) -> None:
         """For `scan` and `snapshot`: every Pod and Endpoints in the scope (one namespace, or all)."""
@@ -111,7 +133,8 @@ class LiveReader:
         cm_namespace, cm_name = mesh_config
         self._read([ListRequest("pods", namespace), ListRequest("endpoints", namespace),
                     ListRequest("configmaps", cm_namespace, field_selector=f"metadata.name={cm_name}"),
-                    *_gateway_pods(gateway_selectors)])
+                    ListRequest("appconfigmaps", namespace), *_gateway_pods(gateway_selectors)])
+        self.record(CollectionStatus("nginxpods", State.OK, "(every pod in scope was read)"))
 
     def snapshot(self, overlay: Iterable[tuple[str, dict[str, Any]]] = (), mode: str = "live") -> Snapshot:
         statuses: dict[str, CollectionStatus] = {}
@@ -126,7 +149,10 @@ class LiveReader:
 
     def _read(self, requests: list[ListRequest]) -> None:
         assert self.discovery is not None, "start() first"
-        self.results.extend(list_collections(self.api, self.discovery, requests))
+        for result in list_collections(self.api, self.discovery, requests):
+            if result.request.resource == "appconfigmaps":  # keep NGINX configs; drop other apps' settings unread
+                result.items = [cm for cm in result.items if _may_proxy(cm)]
+            self.results.append(result)
 
     def _retry_forbidden_in(self, *namespaces: str) -> None:
         """Many on-call users may read only some namespaces. A collection forbidden cluster-wide is
@@ -149,6 +175,10 @@ class LiveReader:
                 self.notes.append(f"{key}: forbidden in all namespaces; read only in "
                                   f"{', '.join(str(r.request.namespace) for r in readable)}, "
                                   "objects elsewhere are not seen")
+
+
+def _may_proxy(configmap: dict[str, Any]) -> bool:
+    return any(isinstance(v, str) and "proxy_pass" in v for v in o.as_dict(configmap.get("data")).values())
 
 
 def _gateway_pods(selectors: Iterable[str]) -> list[ListRequest]:

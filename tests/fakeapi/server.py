@@ -6,7 +6,9 @@ list only the API groups the scenario installs, list/get for namespaced and clus
 metadata.namespace, status.phase), `limit`/`continue` pagination with opaque tokens, lists whose
 core items carry no kind/apiVersion, objects served under any version their group serves, bearer
 tokens with per-token rights (401/403 with kube-style Status bodies), injected latency and errors,
-and a log of every request so tests can prove the plugin never writes.
+a log of every request so tests can prove the plugin never writes, the `pods/log` subresource
+(container, sinceSeconds, limitBytes, tailLines) and `pods/portforward` over websockets
+(fakeapi/portforward.py).
 
 kmock (PyPI) was tried first: it is aiohttp-based and has no label selectors, pagination or
 per-token RBAC, so this small threaded server is used instead.
@@ -27,6 +29,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakeapi.portforward import serve_portforward
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,10 @@ class FakeCluster:
     hang: frozenset[str] = frozenset()  # plurals whose requests are accepted and never answered
     drip: frozenset[str] = frozenset()  # plurals whose bodies come one byte every 0.2 s
     garbage: frozenset[str] = frozenset()  # plurals answered with an HTML error page (status 200)
+    # (namespace, pod, container) -> log text; a line may start with "@-<seconds> " (its age; default 60)
+    logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # (namespace, pod, port) -> a local TCP address the port-forward subresource connects to
+    forwards: dict[tuple[str, str, int], tuple[str, int]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -239,6 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
             code, body = self._route(url.path, query, user)
         except ValueError as exc:
             code, body = 400, _status(400, "BadRequest", str(exc))
+        if code == 101:
+            return serve_portforward(self, body["port"], body["target"], self.server.stopping)
         self._send(code, body)
 
     def _authenticate(self) -> Access | None:
@@ -249,9 +259,11 @@ class _Handler(BaseHTTPRequestHandler):
         return tokens.get(header[7:]) if header.startswith("Bearer ") else tokens.get("")
 
     def _send(self, code: int, body: dict[str, Any]) -> None:
-        data = getattr(self, "_raw", None) or json.dumps(body).encode()
+        raw = getattr(self, "_raw", None)
+        data = raw if raw is not None else json.dumps(body).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "text/html" if getattr(self, "_raw", None) else "application/json")
+        self.send_header("Content-Type", getattr(self, "_raw_type", "text/html") if raw is not None
+                         else "application/json")
         self.send_header("Content-Length", str(len(data)))
         for name, value in getattr(self, "_extra_headers", {}).items():
             self.send_header(name, value)
@@ -297,18 +309,25 @@ class _Handler(BaseHTTPRequestHandler):
         if kind is None or (namespace is not None and not kind.namespaced):
             return 404, _status(404, "NotFound", "the server could not find the requested resource")
         verb = "list" if len(rest) == 1 else "get"
-        if user is not None and not user.permits(kind.plural, namespace):
+        plural = kind.plural if len(rest) < 3 else f"{kind.plural}/{rest[2]}"
+        if len(rest) == 3 and rest[2] == "portforward":
+            verb = "create"
+        if user is not None and not user.permits(plural, namespace):
             scope = f" in the namespace \"{namespace}\"" if namespace else " at the cluster scope"
             return 403, _status(403, "Forbidden",
                                 f"{kind.plural}{'.' + group if group else ''} is forbidden: User \"{user.user}\" "
-                                f"cannot {verb} resource \"{kind.plural}\" in API group \"{group}\"{scope}",
+                                f"cannot {verb} resource \"{plural}\" in API group \"{group}\"{scope}",
                                 {"kind": kind.plural, "group": group})
-        if kind.plural in cluster.failures:
-            code = cluster.failures[kind.plural]
-            return code, _status(code, "InternalError", f"injected failure for {kind.plural}")
-        fault = self._fault(kind.plural)
+        if plural in cluster.failures:
+            code = cluster.failures[plural]
+            return code, _status(code, "InternalError", f"injected failure for {plural}")
+        fault = self._fault(plural)
         if fault is not None:
             return fault
+        if len(rest) == 3 and kind.plural == "pods" and namespace:
+            return self._pod_subresource(namespace, rest[1], rest[2], query)
+        if len(rest) > 2:
+            return 404, _status(404, "NotFound", "the server could not find the requested resource")
         if verb == "get":
             return self._get(kind, group, version, namespace, rest[1])
         return self._list(kind, group, version, namespace, query)
@@ -333,6 +352,28 @@ class _Handler(BaseHTTPRequestHandler):
         if plural in cluster.drip:
             self._drip = True
         return None
+
+    def _pod_subresource(self, namespace: str, name: str, sub: str, query: dict[str, str]):
+        cluster = self.server.cluster
+        code, pod = self._get(KINDS_BY_PLURAL["pods"], "", "v1", namespace, name)
+        if code != 200:
+            return code, pod
+        if sub == "portforward":
+            if self.headers.get("Upgrade", "").lower() != "websocket":
+                return 400, _status(400, "BadRequest", "Upgrade request required")
+            port = int(query.get("ports", "0").split(",")[0] or 0)
+            return 101, {"port": port, "target": cluster.forwards.get((namespace, name, port))}
+        if sub != "log":
+            return 404, _status(404, "NotFound", "the server could not find the requested resource")
+        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        container = query.get("container") or (containers[0] if len(containers) == 1 else "")
+        if container not in containers:
+            return 400, _status(400, "BadRequest", f"container {container} is not valid for pod {name}"
+                                if container else f"a container name must be specified for pod {name}, "
+                                f"choose one of: {containers}")
+        self._raw = log_text(cluster.logs.get((namespace, name, container), ""), query).encode()
+        self._raw_type = "text/plain"
+        return 200, {}
 
     def _resource_list(self, group: str, version: str) -> dict[str, Any]:
         return {"kind": "APIResourceList", "apiVersion": "v1",
@@ -415,6 +456,27 @@ class FakeApiServer:
 
     def requests_for(self, path_part: str) -> list[Request]:
         return [r for r in self.cluster.requests if path_part in r.path]
+
+
+KINDS_BY_PLURAL = {k.plural: k for k in KINDS if not k.group}
+_AGE = re.compile(r"^@-(\d+) ")
+
+
+def log_text(text: str, query: dict[str, str]) -> str:
+    """What the kubelet returns: lines newer than sinceSeconds, the last tailLines, cut at limitBytes."""
+    lines = []
+    for line in text.splitlines():
+        m = _AGE.match(line)
+        age, line = (int(m.group(1)), line[m.end():]) if m else (60, line)
+        if query.get("sinceSeconds") and age > int(query["sinceSeconds"]):
+            continue
+        lines.append(line)
+    if query.get("tailLines"):
+        lines = lines[-int(query["tailLines"]):] if int(query["tailLines"]) else []
+    out = "".join(f"{line}\n" for line in lines)
+    if query.get("limitBytes"):
+        out = out.encode()[:int(query["limitBytes"])].decode("utf-8", "ignore")
+    return out
 
 
 def load_objects(texts: Iterable[str]) -> list[dict[str, Any]]:

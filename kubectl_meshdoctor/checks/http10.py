@@ -1,0 +1,258 @@
+"""HTTP/1.0 ("Envoy won't connect to my HTTP/1.0 service"), ISTIO-SEMANTICS.md §E.
+
+Envoy answers an HTTP/1.0 request with 426 Upgrade Required on any HTTP listener that was not told
+to accept it. The proxy that rejects is the one that *receives* the request: the client's sidecar,
+the server's sidecar (from a client outside the mesh) or a gateway. So every check here asks "which
+proxy receives it, and does that proxy accept HTTP/1.0?".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubectl_meshdoctor.catalogue import BY_CODE
+from kubectl_meshdoctor.checks.base import check
+from kubectl_meshdoctor.checks.context import (
+    CannotTell,
+    CheckContext,
+    gateway_pods,
+    has_workloads,
+    host_pods,
+    probed,
+    reads,
+)
+from kubectl_meshdoctor.mesh import accesslog, nginx
+from kubectl_meshdoctor.mesh import proxyconfig as pc
+from kubectl_meshdoctor.mesh.workloads import has_sidecar
+from kubectl_meshdoctor.report.model import Finding, ResourceRef
+from kubectl_meshdoctor.snapshot import objects as o
+
+ENABLE_ON_PROXY = ("Or let the receiving proxy accept HTTP/1.0: on its workload's pod template set the annotation "
+                   "`proxy.istio.io/config: '{\"proxyMetadata\":{\"ISTIO_META_HTTP10\":\"1\"}}'` (Istio 1.7+) and "
+                   "restart the pods; mesh-wide: `meshConfig.defaultConfig.proxyMetadata.ISTIO_META_HTTP10: \"1\"` "
+                   "(1.5+) or env `PILOT_HTTP10=1` on istiod.")
+
+
+def _ref(kind: str, obj: dict[str, Any], role: str = "") -> ResourceRef:
+    return ResourceRef(kind, o.namespace(obj), o.name(obj), role)
+
+
+def _global_http10(ctx: CheckContext) -> bool:
+    cp = ctx.settings.control_plane
+    return pc.pilot_http10(cp.env, ctx.settings.version)[0] if cp else False
+
+
+def receiving_states(ctx: CheckContext) -> list[pc.Http10State]:
+    """Whether each proxy that receives requests for the host accepts HTTP/1.0: its sidecars (inbound)
+    and the gateways that route to it."""
+    on = _global_http10(ctx)
+    servers = [pc.http10_state(p, "server", on, ctx.settings.version) for p in host_pods(ctx) if has_sidecar(p)]
+    gateways = [pc.http10_state(p, "gateway", on, ctx.settings.version) for p in gateway_pods(ctx)]
+    return servers + gateways
+
+
+# ------------------------------------------------------------------------------------------- MD602
+
+def mounted_by(ctx: CheckContext, cm: dict[str, Any]) -> list[dict[str, Any]]:
+    name, ns = o.name(cm), o.namespace(cm)
+    found = []
+    for pod in ctx.snapshot.in_namespace("pods", ns):
+        for volume in map(o.as_dict, o.as_list(o.spec(pod).get("volumes"))):
+            sources = [o.as_dict(volume.get("configMap"))] + [
+                o.as_dict(o.as_dict(s).get("configMap")) for s in o.as_list(o.dig(volume, "projected", "sources"))]
+            if any(s.get("name") == name for s in sources):
+                found.append(pod)
+                break
+    return sorted(found, key=o.name)
+
+
+def _service_names(ctx: CheckContext, client_ns: str) -> set[str]:
+    return nginx.service_names(ctx.target.host, ctx.workload_services, client_ns, ctx.settings.cluster_domain)
+
+
+@check("MD602", needs=("services", "appconfigmaps"))
+def nginx_http10_upstream(ctx: CheckContext) -> list[Finding]:
+    findings = []
+    servers = [s for s in receiving_states(ctx) if s.role == "server"]
+    for cm in ctx.snapshot.all("configmaps"):
+        hits = nginx.http10_hits(cm, ctx.target.host, ctx.workload_services, ctx.settings.cluster_domain)
+        if hits and not ctx.snapshot.readable("nginxpods"):
+            raise CannotTell(f"ConfigMap {o.namespace(cm)}/{o.name(cm)} proxies to the host over HTTP/1.0, but which "
+                             f"pods run it is unknown: {ctx.snapshot.status('nginxpods').reason()}")
+        pods = mounted_by(ctx, cm) if hits else []
+        if not pods:
+            continue  # a config no pod runs sends nothing
+        meshed = [p for p in pods if has_sidecar(p)]
+        client_accepts = all(pc.http10_state(p, "client", _global_http10(ctx), ctx.settings.version).accepts
+                             for p in meshed)
+        if (meshed and client_accepts) or (not meshed and servers and all(s.accepts for s in servers)):
+            continue  # the receiving proxy accepts HTTP/1.0: it works, if not ideally
+        rejecter = ("the NGINX pods' own sidecars (outbound)" if meshed else
+                    f"the sidecars of {ctx.target.host} (inbound)")
+        for hit in hits:
+            where = (f"{hit.key} line {hit.line}" + (f", location {hit.location}" if hit.location else ""))
+            version = ("proxy_http_version is never set, and NGINX's default is 1.0" if hit.set_at == "default"
+                       else f"proxy_http_version {hit.http_version} at {hit.set_at}")
+            findings.append(Finding(
+                BY_CODE["MD602"],
+                f"NGINX in pod {', '.join(f'{o.namespace(p)}/{o.name(p)}' for p in pods)} proxies to "
+                f"{ctx.target.host} over HTTP/1.0 "
+                f"(ConfigMap {o.namespace(cm)}/{o.name(cm)}, {where}: `proxy_pass {hit.target}`; {version}). "
+                f"{rejecter[0].upper() + rejecter[1:]} answer such requests with 426 Upgrade Required",
+                ctx.target.host, (_ref("ConfigMap", cm, "NGINX config"), *(_ref("Pod", p, "runs NGINX") for p in pods)),
+                {"configMap": f"{o.namespace(cm)}/{o.name(cm)}", "key": hit.key, "line": hit.line,
+                 "location": hit.location, "proxyPass": hit.target, "upstreams": list(hit.upstream_hosts),
+                 "httpVersion": hit.http_version, "versionSetAt": hit.set_at,
+                 "pods": [o.name(p) for p in pods], "rejectedBy": rejecter},
+                (f"In ConfigMap {o.namespace(cm)}/{o.name(cm)} ({hit.key}), add `proxy_http_version 1.1;` and "
+                 "`proxy_set_header Connection \"\";` to the location (or once in the `http` block), then restart "
+                 "the NGINX pods so they load it.", ENABLE_ON_PROXY)))
+    return findings
+
+
+# ------------------------------------------------------------------------------------------- MD603
+
+@check("MD603", needs=("services",))
+def http10_switch_misconfigured(ctx: CheckContext) -> list[Finding]:
+    problems: list[pc.SwitchProblem] = []
+    version = ctx.settings.version
+    cp = ctx.settings.control_plane
+    if cp is not None:
+        _, problem = pc.pilot_http10(cp.env, version)
+        if problem:
+            problems.append(pc.SwitchProblem(f"istiod Deployment {cp.namespace}/{cp.name}", "PILOT_HTTP10",
+                                             cp.env.get("PILOT_HTTP10", ""), problem,
+                                             "set PILOT_HTTP10 to \"1\"", ("Deployment", cp.namespace, cp.name)))
+    cm_ns, cm_name = ctx.settings.mesh_config
+    problems += pc.check_metadata(ctx.settings.proxy_metadata, "mesh config defaultConfig.proxyMetadata",
+                                  ("ConfigMap", cm_ns, cm_name))
+    if ctx.workload_services and not ctx.snapshot.readable("pods") and not problems:
+        raise CannotTell(ctx.snapshot.status("pods").reason())  # the receiving proxies cannot be seen
+    states = receiving_states(ctx) if ctx.snapshot.readable("pods") else []
+    pods = {(s.namespace, s.pod): s for s in states}
+    for pod in [*host_pods(ctx), *gateway_pods(ctx)]:
+        if (o.namespace(pod), o.name(pod)) not in pods:
+            continue
+        ref = ("Pod", o.namespace(pod), o.name(pod))
+        metadata, parse_problem = pc.annotation_proxy_metadata(pod)
+        label = f"pod {o.namespace(pod)}/{o.name(pod)}"
+        if parse_problem:
+            problems.append(pc.SwitchProblem(label, pc.PROXY_CONFIG_ANNOTATION, "", parse_problem,
+                                             "fix the annotation's YAML", ref))
+        problems += pc.check_metadata(metadata or {}, f"annotation {pc.PROXY_CONFIG_ANNOTATION} of {label}", ref)
+        env = pc.container_env(pc.proxy_container(pod))
+        problems += pc.check_metadata(env, f"istio-proxy env of {label}", ref)
+        wanted = (metadata or {}).get(pc.HTTP10_KEY) == "1" or ctx.settings.proxy_metadata.get(pc.HTTP10_KEY) == "1"
+        if wanted and env.get(pc.HTTP10_KEY) != "1" and pc.container_env(pc.proxy_container(pod)):
+            problems.append(pc.SwitchProblem(label, pc.HTTP10_KEY, "1",
+                                             "asked for, but the running istio-proxy does not have it: the pod was "
+                                             "created before the setting (it is applied at injection)",
+                                             "restart the workload so its pods are re-injected", ref))
+        state = pods[(o.namespace(pod), o.name(pod))]
+        if state.role == "server" and "outbound listeners only" in state.why:
+            problems.append(pc.SwitchProblem(label, pc.HTTP10_KEY, "1", state.why,
+                                             "upgrade to Istio 1.3+, or make the clients speak HTTP/1.1", ref))
+    if not problems:
+        return []
+    resources = tuple(dict.fromkeys(ResourceRef(*p.ref) for p in problems if p.ref[0]))
+    lines = [f"{p.where}: {p.key}={p.value!r} — {p.problem}" if p.value else f"{p.where}: {p.problem}"
+             for p in problems]
+    return [Finding(
+        BY_CODE["MD603"], f"HTTP/1.0 acceptance for {ctx.target.host} is configured but not in effect as meant: "
+        + "; ".join(lines), ctx.target.host, resources,
+        {"problems": [{"where": p.where, "key": p.key, "value": p.value, "problem": p.problem} for p in problems],
+         "receivingProxies": [s.to_dict() for s in states]},
+        tuple(dict.fromkeys(f"{p.where}: {p.fix}." for p in problems)))]
+
+
+# ------------------------------------------------------------------------------------------- MD601
+
+def host_addresses(ctx: CheckContext) -> set[str]:
+    """ip:port a connection to the host arrives on: ClusterIP:port at a client, pod IP:targetPort at a server."""
+    from kubectl_meshdoctor.probes.run import container_port
+
+    addresses: set[str] = set()
+    pods = host_pods(ctx)
+    for svc in ctx.workload_services:
+        ips = nginx.cluster_ips(svc)
+        for port in map(o.as_dict, o.as_list(o.spec(svc).get("ports"))):
+            addresses |= {f"{ip}:{port.get('port')}" for ip in ips}
+            for pod in pods:
+                number = container_port(pod, port)
+                ip = o.as_str(o.status(pod).get("podIP"))
+                if number and ip:
+                    addresses.add(f"{ip}:{number}")
+    return addresses
+
+
+def rejected_http10(entry: accesslog.AccessEntry) -> bool:
+    return entry.code == 426 and ("DPE" in entry.flags or entry.details == "low_version"
+                                  or entry.protocol == "HTTP/1.0")
+
+
+@reads("services")
+def logs_were_read(ctx: CheckContext) -> str | None:
+    """`applies` for log checks: a run that did not read logs (--no-logs, `scan`) did not ask."""
+    return has_workloads(ctx) or (None if ctx.evidence.logs_read else
+                                  "proxy logs not read (--no-logs, or a command that does not read them)")
+
+
+@check("MD601", needs=("pods", "podlogs"), applies=logs_were_read)
+def http10_rejected(ctx: CheckContext) -> list[Finding]:
+    addresses = host_addresses(ctx)
+    names = _service_names(ctx, ctx.target.namespace) | {a.rsplit(":", 1)[0] for a in addresses}
+    findings = []
+    for log in ctx.evidence.logs:
+        parsed = accesslog.parse_log(log.text)
+        rejected = [e for e in parsed.entries if rejected_http10(e)]
+        if log.role == "client":  # a client's sidecar rejects for every destination: keep this host's
+            rejected = list(accesslog.matching(rejected, addresses, names, ctx.target.host))
+        if not rejected:
+            continue
+        direction = {"server": "inbound, at the host's own sidecar", "gateway": "at the ingress gateway",
+                     "client": "outbound, at the client's sidecar"}[log.role]
+        fix = ("Make the sender speak HTTP/1.1 (NGINX: `proxy_http_version 1.1;`; ab, `curl -0` and old Java "
+               "clients send 1.0).", ENABLE_ON_PROXY.replace("Or let the receiving proxy",
+                                                          f"Or let {log.namespace}/{log.pod}"))
+        if log.role == "server" and ctx.settings.version is not None and not ctx.settings.version.at_least(1, 3):
+            fix = (fix[0], f"Istio {ctx.settings.version} cannot accept HTTP/1.0 inbound; only the sender can be "
+                           "fixed (or upgrade to 1.3+).")
+        findings.append(Finding(
+            BY_CODE["MD601"],
+            f"{len(rejected)} HTTP/1.0 request(s) rejected with 426 Upgrade Required {direction} "
+            f"(pod {log.namespace}/{log.pod}, last {ctx.evidence.since}); sample: "
+            f"{accesslog.shorten(rejected[-1].line, 160)}",
+            ctx.target.host, (ResourceRef("Pod", log.namespace, log.pod, f"rejects HTTP/1.0 ({log.role})"),),
+            {"pod": f"{log.namespace}/{log.pod}", "role": log.role, "count": len(rejected),
+             "first": rejected[0].time, "last": rejected[-1].time, "sample": accesslog.shorten(rejected[-1].line),
+             "logTruncated": log.truncated},
+            fix))
+    return findings
+
+
+# ------------------------------------------------------------------------------------------- MD604
+
+@check("MD604", needs=("services", "pods", "portforward"), applies=probed)
+def http10_upstream_app(ctx: CheckContext) -> list[Finding]:
+    answered = [p for p in ctx.evidence.http_probes if p.status_line]
+    if ctx.evidence.http_probes and not answered:
+        raise CannotTell("no probe got an answer: " + "; ".join(
+            f"{p.answer.pod}:{p.answer.port}: {p.answer.error}" for p in ctx.evidence.http_probes))
+    findings = []
+    for probe in answered:
+        if not probe.status_line.startswith("HTTP/1.0"):
+            continue
+        a = probe.answer
+        findings.append(Finding(
+            BY_CODE["MD604"], f"The application in pod {a.namespace}/{a.pod} answers on port {a.port} (Service "
+            f"{probe.service}:{probe.service_port}) with {probe.status_line!r} to an HTTP/1.1 request: it speaks "
+            "HTTP/1.0, so no keep-alive and no chunked bodies behind Envoy", ctx.target.host,
+            (ResourceRef("Pod", a.namespace, a.pod, "answers HTTP/1.0"),),
+            {"pod": f"{a.namespace}/{a.pod}", "containerPort": a.port, "statusLine": probe.status_line,
+             "seconds": round(a.seconds, 3)},
+            ("Configure the server for HTTP/1.1 (e.g. Python's http.server: protocol_version = \"HTTP/1.1\").",),
+            port=probe.service_port))
+    return findings
+
+
+CHECKS = (http10_rejected, nginx_http10_upstream, http10_switch_misconfigured, http10_upstream_app)

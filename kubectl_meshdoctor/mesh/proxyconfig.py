@@ -1,0 +1,206 @@
+"""What a proxy was started with: its node metadata switches and how it gets certificates.
+
+Both are fixed when the pod is created (the injector writes them into the istio-proxy container),
+so the running pod's own spec is the truth; the mesh config and the pod annotation only say what the
+next pod would get. ISTIO-SEMANTICS.md §E (HTTP/1.0 switches) and §F (certificate delivery).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from kubectl_meshdoctor.mesh.settings import string_map
+from kubectl_meshdoctor.mesh.version import IstioVersion
+from kubectl_meshdoctor.mesh.workloads import PROXY_CONTAINER
+from kubectl_meshdoctor.snapshot import Snapshot
+from kubectl_meshdoctor.snapshot import objects as o
+
+HTTP10_KEY = "ISTIO_META_HTTP10"
+IDLE_KEY = "ISTIO_META_IDLE_TIMEOUT"
+PROXY_CONFIG_ANNOTATION = "proxy.istio.io/config"
+STATUS_ANNOTATION = "sidecar.istio.io/status"
+GO_TRUE = ("1", "t", "T", "true", "TRUE", "True")  # strconv.ParseBool, used for PILOT_HTTP10 from 1.2
+GO_BOOL = (*GO_TRUE, "0", "f", "F", "false", "FALSE", "False")
+
+
+def proxy_container(pod: dict[str, Any]) -> dict[str, Any]:
+    for container in [*o.as_list(o.spec(pod).get("containers")), *o.as_list(o.spec(pod).get("initContainers"))]:
+        if o.as_dict(container).get("name") == PROXY_CONTAINER:
+            return o.as_dict(container)
+    return {}
+
+
+def container_env(container: dict[str, Any]) -> dict[str, str]:
+    """Literal env values (valueFrom entries cannot be known from the spec and are left out)."""
+    return {o.as_str(e.get("name")): o.as_str(e.get("value")) for e in map(o.as_dict, o.as_list(container.get("env")))
+            if o.as_str(e.get("name")) and "value" in e}
+
+
+def annotation_proxy_metadata(pod: dict[str, Any]) -> tuple[dict[str, str] | None, str]:
+    """proxyMetadata of the `proxy.istio.io/config` annotation (YAML or JSON), and a parse problem if any."""
+    text = o.annotations(pod).get(PROXY_CONFIG_ANNOTATION)
+    if text is None:
+        return None, ""
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None, f"annotation {PROXY_CONFIG_ANNOTATION} is not valid YAML/JSON"
+    return string_map(o.as_dict(config).get("proxyMetadata")), ""
+
+
+# ------------------------------------------------------------------------------------------ HTTP/1.0
+
+@dataclass(frozen=True)
+class SwitchProblem:
+    where: str      # "mesh config defaultConfig.proxyMetadata", "annotation on pod ns/x", ...
+    key: str
+    value: str
+    problem: str    # what is wrong, in words
+    fix: str
+    ref: tuple[str, str, str] = ("", "", "")  # (kind, namespace, name) of the object to change
+
+
+def check_metadata(values: dict[str, str], where: str, ref: tuple[str, str, str]) -> list[SwitchProblem]:
+    """Wrong keys and values among proxy metadata / env entries meant to switch HTTP/1.0 on."""
+    problems = []
+    correct = values.get(HTTP10_KEY)
+    for key, value in values.items():
+        if key.upper() in ("HTTP10", "ISTIO_HTTP10", "META_HTTP10") and correct is None:
+            problems.append(SwitchProblem(where, key, value,
+                                          f"`{key}` is not read by Istio: only ISTIO_META_* entries become "
+                                          "proxy metadata", f"rename it to {HTTP10_KEY} with the value \"1\"", ref))
+    if correct is not None and correct != "1":
+        problems.append(SwitchProblem(where, HTTP10_KEY, correct,
+                                      f"{HTTP10_KEY} must be exactly \"1\"; {correct!r} leaves HTTP/1.0 off",
+                                      f"set {HTTP10_KEY}: \"1\"", ref))
+    return problems
+
+
+def pilot_http10(env: dict[str, str], version: IstioVersion | None) -> tuple[bool, str]:
+    """(on, problem) for istiod's PILOT_HTTP10: exactly "1" in 1.1, a Go boolean from 1.2."""
+    value = env.get("PILOT_HTTP10")
+    if value is None:
+        return False, ""
+    if version is not None and not version.at_least(1, 2):
+        return value == "1", "" if value == "1" else f"PILOT_HTTP10={value!r}: Istio 1.1 accepts only \"1\""
+    if value not in GO_BOOL:
+        return False, f"PILOT_HTTP10={value!r} is not a boolean istiod understands (use \"1\" or \"true\")"
+    return value in GO_TRUE, ""
+
+
+@dataclass(frozen=True)
+class Http10State:
+    """Whether one receiving proxy accepts HTTP/1.0, and why."""
+
+    namespace: str
+    pod: str
+    role: str       # server (the host's sidecar, inbound) | gateway
+    accepts: bool
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "pod": self.pod, "role": self.role, "acceptsHttp10": self.accepts,
+                "why": self.why}
+
+
+def http10_state(pod: dict[str, Any], role: str, global_on: bool, version: IstioVersion | None) -> Http10State:
+    env = container_env(proxy_container(pod))
+    inbound_blind = role == "server" and version is not None and not version.at_least(1, 3)
+    if env.get(HTTP10_KEY) == "1":
+        on, why = True, f"{HTTP10_KEY}=\"1\" on its istio-proxy container"
+    elif global_on:
+        on, why = True, "PILOT_HTTP10 is on in istiod"
+    else:
+        on, why = False, "HTTP/1.0 acceptance is not switched on for this proxy"
+    if on and inbound_blind:
+        on, why = False, f"{why}, but Istio {version} applies it to outbound listeners only (inbound from 1.3)"
+    return Http10State(o.namespace(pod), o.name(pod), role, on, why)
+
+
+# ------------------------------------------------------------------------------------- certificates
+
+FILE_MOUNTED = "file-mounted"
+NODE_AGENT_SDS = "node-agent-sds"
+AGENT_SDS = "istio-agent-sds"
+UNKNOWN = "unknown"
+
+
+def cert_delivery(pod: dict[str, Any]) -> str:
+    """How the sidecar gets its certificate; the injector's status annotation lists the volumes it
+    added (cheapest signal), else the pod's volumes are read. istio-agent SDS wins when both it and
+    the legacy secret mount are present (1.5's mountMtlsCerts)."""
+    volumes: set[str] = set()
+    try:
+        status = json.loads(o.annotations(pod).get(STATUS_ANNOTATION, "") or "{}")
+        volumes.update(v for v in o.as_list(o.as_dict(status).get("volumes")) if isinstance(v, str))
+    except ValueError:
+        pass
+    volumes.update(o.as_str(o.as_dict(v).get("name")) for v in o.as_list(o.spec(pod).get("volumes")))
+    if "istio-envoy" in volumes and volumes & {"istiod-ca-cert", "istio-token"}:
+        return AGENT_SDS
+    if "sds-uds-path" in volumes:
+        return NODE_AGENT_SDS
+    if "istio-certs" in volumes:
+        return FILE_MOUNTED
+    return UNKNOWN
+
+
+@dataclass(frozen=True)
+class CitadelSettings:
+    ttl_hours: float
+    grace_ratio: float
+    source: str  # "istio-system/istio-citadel args" or "Citadel's defaults"
+
+    @property
+    def rotation_days(self) -> float:
+        """Citadel renews once the remaining life drops below grace_ratio of the TTL."""
+        return self.ttl_hours * (1 - self.grace_ratio) / 24
+
+
+DEFAULT_TTL_HOURS = 90 * 24.0
+DEFAULT_GRACE_RATIO = 0.5
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
+
+
+def go_duration_hours(text: str) -> float | None:
+    parts = _DURATION.findall(text or "")
+    if not parts or "".join(f"{n}{u}" for n, u in parts) != text.strip():
+        return None
+    scale = {"h": 1.0, "m": 1 / 60, "s": 1 / 3600, "ms": 1 / 3_600_000}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def citadel_settings(snapshot: Snapshot) -> CitadelSettings | None:
+    """The istio-citadel Deployment's rotation settings; None when there is no Citadel."""
+    for dep in snapshot.all("deployments"):
+        if o.name(dep) != "istio-citadel" and o.labels(dep).get("istio") != "citadel":
+            continue
+        args: list[str] = []
+        for container in o.as_list(o.dig(dep, "spec", "template", "spec", "containers")):
+            args += [a for a in o.as_list(o.as_dict(container).get("args")) if isinstance(a, str)]
+        ttl = _flag(args, "--workload-cert-ttl")
+        ratio = _flag(args, "--workload-cert-grace-period-ratio")
+        ttl_hours = go_duration_hours(ttl) if ttl else None
+        try:
+            grace = float(ratio) if ratio else None
+        except ValueError:
+            grace = None
+        source = f"{o.namespace(dep)}/{o.name(dep)}" + (" args" if ttl_hours or grace is not None else
+                                                         " (Citadel's defaults: 90 days, ratio 0.5)")
+        return CitadelSettings(ttl_hours or DEFAULT_TTL_HOURS,
+                               grace if grace is not None and 0 < grace < 1 else DEFAULT_GRACE_RATIO, source)
+    return None
+
+
+def _flag(args: list[str], name: str) -> str:
+    for i, arg in enumerate(args):
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+    return ""

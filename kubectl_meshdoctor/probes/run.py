@@ -1,0 +1,73 @@
+"""Which pods and ports the probes ask, and the one status the report shows for them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubectl_meshdoctor.cluster.portforward import FORBIDDEN, exchange
+from kubectl_meshdoctor.mesh.protocol import derive
+from kubectl_meshdoctor.mesh.settings import MeshSettings
+from kubectl_meshdoctor.mesh.target import Target
+from kubectl_meshdoctor.mesh.workloads import PROXY_CONTAINER, pod_ready, service_pods, service_selector
+from kubectl_meshdoctor.resources import CollectionStatus, State
+from kubectl_meshdoctor.snapshot import Snapshot
+from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot.evidence import HttpProbe, PortAnswer
+
+SYNCZ_BYTES = 32 << 20
+SYNCZ_READ_SECONDS = 10.0  # a large mesh's syncz is megabytes
+
+
+def probe_http_ports(api_client: Any, snapshot: Snapshot, settings: MeshSettings, target: Target) -> list[HttpProbe]:
+    """One ready pod per HTTP (or sniffed) port of each Service behind the host, asked `GET /` in
+    HTTP/1.1 directly on the container port (a port-forward bypasses the sidecar)."""
+    probes = []
+    for ref in target.services:
+        svc = snapshot.get("services", ref.namespace, ref.name)
+        if svc is None or not service_selector(svc):
+            continue
+        ready = [p for p in service_pods(snapshot, svc) if pod_ready(p)]
+        if not ready:
+            continue
+        pod = ready[0]
+        for port in map(o.as_dict, o.as_list(o.spec(svc).get("ports"))):
+            protocol = derive(port, settings.version)
+            number = container_port(pod, port)
+            if number is None or not (protocol.http_like or protocol.sniffed):
+                continue
+            request = (f"GET / HTTP/1.1\r\nHost: {target.host}\r\nUser-Agent: kubectl-meshdoctor\r\n"
+                       "Accept: */*\r\nConnection: close\r\n\r\n").encode()
+            answer = exchange(api_client, o.namespace(pod), o.name(pod), number, request)
+            probes.append(HttpProbe(f"{ref.namespace}/{ref.name}", int(port.get("port") or 0), answer))
+    return probes
+
+
+def container_port(pod: dict[str, Any], service_port: dict[str, Any]) -> int | None:
+    target = service_port.get("targetPort", service_port.get("port"))
+    if isinstance(target, int):
+        return target
+    for container in map(o.as_dict, o.as_list(o.spec(pod).get("containers"))):
+        if container.get("name") == PROXY_CONTAINER:
+            continue
+        for declared in map(o.as_dict, o.as_list(container.get("ports"))):
+            if declared.get("name") == target and isinstance(declared.get("containerPort"), int):
+                return declared["containerPort"]
+    return None
+
+
+def probe_syncz(api_client: Any, istiod_pods: list[dict[str, Any]], settings: MeshSettings) -> list[PortAnswer]:
+    """/debug/syncz of every running istiod: each proxy is connected to one of them. Asked in HTTP/1.0
+    so the body ends with the connection (no chunking to undo)."""
+    port = 8080 if settings.version is not None and not settings.version.at_least(1, 1) else 15014
+    request = b"GET /debug/syncz HTTP/1.0\r\nHost: localhost\r\nUser-Agent: kubectl-meshdoctor\r\n\r\n"
+    return [exchange(api_client, o.namespace(pod), o.name(pod), port, request, SYNCZ_BYTES,
+                     read_seconds=SYNCZ_READ_SECONDS)
+            for pod in sorted(istiod_pods, key=o.name) if o.as_str(o.status(pod).get("phase")) == "Running"]
+
+
+def portforward_status(answers: list[PortAnswer]) -> CollectionStatus:
+    denied = next((a for a in answers if a.error.startswith(FORBIDDEN)), None)
+    if denied is not None:
+        return CollectionStatus("portforward", State.FORBIDDEN, f"in {denied.namespace}",
+                                denied.error.partition(": ")[2])
+    return CollectionStatus("portforward", State.OK, f"{len(answers)} exchanges")
