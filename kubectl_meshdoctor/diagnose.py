@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubectl_meshdoctor.attribution import attribute, summary_dict
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.checks.http10 import receiving_states
 from kubectl_meshdoctor.checks.registry import CHECKS
@@ -26,7 +27,11 @@ from kubectl_meshdoctor.mesh.inventory import describe_workloads
 from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
 from kubectl_meshdoctor.mesh.views import build_model, describe
-from kubectl_meshdoctor.mesh.workloads import label_selector_string, selecting_gateways, service_selector
+from kubectl_meshdoctor.mesh.workloads import (
+    label_selector_string,
+    selecting_gateways,
+    service_selector,
+)
 from kubectl_meshdoctor.report.model import FAILED, PASSED, Finding, Report, Source
 from kubectl_meshdoctor.report.suppress import parse_rules, split
 from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
@@ -86,6 +91,7 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     ctx = CheckContext(snapshot, settings, target, change, evidence or LiveEvidence())
     checks = tuple(c for c in CHECKS if not request.families or c.entry.family in request.families)
     results, findings = run_checks(ctx, checks)
+    findings, symptoms = _symptoms(ctx, findings)
     rules = parse_rules(request.suppress)
     findings, suppressed = split(findings, rules, snapshot)
     results = _passed_when_all_suppressed(results, findings, suppressed)
@@ -103,7 +109,18 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     return Report(request.host, target.host, target.namespace, source, tuple(results), tuple(findings),
                   tuple([*target.notes, *notes, *settings.notes]), routing, tls, resolved,
                   describe_workloads(snapshot, settings, target) if snapshot.readable("services") else None,
-                  tuple(suppressed), http10)
+                  tuple(suppressed), http10, symptoms)
+
+
+def _symptoms(ctx: CheckContext, findings: list[Finding]) -> tuple[list[Finding], dict[str, Any] | None]:
+    """The access logs' failures for the host, each tied to the findings that explain it."""
+    if not ctx.evidence.logs_read:
+        return findings, None
+    status = ctx.snapshot.status("podlogs")
+    if not status.ok:
+        return findings, {"window": ctx.evidence.since, "notRead": status.reason(), "entries": []}
+    attributed, findings = attribute(ctx.log_summary, findings, ctx.target.host)
+    return findings, summary_dict(ctx.log_summary, attributed)
 
 
 def _passed_when_all_suppressed(results: list, findings: list[Finding], suppressed: list) -> list:

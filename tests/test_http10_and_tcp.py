@@ -150,7 +150,7 @@ def test_inbound_426_in_the_hosts_sidecar_log_is_counted_within_the_window(live)
     cluster = with_logs(live, world(), {("bookinfo", "reviews-v1-abc12-x1"): "reviews-inbound-426.log"})
     result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json")
     [finding] = found(result.json(), "MD601")
-    assert has(finding["evidence"], {"pod": "bookinfo/reviews-v1-abc12-x1", "role": "server", "count": 2,
+    assert has(finding["evidence"], {"pods": ["bookinfo/reviews-v1-abc12-x1"], "direction": "inbound", "count": 2,
                                         "first": "2026-11-27T01:10:12.480Z", "last": "2026-11-27T01:10:14.902Z"})
     assert "426 DPE low_version" in finding["evidence"]["sample"]
     assert "inbound, at the host's own sidecar" in finding["message"]
@@ -165,7 +165,7 @@ def test_inbound_426_in_the_hosts_sidecar_log_is_counted_within_the_window(live)
 def test_client_426_is_attributed_only_when_it_was_sent_to_this_host(live):
     cluster = with_logs(live, world(), {("bookinfo", "productpage-v1-123ab-p1"): "productpage-outbound-426.log"})
     [finding] = found(cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json").json(), "MD601")
-    assert finding["evidence"]["role"] == "client" and finding["evidence"]["count"] == 1  # not the 10.96.7.7 one
+    assert finding["evidence"]["direction"] == "outbound" and finding["evidence"]["count"] == 1  # not 10.96.7.7
     assert "outbound, at the client's sidecar" in finding["message"]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from kubectl_meshdoctor.mesh.changes import ChangeSet
 from kubectl_meshdoctor.mesh.settings import MeshSettings
+from kubectl_meshdoctor.mesh.symptoms import HostAddresses, LogSummary, summarise
 from kubectl_meshdoctor.mesh.target import Target
 from kubectl_meshdoctor.mesh.tls import TlsRow, build_rows
 from kubectl_meshdoctor.mesh.views import RoutingModel, build_model
@@ -53,6 +54,17 @@ class CheckContext:
         """Client and server TLS for every client view, port and subset of the host's Services."""
         views = [v for v in self.routing.views if v.has_callers]
         return build_rows(self.snapshot, views, self.target, self.settings, self.routing.lookup_for)
+
+    @cached_property
+    def log_summary(self) -> LogSummary:
+        """The proxies' access logs, reduced to the lines about this host (MD601 and the Symptoms)."""
+        from kubectl_meshdoctor.mesh.workloads import arrival_addresses, service_names
+
+        virtual, local = arrival_addresses(self.workload_services, host_pods(self))
+        names = service_names(self.target.host, self.workload_services, self.target.namespace,
+                              self.settings.cluster_domain)
+        where = HostAddresses(self.target.host, frozenset(names), virtual, local)
+        return summarise(self.evidence.logs, where, self.evidence.since)
 
     @cached_property
     def workload_services(self) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from kubectl_meshdoctor.checks.context import (
 )
 from kubectl_meshdoctor.mesh import accesslog, nginx
 from kubectl_meshdoctor.mesh import proxyconfig as pc
-from kubectl_meshdoctor.mesh.workloads import has_sidecar
+from kubectl_meshdoctor.mesh.workloads import has_sidecar, service_names
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -67,7 +67,7 @@ def mounted_by(ctx: CheckContext, cm: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _service_names(ctx: CheckContext, client_ns: str) -> set[str]:
-    return nginx.service_names(ctx.target.host, ctx.workload_services, client_ns, ctx.settings.cluster_domain)
+    return service_names(ctx.target.host, ctx.workload_services, client_ns, ctx.settings.cluster_domain)
 
 
 @check("MD602", needs=("services", "appconfigmaps"))
@@ -167,29 +167,6 @@ def http10_switch_misconfigured(ctx: CheckContext) -> list[Finding]:
 
 # ------------------------------------------------------------------------------------------- MD601
 
-def host_addresses(ctx: CheckContext) -> set[str]:
-    """ip:port a connection to the host arrives on: ClusterIP:port at a client, pod IP:targetPort at a server."""
-    from kubectl_meshdoctor.probes.run import container_port
-
-    addresses: set[str] = set()
-    pods = host_pods(ctx)
-    for svc in ctx.workload_services:
-        ips = nginx.cluster_ips(svc)
-        for port in map(o.as_dict, o.as_list(o.spec(svc).get("ports"))):
-            addresses |= {f"{ip}:{port.get('port')}" for ip in ips}
-            for pod in pods:
-                number = container_port(pod, port)
-                ip = o.as_str(o.status(pod).get("podIP"))
-                if number and ip:
-                    addresses.add(f"{ip}:{number}")
-    return addresses
-
-
-def rejected_http10(entry: accesslog.AccessEntry) -> bool:
-    return entry.code == 426 and ("DPE" in entry.flags or entry.details == "low_version"
-                                  or entry.protocol == "HTTP/1.0")
-
-
 @reads("services")
 def logs_were_read(ctx: CheckContext) -> str | None:
     """`applies` for log checks: a run that did not read logs (--no-logs, `scan`) did not ask."""
@@ -199,34 +176,28 @@ def logs_were_read(ctx: CheckContext) -> str | None:
 
 @check("MD601", needs=("pods", "podlogs"), applies=logs_were_read)
 def http10_rejected(ctx: CheckContext) -> list[Finding]:
-    addresses = host_addresses(ctx)
-    names = _service_names(ctx, ctx.target.namespace) | {a.rsplit(":", 1)[0] for a in addresses}
     findings = []
-    for log in ctx.evidence.logs:
-        parsed = accesslog.parse_log(log.text)
-        rejected = [e for e in parsed.entries if rejected_http10(e)]
-        if log.role == "client":  # a client's sidecar rejects for every destination: keep this host's
-            rejected = list(accesslog.matching(rejected, addresses, names, ctx.target.host))
-        if not rejected:
+    for seen in ctx.log_summary.symptoms:
+        if seen.code != 426:
             continue
-        direction = {"server": "inbound, at the host's own sidecar", "gateway": "at the ingress gateway",
-                     "client": "outbound, at the client's sidecar"}[log.role]
+        direction = {"inbound": "inbound, at the host's own sidecar", "gateway": "at the ingress gateway",
+                     "outbound": "outbound, at the client's sidecar"}[seen.direction]
+        receivers = ", ".join(seen.pods)
         fix = ("Make the sender speak HTTP/1.1 (NGINX: `proxy_http_version 1.1;`; ab, `curl -0` and old Java "
-               "clients send 1.0).", ENABLE_ON_PROXY.replace("Or let the receiving proxy",
-                                                          f"Or let {log.namespace}/{log.pod}"))
-        if log.role == "server" and ctx.settings.version is not None and not ctx.settings.version.at_least(1, 3):
+               "clients send 1.0).", ENABLE_ON_PROXY.replace("Or let the receiving proxy", f"Or let {receivers}"))
+        if seen.direction == "inbound" and ctx.settings.version is not None and \
+                not ctx.settings.version.at_least(1, 3):
             fix = (fix[0], f"Istio {ctx.settings.version} cannot accept HTTP/1.0 inbound; only the sender can be "
                            "fixed (or upgrade to 1.3+).")
         findings.append(Finding(
             BY_CODE["MD601"],
-            f"{len(rejected)} HTTP/1.0 request(s) rejected with 426 Upgrade Required {direction} "
-            f"(pod {log.namespace}/{log.pod}, last {ctx.evidence.since}); sample: "
-            f"{accesslog.shorten(rejected[-1].line, 160)}",
-            ctx.target.host, (ResourceRef("Pod", log.namespace, log.pod, f"rejects HTTP/1.0 ({log.role})"),),
-            {"pod": f"{log.namespace}/{log.pod}", "role": log.role, "count": len(rejected),
-             "first": rejected[0].time, "last": rejected[-1].time, "sample": accesslog.shorten(rejected[-1].line),
-             "logTruncated": log.truncated},
-            fix))
+            f"{seen.count} HTTP/1.0 request(s) rejected with 426 Upgrade Required {direction} ({receivers}, "
+            f"last {ctx.evidence.since}); sample: {accesslog.shorten(seen.sample, 160)}",
+            ctx.target.host, tuple(ResourceRef("Pod", *p.split("/", 1), f"rejects HTTP/1.0 ({seen.direction})")
+                                   for p in seen.pods),
+            {"pods": list(seen.pods), "direction": seen.direction, "count": seen.count, "first": seen.first,
+             "last": seen.last, "sample": seen.sample},
+            fix, port=seen.port))
     return findings
 
 

@@ -94,22 +94,21 @@ def _proxy_status(pod: dict[str, Any]) -> dict[str, Any]:
 
 @check("MD702", needs=("pods",), applies=has_workloads)
 def sidecar_restarts(ctx: CheckContext) -> list[Finding]:
-    epochs = {(log.namespace, log.pod): accesslog.parse_log(log.text) for log in ctx.evidence.logs
-              if log.role in ("server", "gateway")}
+    epochs = ctx.log_summary.epochs
     restarted: dict[str, dict[str, Any]] = {}
     for pod in [*host_pods(ctx), *gateway_pods(ctx)]:
         status = _proxy_status(pod)
         count = status.get("restartCount") if isinstance(status.get("restartCount"), int) else 0
         last = o.as_dict(o.as_dict(status.get("lastState")).get("terminated"))
-        parsed = epochs.get((o.namespace(pod), o.name(pod)))
-        if not count and not (parsed and parsed.max_epoch):
+        epoch, epoch_line = epochs.get(f"{o.namespace(pod)}/{o.name(pod)}", (0, ""))
+        if not count and not epoch:
             continue
         entry: dict[str, Any] = {"restarts": count}
         if last:
             entry.update(reason=o.as_str(last.get("reason")), exitCode=last.get("exitCode"),
                          finishedAt=o.as_str(last.get("finishedAt")))
-        if parsed and parsed.max_epoch:
-            entry.update(hotRestartEpoch=parsed.max_epoch, epochLine=accesslog.shorten(parsed.epoch_line, 160))
+        if epoch:
+            entry.update(hotRestartEpoch=epoch, epochLine=accesslog.shorten(epoch_line, 160))
         restarted[f"{o.namespace(pod)}/{o.name(pod)}"] = entry
     if not restarted:
         return []

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 _TOKENS = re.compile(r'\[([^\]]*)\]|"((?:[^"\\]|\\.)*)"|(\S+)')
@@ -178,16 +177,6 @@ def _flags(text: str) -> tuple[str, ...]:
 
 def _dash(text: str) -> str:
     return "" if text == "-" else text
-
-
-def matching(entries: Iterable[AccessEntry], addresses: set[str], host_names: set[str],
-             host: str) -> Iterator[AccessEntry]:
-    """Entries about the host: its Istio cluster, its authority, or a connection to its address."""
-    for entry in entries:
-        cluster_host = entry.cluster_parts()[3]
-        authority = entry.authority.rsplit(":", 1)[0] if entry.authority.count(":") == 1 else entry.authority
-        if cluster_host == host or authority in host_names or entry.downstream_local in addresses:
-            yield entry
 
 
 def shorten(line: str, limit: int = 240) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from kubectl_meshdoctor.mesh import workloads
 from kubectl_meshdoctor.snapshot import objects as o
 
 NGINX_DEFAULT_UPSTREAM_VERSION = "1.0"
@@ -173,30 +174,12 @@ def split_host_port(server: str) -> tuple[str, int | None]:
     return server.lower(), None
 
 
-def cluster_ips(service: dict[str, Any]) -> list[str]:
-    spec = o.spec(service)
-    ips = [spec.get("clusterIP"), *o.as_list(spec.get("clusterIPs"))]
-    return list(dict.fromkeys(ip for ip in ips if isinstance(ip, str) and ip and ip != "None"))
-
-
-def service_names(host: str, services: list[dict[str, Any]], client_namespace: str, domain: str) -> set[str]:
-    """Every way a pod in client_namespace can name the host in DNS, and its ClusterIPs."""
-    names = {host}
-    for svc in services:
-        name, namespace = o.name(svc), o.namespace(svc)
-        names |= {f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.{domain}",
-                  *cluster_ips(svc)}
-        if client_namespace == namespace:
-            names.add(name)
-    return names
-
-
 def http10_hits(cm: dict[str, Any], host: str, services: list[dict[str, Any]], domain: str) -> list[ProxyPass]:
     """The proxy_passes of one ConfigMap that reach the host without proxy_http_version 1.1."""
     files = configmap_files(cm)
     if not any(looks_like_nginx(text) for text in files.values()):
         return []
-    names = service_names(host, services, o.namespace(cm), domain)
+    names = workloads.service_names(host, services, o.namespace(cm), domain)
     return [p for p in proxy_passes(files) if p.http_version != "1.1"
             and any(split_host_port(h)[0] in names for h in p.upstream_hosts)]
 

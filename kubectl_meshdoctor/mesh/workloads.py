@@ -112,3 +112,56 @@ def gateway_proxies(snapshot: Snapshot, refs: Iterable[str]) -> list[dict[str, A
             if o.selector_matches(selector, o.labels(pod)):
                 found.setdefault((o.namespace(pod), o.name(pod)), pod)
     return [found[k] for k in sorted(found)]
+
+
+def container_port(pod: dict[str, Any], service_port: dict[str, Any]) -> int | None:
+    """The pod port a Service port sends to: its targetPort, by number or by the container port's name."""
+    target = service_port.get("targetPort", service_port.get("port"))
+    if isinstance(target, int):
+        return target
+    for container in map(o.as_dict, o.as_list(o.spec(pod).get("containers"))):
+        if container.get("name") == PROXY_CONTAINER:
+            continue
+        for declared in map(o.as_dict, o.as_list(container.get("ports"))):
+            if declared.get("name") == target and isinstance(declared.get("containerPort"), int):
+                return declared["containerPort"]
+    return None
+
+
+def cluster_ips(service: dict[str, Any]) -> list[str]:
+    spec = o.spec(service)
+    ips = [spec.get("clusterIP"), *o.as_list(spec.get("clusterIPs"))]
+    return list(dict.fromkeys(ip for ip in ips if isinstance(ip, str) and ip and ip != "None"))
+
+
+def arrival_addresses(services: list[dict[str, Any]],
+                      pods: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
+    """ip:port a connection to the host arrives on, as proxies log it (%DOWNSTREAM_LOCAL_ADDRESS%), each
+    with the Service port it belongs to: (ClusterIP:port, seen by clients' sidecars; pod IP:targetPort,
+    seen by the host's own sidecars)."""
+    virtual: dict[str, int] = {}
+    local: dict[str, int] = {}
+    for svc in services:
+        for port in map(o.as_dict, o.as_list(o.spec(svc).get("ports"))):
+            number = port.get("port")
+            if not isinstance(number, int):
+                continue
+            virtual.update({f"{ip}:{number}": number for ip in cluster_ips(svc)})
+            for pod in pods:
+                target = container_port(pod, port)
+                ip = o.as_str(o.status(pod).get("podIP"))
+                if target:
+                    local[f"{ip or '*'}:{target}"] = number  # "*:80": the pod's IP is not known
+    return virtual, local
+
+
+def service_names(host: str, services: list[dict[str, Any]], client_namespace: str, domain: str) -> set[str]:
+    """Every way a pod in client_namespace can name the host in DNS, and its ClusterIPs."""
+    names = {host}
+    for svc in services:
+        name, namespace = o.name(svc), o.namespace(svc)
+        names |= {f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.{domain}",
+                  *cluster_ips(svc)}
+        if client_namespace == namespace:
+            names.add(name)
+    return names

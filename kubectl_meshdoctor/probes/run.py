@@ -8,7 +8,7 @@ from kubectl_meshdoctor.cluster.portforward import FORBIDDEN, exchange
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.target import Target
-from kubectl_meshdoctor.mesh.workloads import PROXY_CONTAINER, pod_ready, service_pods, service_selector
+from kubectl_meshdoctor.mesh.workloads import container_port, pod_ready, service_pods, service_selector
 from kubectl_meshdoctor.resources import CollectionStatus, State
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
@@ -40,19 +40,6 @@ def probe_http_ports(api_client: Any, snapshot: Snapshot, settings: MeshSettings
             answer = exchange(api_client, o.namespace(pod), o.name(pod), number, request)
             probes.append(HttpProbe(f"{ref.namespace}/{ref.name}", int(port.get("port") or 0), answer))
     return probes
-
-
-def container_port(pod: dict[str, Any], service_port: dict[str, Any]) -> int | None:
-    target = service_port.get("targetPort", service_port.get("port"))
-    if isinstance(target, int):
-        return target
-    for container in map(o.as_dict, o.as_list(o.spec(pod).get("containers"))):
-        if container.get("name") == PROXY_CONTAINER:
-            continue
-        for declared in map(o.as_dict, o.as_list(container.get("ports"))):
-            if declared.get("name") == target and isinstance(declared.get("containerPort"), int):
-                return declared["containerPort"]
-    return None
 
 
 def probe_syncz(api_client: Any, istiod_pods: list[dict[str, Any]], settings: MeshSettings) -> list[PortAnswer]:

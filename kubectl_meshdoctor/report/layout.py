@@ -66,3 +66,25 @@ def group_views(views: list[dict[str, Any]]) -> list[tuple[list[str], dict[str, 
         key = json.dumps([view["virtualService"], view["destinationRule"]], sort_keys=True)
         groups.setdefault(key, ([], view))[0].append(view["clientNamespace"])
     return list(groups.values())
+
+
+def symptom_lines(symptoms: dict[str, Any]) -> tuple[str, list[tuple[bool, str, str]]]:
+    """The Symptoms section as (heading, [(explained, what was seen, what explains it)]), for every
+    human format alike."""
+    if symptoms.get("notRead"):
+        return f"Symptoms: proxy logs not read ({symptoms['notRead']})", []
+    classes = ", ".join(f"{k} {v}" for k, v in symptoms["byClass"].items()) or "none"
+    heading = (f"Symptoms in the proxy logs (last {symptoms['window']}: {symptoms['proxiesRead']} proxies, "
+               f"{symptoms['forHost']} of {symptoms['accessLogLines']} access-log lines for this host: {classes}"
+               + (f"; {symptoms['unparsedLines']} lines not understood" if symptoms["unparsedLines"] else "") + ")")
+    lines = []
+    for e in symptoms["entries"]:
+        flags = ",".join(e["flags"]) or "-"
+        where = ", ".join(x for x in (f"port {e['port']}" if e["port"] else "",
+                                      f"subset {e['subset']}" if e["subset"] else "") if x)
+        seen = (f"{e['code']} {flags}{' ' + e['details'] if e['details'] else ''} ×{e['count']} {e['direction']} "
+                f"at {', '.join(e['pods'][:3])}{' (' + where + ')' if where else ''}, {e['first']} – {e['last']}")
+        cause = (f"explained by {', '.join(e['explainedBy'])}: {e['explanation']}" if e["explainedBy"]
+                 else e["explanation"])
+        lines.append((bool(e["explainedBy"]), seen, cause))
+    return heading, lines

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubectl_meshdoctor.report.layout import sections, source_line
+from kubectl_meshdoctor.report.layout import sections, source_line, symptom_lines
 from kubectl_meshdoctor.report.model import Report
 from kubectl_meshdoctor.report.tables import cell
 from kubectl_meshdoctor.report.verdict import headline
@@ -10,6 +10,9 @@ from kubectl_meshdoctor.report.verdict import headline
 
 def to_markdown(report: Report) -> str:
     out = [f"### meshdoctor: `{report.host}`", "", f"**{headline(report)}**", "", f"_{source_line(report)}_", ""]
+    if report.symptoms:
+        heading, lines = symptom_lines(report.symptoms)
+        out += [f"**{heading}**", "", *[f"- {'✗' if ok else '‼'} {seen}: {cause}" for ok, seen, cause in lines], ""]
     out += ["| | Check | Code | Result |", "|---|---|---|---|"]
     details: list[str] = []
     for family, lines in sections(report):

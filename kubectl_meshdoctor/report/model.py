@@ -99,6 +99,7 @@ class Report:
     workloads: dict[str, Any] | None = None  # Service ports with their derived protocol, and the pods
     suppressed: tuple[tuple[Finding, str], ...] = ()  # (finding, why) silenced on purpose, still listed
     http10: list[dict[str, Any]] | None = None  # per receiving proxy: does it accept HTTP/1.0, and why
+    symptoms: dict[str, Any] | None = None  # what the proxies' access logs show, tied to findings (live only)
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.level == severity)
@@ -125,6 +126,7 @@ class Report:
             "tls": self.tls,
             "workloads": self.workloads,
             "http10": self.http10,
+            "symptoms": self.symptoms,
             "suppressed": [f.to_dict() | {"suppressedBy": why} for f, why in self.suppressed],
             **({"resolved": [f.to_dict() for f in self.resolved]} if self.resolved is not None else {}),
             "notes": list(self.notes),

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from kubectl_meshdoctor.report.layout import CheckLine, group_views, sections, source_line
+from kubectl_meshdoctor.report.layout import CheckLine, group_views, sections, source_line, symptom_lines
 from kubectl_meshdoctor.report.model import NOT_RUN, SKIPPED, Report
 from kubectl_meshdoctor.report.verdict import headline
 from kubectl_meshdoctor.snapshot import objects as o
@@ -31,6 +31,8 @@ def render_text(report: Report, console: Console) -> None:
                                 f"  (asked for {report.target_input!r})" if report.target_input != report.host
                                 else ""))
     console.print(Text(source_line(report), style="dim"))
+    if report.symptoms:
+        _render_symptoms(console, report.symptoms)
     for family, lines in sections(report):
         console.print()
         console.print(Text(family.title, style="bold underline"))
@@ -61,6 +63,16 @@ def render_text(report: Report, console: Console) -> None:
     console.print()
     worst = "✗" if report.count("error") else "‼" if report.count("warning") else "✓"
     console.print(Text.assemble((worst + " ", STYLE[worst]), (headline(report), "bold")))
+
+
+def _render_symptoms(console: Console, symptoms: dict[str, Any]) -> None:
+    heading, lines = symptom_lines(symptoms)
+    console.print()
+    console.print(Text(heading, style="bold underline"))
+    for explained, seen, cause in lines:
+        mark = "✗" if explained else "‼"
+        _indented(console, Text(seen), 2, bullet=Text(mark + " ", style=STYLE[mark]))
+        _indented(console, Text(cause, style="dim" if not explained else ""), 6)
 
 
 def _render_check(console: Console, line: CheckLine) -> None:

@@ -1,0 +1,127 @@
+"""What the proxies' access logs say happened to requests for the host: failures grouped by where
+they were seen (inbound at the host's sidecars, outbound at clients, at gateways), response code,
+Envoy response flags and details. Successes are only counted: at 3 a.m. the failures are the story.
+
+A line is about the host when its Istio cluster names it (`outbound|9080|v1|reviews...`), when it is
+inbound at the host's own sidecar, when its authority is one of the host's names, or when the
+connection arrived on one of the host's addresses (requests rejected before routing, such as
+HTTP/1.0 426s and TLS handshakes that found no filter chain, carry nothing else).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_meshdoctor.mesh import accesslog
+from kubectl_meshdoctor.snapshot.evidence import PodLog
+
+DIRECTION = {"server": "inbound", "client": "outbound", "gateway": "gateway"}
+
+
+@dataclass(frozen=True)
+class Symptom:
+    direction: str               # inbound | outbound | gateway
+    code: int
+    flags: tuple[str, ...]
+    details: str
+    port: int | None             # the Service port
+    subset: str
+    count: int
+    first: str
+    last: str
+    sample: str
+    pods: tuple[str, ...]        # ns/name of the proxies that logged it
+    failure: str = ""            # upstream transport failure reason, when logged
+
+    def label(self) -> str:
+        flags = ",".join(self.flags) or "-"
+        return f"{self.code} {flags}" + (f" {self.details}" if self.details else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"direction": self.direction, "code": self.code, "flags": list(self.flags), "details": self.details,
+                "port": self.port, "subset": self.subset or None, "count": self.count, "first": self.first,
+                "last": self.last, "sample": self.sample, "pods": list(self.pods),
+                "upstreamFailure": self.failure or None}
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    window: str
+    pods: int                    # proxies whose logs were read
+    lines: int                   # access-log lines parsed
+    for_host: int
+    by_class: dict[str, int] = field(default_factory=dict)  # "2xx": n, ...
+    unparsed: int = 0
+    symptoms: tuple[Symptom, ...] = ()
+    epochs: dict[str, tuple[int, str]] = field(default_factory=dict)  # ns/pod -> Envoy hot-restart epoch, line
+
+
+@dataclass(frozen=True)
+class HostAddresses:
+    host: str
+    names: frozenset[str]         # authorities that name it
+    virtual: dict[str, int]       # ClusterIP:port -> Service port
+    local: dict[str, int]         # pod IP:port -> Service port
+
+
+def is_symptom(entry: accesslog.AccessEntry) -> bool:
+    return entry.code >= 400 or (entry.code == 0 and bool(entry.flags)) or "filter_chain_not_found" in entry.details
+
+
+def _local_port(address: str, where: HostAddresses) -> int | None:
+    return where.local.get(address) or where.local.get("*:" + address.rsplit(":", 1)[-1])
+
+
+def _about_host(entry: accesslog.AccessEntry, role: str, where: HostAddresses) -> bool:
+    direction, _, _, cluster_host = entry.cluster_parts()
+    if role == "server":  # the host's own sidecar also logs the host's outbound calls: not ours
+        return direction == "inbound" or (not direction and _local_port(entry.downstream_local, where) is not None)
+    authority = entry.authority.rsplit(":", 1)[0] if entry.authority.count(":") == 1 else entry.authority
+    return (cluster_host == where.host or authority in where.names or entry.downstream_local in where.virtual
+            or (role == "gateway" and _local_port(entry.downstream_local, where) is not None))
+
+
+def _port(entry: accesslog.AccessEntry, where: HostAddresses) -> int | None:
+    known = where.virtual.get(entry.downstream_local) or _local_port(entry.downstream_local, where)
+    if known:
+        return known
+    port = entry.cluster_parts()[1]
+    return int(port) if port.isdigit() else None
+
+
+def summarise(logs: Iterable[PodLog], where: HostAddresses, window: str) -> LogSummary:
+    groups: dict[tuple[Any, ...], list[tuple[accesslog.AccessEntry, str]]] = {}
+    lines = for_host = unparsed = pods = 0
+    by_class: dict[str, int] = {}
+    epochs: dict[str, tuple[int, str]] = {}
+    for log in logs:
+        pods += 1
+        parsed = accesslog.parse_log(log.text)
+        if parsed.max_epoch and log.role != "client":
+            epochs[f"{log.namespace}/{log.pod}"] = (parsed.max_epoch, parsed.epoch_line)
+        lines += len(parsed.entries)
+        unparsed += parsed.unparsed
+        for entry in parsed.entries:
+            if not _about_host(entry, log.role, where):
+                continue
+            for_host += 1
+            klass = f"{entry.code // 100}xx" if entry.code else "no response"
+            by_class[klass] = by_class.get(klass, 0) + 1
+            if not is_symptom(entry):
+                continue
+            key = (DIRECTION[log.role], entry.code, entry.flags, entry.details, _port(entry, where),
+                   entry.cluster_parts()[2])
+            groups.setdefault(key, []).append((entry, f"{log.namespace}/{log.pod}"))
+    symptoms = []
+    for (direction, code, flags, details, port, subset), seen in groups.items():
+        entries = [e for e, _ in seen]
+        times = sorted(e.time for e in entries if e.time)
+        symptoms.append(Symptom(direction, code, flags, details, port, subset, len(entries),
+                                times[0] if times else "", times[-1] if times else "",
+                                accesslog.shorten(entries[-1].line), tuple(dict.fromkeys(p for _, p in seen)),
+                                next((e.failure for e in entries if e.failure), "")))
+    symptoms.sort(key=lambda s: (-s.count, s.direction, s.code))
+    return LogSummary(window, pods, lines, for_host, dict(sorted(by_class.items())), unparsed, tuple(symptoms),
+                      epochs)

@@ -1,0 +1,113 @@
+"""Symptoms from the proxies' access logs, tied to the findings that explain them (issue 11).
+
+Logs are served by the fake API server's pods/log subresource, in Istio's text format of 1.22 and of
+1.6 (before response-code details) and in JSON, and read through the real client.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import BASE, SCENARIOS, found, objects_of
+from tests.fakeapi.server import KINDS, Access
+
+LOGS = SCENARIOS / "logs"
+REVIEWS = [BASE, SCENARIOS / "workloads" / "ready.yaml", SCENARIOS / "symptoms" / "bookinfo-clients.yaml"]
+HTTPBIN = [SCENARIOS / "tls" / "ground.yaml", SCENARIOS / "tls" / "mesh-strict.yaml",
+           SCENARIOS / "symptoms" / "default-client.yaml"]
+
+
+def serve(live, files: list[Path], logs: dict[tuple[str, str], str], **kw):
+    return live(objects_of(files), logs={(ns, pod, "istio-proxy"): (LOGS / name).read_text()
+                                         for (ns, pod), name in logs.items()}, **kw)
+
+
+def entries(doc: dict) -> list[dict]:
+    return doc["symptoms"]["entries"]
+
+
+def test_missing_subset_503s_are_attributed_to_subset_not_defined(live):
+    cluster = serve(live, [*REVIEWS, SCENARIOS / "subsets" / "missing-subset.yaml"], {
+        ("bookinfo", "productpage-v1-6b746f74dc-9stvs"): "productpage-nc-1.22.log",
+        ("bookinfo", "details-v1-79f774bdb9-kqhvd"): "details-nr-1.6.log"})
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json")
+    doc = result.json()
+    nc, nr = entries(doc)
+    assert (nc["code"], nc["flags"], nc["details"], nc["count"], nc["subset"], nc["port"]) == (
+        503, ["NC"], "cluster_not_found", 2, "v3", 9080)
+    assert nc["pods"] == ["bookinfo/productpage-v1-6b746f74dc-9stvs"] and nc["direction"] == "outbound"
+    assert (nc["first"], nc["last"]) == ("2026-11-27T01:20:01.220Z", "2026-11-27T01:20:03.455Z")
+    assert (nr["code"], nr["flags"], nr["count"], nr["subset"]) == (503, ["NR"], 1, "v3")  # 1.6: NR, no details
+    assert nc["explainedBy"] == nr["explainedBy"] == ["MD301 subset-not-defined"]
+    assert doc["symptoms"]["byClass"] == {"2xx": 3, "5xx": 3}  # the details request is not about reviews
+    [md301] = found(doc, "MD301")
+    assert md301["evidence"]["observed"] == [
+        {"direction": "outbound", "code": 503, "flags": ["NC"], "count": 2, "port": 9080},
+        {"direction": "outbound", "code": 503, "flags": ["NR"], "count": 1, "port": 9080}]
+    text = cluster.run("host", "reviews", "-n", "bookinfo").stdout
+    symptoms_at = text.index("Symptoms in the proxy logs (last 15m: ")
+    assert symptoms_at < text.index("Routing fragments")  # first thing after the header
+    assert "503 NC cluster_not_found ×2 outbound at bookinfo/productpage-v1-6b746f74dc-9stvs" in text
+    assert "explained by MD301 subset-not-defined" in text
+
+
+def test_tls_conflict_symptoms_on_both_sides_are_attributed_to_tls_conflict(live):
+    cluster = serve(live, [*HTTPBIN, SCENARIOS / "tls" / "guidelines-httpbin.yaml"], {
+        ("default", "sleep-9454cc476-wzv7q"): "sleep-uf-json.log",
+        ("default", "httpbin-v1-5d9f8-aaaaa"): "httpbin-filter-chain.log"})
+    doc = cluster.run("host", "httpbin", "-n", "default", "-o", "json").json()
+    by_direction = {e["direction"]: e for e in entries(doc)}
+    assert set(by_direction) == {"outbound", "inbound"}  # httpbin's own outbound call is not counted
+    client, server = by_direction["outbound"], by_direction["inbound"]
+    assert (client["code"], client["flags"], client["count"], client["port"]) == (503, ["UF", "URX"], 2, 8000)
+    assert (server["code"], server["flags"], server["details"], server["count"], server["port"]) == (
+        0, ["NR"], "filter_chain_not_found", 2, 8000)
+    assert client["explainedBy"] == server["explainedBy"] == ["MD201 tls-conflict"]
+    [md201] = [f for f in found(doc, "MD201") if f["port"] == 8000]
+    assert {(o["direction"], o["count"]) for o in md201["evidence"]["observed"]} == {("outbound", 2), ("inbound", 2)}
+
+
+def test_a_symptom_without_a_configuration_cause_says_so(live):
+    cluster = serve(live, REVIEWS, {("bookinfo", "productpage-v1-6b746f74dc-9stvs"): "reviews-uf-unexplained.log"})
+    doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json").json()
+    [entry] = entries(doc)
+    assert entry["explainedBy"] == [] and entry["upstreamFailure"] == "delayed connect error: 111"
+    assert entry["explanation"] == ("503 UF upstream_reset_before_response_started{connection_failure} on "
+                                    "reviews.bookinfo.svc.cluster.local:9080 not explained by configuration — check "
+                                    "the upstream application")
+
+
+def test_the_correct_world_shows_only_totals(live):
+    cluster = serve(live, REVIEWS, {("bookinfo", "reviews-v1-abc12-x1"): "reviews-clean.log"})
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json")
+    symptoms = result.json()["symptoms"]
+    assert symptoms["entries"] == [] and symptoms["byClass"] == {"2xx": 2} and symptoms["forHost"] == 2
+    assert result.exit_code == 0
+
+
+def test_forbidden_logs_leave_the_symptoms_unread_with_the_reason(live):
+    no_logs = Access("oncall", frozenset((k.plural, None) for k in KINDS))
+    cluster = serve(live, REVIEWS, {("bookinfo", "reviews-v1-abc12-x1"): "reviews-clean.log"},
+                    tokens={"oncall": no_logs})
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", token="oncall")
+    symptoms = result.json()["symptoms"]
+    assert symptoms["entries"] == []
+    assert symptoms["notRead"].startswith("forbidden: get pods/log in bookinfo")
+    assert result.exit_code == 4
+    text = cluster.run("host", "reviews", "-n", "bookinfo", token="oncall").stdout
+    assert "Symptoms: proxy logs not read (forbidden: get pods/log in bookinfo" in text
+
+
+def test_lines_that_do_not_parse_are_counted_not_fatal(live):
+    # the productpage log of the HTTP/1.0 stories ends with a line cut in the middle of its JSON
+    cluster = serve(live, [*REVIEWS, SCENARIOS / "http10" / "reviews.yaml"],
+                    {("bookinfo", "productpage-v1-123ab-p1"): "productpage-outbound-426.log"})
+    doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json").json()
+    assert doc["symptoms"]["unparsedLines"] == 1
+    [entry] = entries(doc)
+    assert (entry["code"], entry["explainedBy"]) == (426, ["MD601 http10-rejected"])
+
+
+def test_offline_and_no_logs_runs_have_no_symptoms_section(live):
+    cluster = serve(live, REVIEWS, {})
+    assert cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--no-logs").json()["symptoms"] is None
