@@ -91,7 +91,7 @@ def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, targe
         http_probes = tuple(probe_http_ports(client, snapshot, settings, target))
         istiods = [p for p in snapshot.all("pods") if o.labels(p).get("istio") == "pilot"]
         syncz = tuple(probe_syncz(client, istiods, settings))
-        reader.record(portforward_status([p.answer for p in http_probes] + list(syncz)))
+        reader.record(portforward_status([p.answer for p in http_probes]))
         notes += [f"probe {p.answer.namespace}/{p.answer.pod}:{p.answer.port}: {p.answer.error}"
                   for p in http_probes if p.answer.error]
     return LiveEvidence(logs, options.logs, options.since, http_probes, syncz, options.probe, tuple(notes))

@@ -143,10 +143,14 @@ def test_forbidden_port_forward_skips_the_probes_with_the_reason(live, http10_ap
                             tokens={"oncall": no_portforward})
     result = run_probe(cluster, token="oncall")
     doc = result.json()
-    for code in ("MD604", "MD303"):
-        assert status(doc, code)["status"] == "skipped"
-        assert status(doc, code)["reason"].startswith("forbidden: get pods/portforward")
-        assert 'User "oncall" cannot create resource "pods/portforward"' in status(doc, code)["reason"]
+    md604, md303 = status(doc, "MD604"), status(doc, "MD303")
+    assert md604["status"] == md303["status"] == "skipped"
+    assert md604["reason"].startswith("forbidden: get pods/portforward")
+    assert 'User "oncall" cannot create resource "pods/portforward"' in md604["reason"]
+    # istiod is asked through exec when the port-forward is denied; that is denied too
+    assert md303["reason"].startswith("no istiod answered /debug/syncz: istio-system/istiod-5d8f7c9b6-q2x7w: "
+                                      "port-forward: forbidden")
+    assert 'cannot create resource "pods/exec"' in md303["reason"]
     assert result.exit_code == 4  # nothing else failed
 
 
@@ -208,4 +212,18 @@ def test_syncz_reading_is_bounded_when_istiod_is_silent(live, silent_app):
                             istiod=True)
     md303 = status(run_probe(cluster).json(), "MD303")
     assert md303["status"] == "skipped" and "no istiod answered /debug/syncz" in md303["reason"]
+
+
+@pytest.mark.parametrize("istiod", [STALE], indirect=True)
+def test_syncz_is_read_through_exec_when_port_forward_is_denied(live, istiod):
+    exec_not_portforward = Access("oncall", frozenset({(k.plural, None) for k in KINDS} | {("pods/exec", None)}))
+    cluster = probe_cluster(live, {("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod}, istiod=True,
+                            tokens={"oncall": exec_not_portforward})
+    doc = run_probe(cluster, token="oncall").json()
+    [finding] = found(doc, "MD303")
+    assert finding["evidence"]["istiods"] == {"istio-system/istiod-5d8f7c9b6-q2x7w": "read"}
+    assert finding["evidence"]["proxies"]["reviews-v2-def34-x2.bookinfo"]["LDS"] == "STALE"
+    [exec_request] = [r for r in cluster.cluster.requests if r.path.endswith("/exec")]
+    assert exec_request.path == "/api/v1/namespaces/istio-system/pods/istiod-5d8f7c9b6-q2x7w/exec"
+    assert exec_request.query["container"] == "discovery"
 

@@ -52,11 +52,17 @@ def read_syncz(answer: PortAnswer) -> list[dict[str, Any]] | str:
     """The proxies one istiod reports, or why its answer could not be read."""
     if answer.error:
         return answer.error
+    if answer.via == "exec":  # `pilot-discovery request` prints the body only
+        return _entries(answer.data, answer)
     head, _, body = answer.data.partition(b"\r\n\r\n")
     status = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
     if " 200" not in status:
         return f"answered {status!r}" + (" (1.11+ serves debug endpoints only on localhost or with a token)"
                                          if " 401" in status or " 403" in status else "")
+    return _entries(body, answer)
+
+
+def _entries(body: bytes, answer: PortAnswer) -> list[dict[str, Any]] | str:
     try:
         entries = json.loads(body or b"null")
     except ValueError:
@@ -76,7 +82,7 @@ def sync_verdicts(entry: dict[str, Any]) -> dict[str, str]:
     return verdicts
 
 
-@check("MD303", needs=("pods", "istiodpods", "portforward"), applies=probed)
+@check("MD303", needs=("pods", "istiodpods"), applies=probed)
 def proxies_not_synced(ctx: CheckContext) -> list[Finding]:
     answers = {f"{a.namespace}/{a.pod}": read_syncz(a) for a in ctx.evidence.syncz}
     readable = {pod: entries for pod, entries in answers.items() if isinstance(entries, list)}

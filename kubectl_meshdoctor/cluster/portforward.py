@@ -27,6 +27,7 @@ class PortAnswer:
     data: bytes = b""
     error: str = ""      # refused, timed out after 3s, forbidden ..., closed without answering
     seconds: float = 0.0
+    via: str = "port-forward"  # or "exec": then data is the command's output, not an HTTP response
 
 
 CONNECT_SECONDS = 2.0
@@ -44,7 +45,7 @@ def exchange(api_client: Any, namespace: str, pod: str, port: int, request: byte
         try:
             box["pf"] = _open(api_client, namespace, pod, port)
         except Exception as exc:  # the client wraps every failure in ApiException(status=0, reason=text)
-            box["error"] = _describe(exc)
+            box["error"] = describe_failure(exc, "pods/portforward")
         opened.set()
 
     threading.Thread(target=run, name=f"meshdoctor port-forward {pod}:{port}", daemon=True).start()
@@ -103,7 +104,7 @@ def _talk(sock: Any, request: bytes, max_bytes: int, deadline: float) -> tuple[b
 _STATUS = re.compile(r"Handshake status (\d+)")
 
 
-def _describe(exc: BaseException) -> str:
+def describe_failure(exc: BaseException, subresource: str) -> str:
     """'forbidden: pods "x" is forbidden: User ... cannot create resource "pods/portforward" ...'"""
     text = str(getattr(exc, "reason", "") or exc)
     status = _STATUS.search(text)
@@ -116,7 +117,7 @@ def _describe(exc: BaseException) -> str:
     except (ValueError, SyntaxError, AttributeError):
         message = ""
     if status and status.group(1) == "403":
-        return f"{FORBIDDEN}: {message or 'the API server denied pods/portforward'}"
+        return f"{FORBIDDEN}: {message or f'the API server denied {subresource}'}"
     if status:
-        return f"the API server refused the port-forward (HTTP {status.group(1)}{': ' + message if message else ''})"
-    return f"port-forward failed: {text.splitlines()[0][:200] if text else type(exc).__name__}"
+        return f"the API server refused {subresource} (HTTP {status.group(1)}{': ' + message if message else ''})"
+    return f"{subresource} failed: {text.splitlines()[0][:200] if text else type(exc).__name__}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from kubectl_meshdoctor.cluster import execute
 from kubectl_meshdoctor.cluster.portforward import FORBIDDEN, exchange
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.settings import MeshSettings
@@ -44,15 +46,34 @@ def probe_http_ports(api_client: Any, snapshot: Snapshot, settings: MeshSettings
 
 def probe_syncz(api_client: Any, istiod_pods: list[dict[str, Any]], settings: MeshSettings) -> list[PortAnswer]:
     """/debug/syncz of every running istiod: each proxy is connected to one of them. Asked in HTTP/1.0
-    so the body ends with the connection (no chunking to undo)."""
+    so the body ends with the connection (no chunking to undo). When the port-forward is denied or
+    fails, istiod is asked to fetch it itself: `pilot-discovery request GET /debug/syncz` (exec), as
+    istioctl did."""
     port = 8080 if settings.version is not None and not settings.version.at_least(1, 1) else 15014
     request = b"GET /debug/syncz HTTP/1.0\r\nHost: localhost\r\nUser-Agent: kubectl-meshdoctor\r\n\r\n"
-    return [exchange(api_client, o.namespace(pod), o.name(pod), port, request, SYNCZ_BYTES,
-                     read_seconds=SYNCZ_READ_SECONDS)
-            for pod in sorted(istiod_pods, key=o.name) if o.as_str(o.status(pod).get("phase")) == "Running"]
+    answers = []
+    for pod in sorted(istiod_pods, key=o.name):
+        if o.as_str(o.status(pod).get("phase")) != "Running":
+            continue
+        answer = exchange(api_client, o.namespace(pod), o.name(pod), port, request, SYNCZ_BYTES,
+                          read_seconds=SYNCZ_READ_SECONDS)
+        if answer.error and "no answer within" not in answer.error:  # silent istiod: exec would hang too
+            fallback = execute.run(api_client, o.namespace(pod), o.name(pod), _discovery_container(pod),
+                                   ["pilot-discovery", "request", "GET", "/debug/syncz"], SYNCZ_BYTES,
+                                   SYNCZ_READ_SECONDS)
+            answer = fallback if not fallback.error else dataclasses.replace(
+                answer, error=f"port-forward: {answer.error}; exec: {fallback.error}")
+        answers.append(answer)
+    return answers
+
+
+def _discovery_container(pod: dict[str, Any]) -> str:
+    names = [o.as_str(o.as_dict(c).get("name")) for c in o.as_list(o.spec(pod).get("containers"))]
+    return next((n for n in names if n in ("discovery", "pilot")), names[0] if names else "discovery")
 
 
 def portforward_status(answers: list[PortAnswer]) -> CollectionStatus:
+    """How the HTTP probes' port-forwards went (istiod's syncz has its own fallback, judged by MD303)."""
     denied = next((a for a in answers if a.error.startswith(FORBIDDEN)), None)
     if denied is not None:
         return CollectionStatus("portforward", State.FORBIDDEN, f"in {denied.namespace}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import socket
 import struct
 import threading
@@ -61,8 +62,7 @@ def read_frame(sock: socket.socket) -> tuple[int, bytes]:
     return b0 & 0x0F, data
 
 
-def serve_portforward(handler: Any, port: int, target: tuple[str, int] | None, stopping: threading.Event) -> None:
-    """Answer the upgrade on handler's connection and pump bytes between the client and target."""
+def _upgrade(handler: Any) -> None:
     protocols = [p.strip() for p in handler.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     handler.send_response(101, "Switching Protocols")
     handler.send_header("Upgrade", "websocket")
@@ -73,6 +73,42 @@ def serve_portforward(handler: Any, port: int, target: tuple[str, int] | None, s
     handler.end_headers()
     handler.wfile.flush()
     handler.close_connection = True
+
+
+def serve_exec(handler: Any, command: list[str], istiod: tuple[str, int] | None) -> None:
+    """Exec in istiod: `pilot-discovery request GET PATH` fetches PATH from istiod's own monitoring port
+    (here: the test's fake istiod) and prints the body on stdout (channel 1); the Status goes on
+    channel 3, as the kubelet sends it."""
+    _upgrade(handler)
+    client: socket.socket = handler.connection
+    if command[:3] != ["pilot-discovery", "request", "GET"] or len(command) != 4:
+        status = {"metadata": {}, "status": "Failure", "reason": "InternalError",
+                  "message": f"exec: {command[:1]}: executable file not found in $PATH"}
+    else:
+        try:
+            if istiod is None:
+                raise OSError("connection refused")
+            with socket.create_connection(istiod, timeout=3) as conn:
+                conn.sendall(f"GET {command[3]} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+                conn.settimeout(3)
+                data = b""
+                while chunk := conn.recv(65536):
+                    data += chunk
+            body = data.partition(b"\r\n\r\n")[2]
+            for i in range(0, len(body), 16384):
+                client.sendall(frame(b"\x01" + body[i:i + 16384]))
+            status = {"metadata": {}, "status": "Success"}
+        except OSError as exc:
+            client.sendall(frame(b"\x02" + f"Error: {exc}\n".encode()))
+            status = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+                      "message": "command terminated with non-zero exit code: exit status 1"}
+    client.sendall(frame(b"\x03" + json.dumps(status).encode()))
+    client.sendall(frame(struct.pack("!H", 1000), OP_CLOSE))
+
+
+def serve_portforward(handler: Any, port: int, target: tuple[str, int] | None, stopping: threading.Event) -> None:
+    """Answer the upgrade on handler's connection and pump bytes between the client and target."""
+    _upgrade(handler)
     client: socket.socket = handler.connection
     number = struct.pack("<H", port)
     lock = threading.Lock()

@@ -7,8 +7,8 @@ metadata.namespace, status.phase), `limit`/`continue` pagination with opaque tok
 core items carry no kind/apiVersion, objects served under any version their group serves, bearer
 tokens with per-token rights (401/403 with kube-style Status bodies), injected latency and errors,
 a log of every request so tests can prove the plugin never writes, the `pods/log` subresource
-(container, sinceSeconds, limitBytes, tailLines) and `pods/portforward` over websockets
-(fakeapi/portforward.py).
+(container, sinceSeconds, limitBytes, tailLines), and `pods/portforward` and `pods/exec` over
+websockets (fakeapi/portforward.py; exec knows one command, istiod's `pilot-discovery request`).
 
 kmock (PyPI) was tried first: it is aiohttp-based and has no label selectors, pagination or
 per-token RBAC, so this small threaded server is used instead.
@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from tests.fakeapi.portforward import serve_portforward
+from tests.fakeapi.portforward import serve_exec, serve_portforward
 
 
 @dataclass(frozen=True)
@@ -247,6 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
             code, body = self._route(url.path, query, user)
         except ValueError as exc:
             code, body = 400, _status(400, "BadRequest", str(exc))
+        if code == 101 and "command" in body:
+            return serve_exec(self, body["command"], body["target"])
         if code == 101:
             return serve_portforward(self, body["port"], body["target"], self.server.stopping)
         self._send(code, body)
@@ -310,7 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 404, _status(404, "NotFound", "the server could not find the requested resource")
         verb = "list" if len(rest) == 1 else "get"
         plural = kind.plural if len(rest) < 3 else f"{kind.plural}/{rest[2]}"
-        if len(rest) == 3 and rest[2] == "portforward":
+        if len(rest) == 3 and rest[2] in ("portforward", "exec"):
             verb = "create"
         if user is not None and not user.permits(plural, namespace):
             scope = f" in the namespace \"{namespace}\"" if namespace else " at the cluster scope"
@@ -363,6 +365,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return 400, _status(400, "BadRequest", "Upgrade request required")
             port = int(query.get("ports", "0").split(",")[0] or 0)
             return 101, {"port": port, "target": cluster.forwards.get((namespace, name, port))}
+        if sub == "exec":
+            if self.headers.get("Upgrade", "").lower() != "websocket":
+                return 400, _status(400, "BadRequest", "Upgrade request required")
+            command = parse_qs(urlparse(self.path).query).get("command", [])
+            return 101, {"command": command, "target": cluster.forwards.get((namespace, name, 15014))}
         if sub != "log":
             return 404, _status(404, "NotFound", "the server could not find the requested resource")
         containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
