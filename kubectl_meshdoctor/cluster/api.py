@@ -74,6 +74,8 @@ class RawApi:
                 body = self._read_body(response, deadline)
                 break
             except ApiException as exc:
+                if exc.status == 0:  # the client turns urllib3's SSLError into ApiException(0, "SSLError\n...")
+                    raise _transport_error(exc, self.server) from exc
                 wait = _retry_wait(exc, throttled, failed)
                 if wait is not None and (deadline is None or time.monotonic() + wait < deadline):
                     throttled, failed = (throttled + 1, failed) if exc.status == 429 else (throttled, failed + 1)
@@ -148,6 +150,20 @@ def _status_error(exc: Any) -> Exception:
     return ApiStatusError(exc.status, message or str(exc.reason or ""))
 
 
+def _transport_error(exc: Any, server: str) -> ClusterUnreachable:
+    text = str(exc.reason or "")
+    first, _, rest = text.partition("\n")
+    if first.startswith("SSLError") or "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in first:
+        return ClusterUnreachable(f"TLS problem talking to {server}: {_tls_reason(rest or text)}")
+    return ClusterUnreachable(f"cannot reach the API server {server}: {(rest or text).strip()[:200]}")
+
+
+def _tls_reason(text: str) -> str:
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "certificate verify failed (wrong --certificate-authority or server certificate)"
+    return text.strip().splitlines()[0][:200] if text.strip() else "handshake failed"
+
+
 def _root_cause(exc: BaseException) -> str:
     """urllib3 wraps the real reason (refused, timed out, certificate) several levels deep."""
     reason: BaseException | None = exc
@@ -159,5 +175,5 @@ def _root_cause(exc: BaseException) -> str:
     if "refused" in text.lower():
         return "connection refused"
     if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "certificate verify failed (wrong --certificate-authority or server certificate)"
+        return _tls_reason(text)
     return text.split(": ", 1)[-1][:200]

@@ -1,0 +1,82 @@
+"""RBAC and faults against a real kube-apiserver: real 403s and 401s, a server that stops answering,
+and a certificate the client does not trust."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import SCENARIOS, objects_of, run_cli, scenario_files
+from tests.integration.realcluster import make_ca
+
+WORLD = scenario_files("workloads/ready")
+
+
+def one_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_a_role_that_cannot_read_endpoints_skips_the_checks_that_need_them(real):
+    real.load_world(objects_of(WORLD))
+    rules = [{"apiGroups": [""], "resources": ["services", "pods", "namespaces", "configmaps"],
+              "verbs": ["get", "list"]},
+             {"apiGroups": ["networking.istio.io", "security.istio.io"], "resources": ["*"], "verbs": ["get", "list"]}]
+    for ns in ("bookinfo", "istio-system"):
+        real.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                     "metadata": {"name": "oncall-read", "namespace": ns}, "rules": rules})
+        real.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                     "metadata": {"name": "oncall-read", "namespace": ns},
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "oncall-read"},
+                     "subjects": [{"kind": "User", "name": "oncall", "apiGroup": "rbac.authorization.k8s.io"}]})
+    result = run_cli("host", "reviews", "-n", "bookinfo", "-o", "json", "--no-logs",
+                     "--kubeconfig", str(real.kubeconfig("reader", namespace="bookinfo")))
+    doc = result.json()
+    md506 = next(c for c in doc["checks"] if c["code"] == "MD506")
+    assert md506["status"] == "skipped"
+    assert md506["reason"].startswith("forbidden: list endpoints in bookinfo")
+    assert next(c for c in doc["checks"] if c["code"] == "MD502")["status"] == "passed"  # pods were readable
+    assert any("read only in bookinfo, istio-system" in n for n in doc["notes"])
+    assert result.exit_code == 4
+
+
+def test_no_rights_at_all_is_one_clear_error(real):
+    result = run_cli("host", "reviews", "-n", "bookinfo", "--kubeconfig", str(real.kubeconfig("nobody")))
+    assert result.exit_code == 3
+    assert one_line(result).startswith("error: forbidden: these credentials cannot list anything")
+
+
+def test_a_wrong_token_is_unauthorized(real):
+    cfg = real.kubeconfig("plugin", name="wrong-token", token="not-a-token")
+    result = run_cli("host", "reviews", "-n", "bookinfo", "--kubeconfig", str(cfg))
+    assert result.exit_code == 3 and "unauthorized" in one_line(result)
+
+
+def test_a_wrong_ca_names_the_tls_problem(real, tmp_path):
+    other_ca = make_ca(tmp_path, "other-ca")
+    cfg = real.kubeconfig("plugin", name="wrong-ca", ca=other_ca)
+    result = run_cli("host", "reviews", "-n", "bookinfo", "--kubeconfig", str(cfg))
+    assert result.exit_code == 3
+    assert "TLS problem" in one_line(result) and "certificate verify failed" in one_line(result)
+
+
+def test_a_server_that_stops_answering_is_exit_3_within_the_request_timeout(real):
+    real.load_world(objects_of(WORLD))
+    cfg = real.kubeconfig("plugin")
+    with real.frozen():
+        started = time.monotonic()
+        result = run_cli("host", "reviews", "-n", "bookinfo", "--request-timeout", "2s", "--kubeconfig", str(cfg))
+        elapsed = time.monotonic() - started
+    assert result.exit_code == 3 and "timed out" in one_line(result)
+    assert elapsed < 2 + 3, f"took {elapsed:.1f}s with --request-timeout 2s"
+
+
+def test_the_scenarios_load_through_the_real_api(real):
+    """Pods bound and Ready, Endpoints made by the controller-manager from them (not from the files)."""
+    real.load_world(objects_of([*WORLD, SCENARIOS / "http10" / "reviews.yaml"]))
+    status, endpoints = real.request("GET", "/api/v1/namespaces/bookinfo/endpoints/reviews")
+    assert status == 200
+    ips = sorted(a["ip"] for s in endpoints["subsets"] for a in s["addresses"])
+    assert ips == ["10.0.0.1", "10.0.0.2"]
+    status, pod = real.request("GET", "/api/v1/namespaces/bookinfo/pods/reviews-v1-abc12-x1")
+    assert pod["spec"]["nodeName"] == "meshdoctor-node" and pod["status"]["podIP"] == "10.0.0.1"
