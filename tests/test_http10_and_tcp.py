@@ -139,6 +139,16 @@ def test_mesh_wide_wrong_key_and_a_bad_pilot_value_are_flagged(mode, live, tmp_p
                                                                         ("ConfigMap", "istio")}
 
 
+def test_switches_an_old_istio_does_not_read_are_flagged(live):
+    objects = objects_of(world("switch-not-reinjected"))
+    istiod = next(o for o in objects if o["kind"] == "Deployment")
+    istiod["spec"]["template"]["spec"]["containers"][0]["image"] = "docker.io/istio/pilot:1.6.8"
+    [finding] = found(live(objects).run("host", "reviews", "-n", "bookinfo", "-o", "json").json(), "MD603")
+    [problem] = finding["evidence"]["problems"]  # not "restart the pods": a restart would not help on 1.6
+    assert problem["problem"] == "Istio 1.6.8 does not read it here (from 1.7)"
+    assert any("ISTIO_META_HTTP10=\"1\" on the istio-proxy container" in step for step in finding["remediation"])
+
+
 # ------------------------------------------------------------------------------ MD601 logs (live)
 
 def with_logs(live, files: list[Path], logs: dict[tuple[str, str], str], **kw):

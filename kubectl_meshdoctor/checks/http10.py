@@ -126,6 +126,8 @@ def http10_switch_misconfigured(ctx: CheckContext) -> list[Finding]:
     cm_ns, cm_name = ctx.settings.mesh_config
     problems += pc.check_metadata(ctx.settings.proxy_metadata, "mesh config defaultConfig.proxyMetadata",
                                   ("ConfigMap", cm_ns, cm_name))
+    problems += _too_old(version, (1, 5), ctx.settings.proxy_metadata, "mesh config defaultConfig.proxyMetadata",
+                         ("ConfigMap", cm_ns, cm_name))
     if ctx.workload_services and not ctx.snapshot.readable("pods") and not problems:
         raise CannotTell(ctx.snapshot.status("pods").reason())  # the receiving proxies cannot be seen
     states = receiving_states(ctx) if ctx.snapshot.readable("pods") else []
@@ -141,8 +143,12 @@ def http10_switch_misconfigured(ctx: CheckContext) -> list[Finding]:
                                              "fix the annotation's YAML", ref))
         problems += pc.check_metadata(metadata or {}, f"annotation {pc.PROXY_CONFIG_ANNOTATION} of {label}", ref)
         env = pc.container_env(pc.proxy_container(pod))
+        if env.get(pc.HTTP10_KEY) != "1":  # the env switch works on every version: then nothing else matters
+            problems += _too_old(version, (1, 7), metadata or {},
+                                 f"annotation {pc.PROXY_CONFIG_ANNOTATION} of {label}", ref)
         problems += pc.check_metadata(env, f"istio-proxy env of {label}", ref)
-        wanted = (metadata or {}).get(pc.HTTP10_KEY) == "1" or ctx.settings.proxy_metadata.get(pc.HTTP10_KEY) == "1"
+        wanted = ((metadata or {}).get(pc.HTTP10_KEY) == "1" and _reads(version, (1, 7))) or \
+            (ctx.settings.proxy_metadata.get(pc.HTTP10_KEY) == "1" and _reads(version, (1, 5)))
         if wanted and env.get(pc.HTTP10_KEY) != "1" and pc.container_env(pc.proxy_container(pod)):
             problems.append(pc.SwitchProblem(label, pc.HTTP10_KEY, "1",
                                              "asked for, but the running istio-proxy does not have it: the pod was "
@@ -163,6 +169,21 @@ def http10_switch_misconfigured(ctx: CheckContext) -> list[Finding]:
         {"problems": [{"where": p.where, "key": p.key, "value": p.value, "problem": p.problem} for p in problems],
          "receivingProxies": [s.to_dict() for s in states]},
         tuple(dict.fromkeys(f"{p.where}: {p.fix}." for p in problems)))]
+
+
+def _reads(version: Any, since: tuple[int, int]) -> bool:
+    return version is None or version.at_least(*since)
+
+
+def _too_old(version: Any, since: tuple[int, int], metadata: dict[str, str], where: str,
+             ref: tuple[str, str, str]) -> list[pc.SwitchProblem]:
+    """proxyMetadata in the mesh config is read from Istio 1.5, the pod annotation from 1.7."""
+    if _reads(version, since) or pc.HTTP10_KEY not in metadata:
+        return []
+    return [pc.SwitchProblem(where, pc.HTTP10_KEY, metadata[pc.HTTP10_KEY],
+                             f"Istio {version} does not read it here (from {since[0]}.{since[1]})",
+                             f"set env {pc.HTTP10_KEY}=\"1\" on the istio-proxy container (injection template), "
+                             "or PILOT_HTTP10=1 on the control plane", ref)]
 
 
 # ------------------------------------------------------------------------------------------- MD601

@@ -41,6 +41,7 @@ class ListResult:
     request: ListRequest
     status: CollectionStatus
     items: list[dict[str, Any]] = field(default_factory=list)
+    unreachable: str = ""  # the server did not answer (timed out, refused): not the collection's fault
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,16 @@ def list_path(resource: Resource, version: str, namespace: str | None) -> str:
 
 
 def list_collections(api: RawApi, discovery: Discovery, requests: Iterable[ListRequest]) -> list[ListResult]:
+    """Raises ClusterUnreachable when the server answered none of them (it went away mid-run): that is
+    one error for the whole run (exit 3), not a report of skipped checks."""
     todo = list(dict.fromkeys(requests))
     if not todo:
         return []
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(todo))) as pool:
-        return list(pool.map(lambda r: _list_one(api, discovery, r), todo))
+        results = list(pool.map(lambda r: _list_one(api, discovery, r), todo))
+    if all(r.unreachable for r in results):
+        raise ClusterUnreachable(f"the API server stopped answering: {results[0].unreachable}")
+    return results
 
 
 def _list_one(api: RawApi, discovery: Discovery, request: ListRequest) -> ListResult:
@@ -95,7 +101,8 @@ def _list_one(api: RawApi, discovery: Discovery, request: ListRequest) -> ListRe
         message = "" if exc.status == 403 else str(exc)
         return ListResult(request, CollectionStatus(resource.key, state, scope, message))
     except ClusterUnreachable as exc:
-        return ListResult(request, CollectionStatus(resource.key, State.ERROR, scope, exc.message))
+        return ListResult(request, CollectionStatus(resource.key, State.ERROR, scope, exc.message),
+                          unreachable=exc.message)
     return ListResult(request, CollectionStatus(resource.key, State.OK, scope), items)
 
 

@@ -25,6 +25,9 @@ class PodLog:
     truncated: bool = False  # the byte cap cut it
 
 
+UNREACHABLE = "no answer: "
+
+
 @dataclass(frozen=True)
 class LogRequest:
     namespace: str
@@ -42,6 +45,9 @@ def read_logs(api: RawApi, requests: Iterable[LogRequest], since_seconds: int,
         outcomes = list(pool.map(lambda r: _read_one(api, r, since_seconds, limit_bytes), todo))
     logs = [log for log, _ in outcomes if log is not None]
     failures = [status for _, status in outcomes if status is not None]
+    if len(failures) == len(todo) and all(f.resource == "podlogs" and f.message.startswith(UNREACHABLE)
+                                          for f in failures):
+        raise ClusterUnreachable(f"the API server stopped answering: {failures[0].message}")
     denied = next((f for f in failures if f.state == State.FORBIDDEN), None)
     if denied is not None:
         return logs, denied
@@ -64,6 +70,6 @@ def _read_one(api: RawApi, request: LogRequest, since_seconds: int,
             return None, None
         return None, CollectionStatus("podlogs", State.ERROR, scope, str(exc))
     except ClusterUnreachable as exc:
-        return None, CollectionStatus("podlogs", State.ERROR, scope, exc.message)
+        return None, CollectionStatus("podlogs", State.ERROR, scope, UNREACHABLE + exc.message)
     truncated = len(text.encode("utf-8", "replace")) >= limit_bytes
     return PodLog(request.namespace, request.pod, request.role, text, truncated), None

@@ -3,6 +3,9 @@ and a certificate the client does not trust."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 from tests.conftest import SCENARIOS, objects_of, run_cli, scenario_files
@@ -60,15 +63,26 @@ def test_a_wrong_ca_names_the_tls_problem(real, tmp_path):
     assert "TLS problem" in one_line(result) and "certificate verify failed" in one_line(result)
 
 
-def test_a_server_that_stops_answering_is_exit_3_within_the_request_timeout(real):
+def test_a_server_that_stops_mid_run_is_exit_3_within_the_request_timeout(real):
+    """The plugin runs as a process; once its first request has reached the server (the audit log
+    says so), the server is stopped (SIGSTOP): every later request is accepted and never answered."""
     real.load_world(objects_of(WORLD))
-    cfg = real.kubeconfig("plugin")
+    before = len(real.plugin_requests())
+    plugin = subprocess.Popen([sys.executable, "-m", "kubectl_meshdoctor", "host", "reviews", "-n", "bookinfo",
+                               "--request-timeout", "2s", "--kubeconfig", str(real.kubeconfig("plugin"))],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "NO_COLOR": "1"})
+    deadline = time.monotonic() + 30
+    while len(real.plugin_requests()) == before and plugin.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     with real.frozen():
-        started = time.monotonic()
-        result = run_cli("host", "reviews", "-n", "bookinfo", "--request-timeout", "2s", "--kubeconfig", str(cfg))
-        elapsed = time.monotonic() - started
-    assert result.exit_code == 3 and "timed out" in one_line(result)
-    assert elapsed < 2 + 3, f"took {elapsed:.1f}s with --request-timeout 2s"
+        stopped = time.monotonic()
+        _, stderr = plugin.communicate(timeout=30)
+        elapsed = time.monotonic() - stopped
+    assert plugin.returncode == 3, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "timed out" in lines[0] and "Traceback" not in stderr, stderr
+    assert elapsed < 2 + 3, f"took {elapsed:.1f}s after the server stopped, with --request-timeout 2s"
 
 
 def test_the_scenarios_load_through_the_real_api(real):
