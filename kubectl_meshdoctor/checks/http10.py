@@ -23,7 +23,7 @@ from kubectl_meshdoctor.checks.context import (
 )
 from kubectl_meshdoctor.mesh import accesslog, nginx
 from kubectl_meshdoctor.mesh import proxyconfig as pc
-from kubectl_meshdoctor.mesh.workloads import has_sidecar, service_names
+from kubectl_meshdoctor.mesh.workloads import has_sidecar
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -64,10 +64,6 @@ def mounted_by(ctx: CheckContext, cm: dict[str, Any]) -> list[dict[str, Any]]:
                 found.append(pod)
                 break
     return sorted(found, key=o.name)
-
-
-def _service_names(ctx: CheckContext, client_ns: str) -> set[str]:
-    return service_names(ctx.target.host, ctx.workload_services, client_ns, ctx.settings.cluster_domain)
 
 
 @check("MD602", needs=("services", "appconfigmaps"))
