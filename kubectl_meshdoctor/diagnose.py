@@ -171,7 +171,7 @@ def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn
                           gateway_selectors(interim, routing.gateways))
     with_pods = reader.snapshot(overlay, mode)
     settings = read_mesh_settings(with_pods, request.cluster_domain)
-    read_more(reader, with_pods, settings, target, routing, request.evidence, lambda: reader.snapshot(overlay, mode))
+    read_more(reader, settings, target, routing, request.evidence, lambda: reader.snapshot(overlay, mode))
     progress("reading proxy logs" if request.evidence.logs else "reading pods")
     evidence = gather(reader, reader.snapshot(overlay, mode), settings, target, routing, request.evidence)
     change = ChangeSet(reader.snapshot((), "live"), tuple(overlay)) if overlay else None

@@ -50,7 +50,7 @@ def client_namespaces(routing: RoutingModel, target: Target, current: str, asked
     return [ns for ns in dict.fromkeys(found) if ns]
 
 
-def read_more(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, target: Target, routing: RoutingModel,
+def read_more(reader: LiveReader, settings: MeshSettings, target: Target, routing: RoutingModel,
               options: EvidenceOptions, overlay_snapshot: Callable[[], Snapshot]) -> None:
     """Rounds three and four: client namespaces, then the pods that mount an NGINX config aimed at the
     host (usually none), then istiod's pods when probing."""
