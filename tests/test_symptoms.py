@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kubectl_meshdoctor.attribution import explain
+from kubectl_meshdoctor.catalogue import BY_CODE
+from kubectl_meshdoctor.mesh.symptoms import Symptom
+from kubectl_meshdoctor.report.model import Finding
 from tests.conftest import BASE, SCENARIOS, found, objects_of
 from tests.fakeapi.server import KINDS, Access
 
@@ -111,3 +115,55 @@ def test_lines_that_do_not_parse_are_counted_not_fatal(live):
 def test_offline_and_no_logs_runs_have_no_symptoms_section(live):
     cluster = serve(live, REVIEWS, {})
     assert cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--no-logs").json()["symptoms"] is None
+
+
+def test_symptoms_are_in_the_markdown_report_too(live):
+    cluster = serve(live, [*REVIEWS, SCENARIOS / "subsets" / "missing-subset.yaml"],
+                    {("bookinfo", "productpage-v1-6b746f74dc-9stvs"): "productpage-nc-1.22.log"})
+    text = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "markdown").stdout
+    assert "**Symptoms in the proxy logs (last 15m: " in text
+    assert "- ✗ 503 NC cluster_not_found ×2 outbound" in text and "explained by MD301 subset-not-defined" in text
+
+
+# ------------------------------------------------------------------ the attribution rules, one by one
+
+def symptom(code: int, flags: tuple[str, ...], subset: str = "", details: str = "", failure: str = "") -> Symptom:
+    return Symptom("outbound", code, flags, details, 9080, subset, 3, "t0", "t1", "sample", ("ns/p",), failure)
+
+
+def finding(code: str, subset: str | None = None, port: int | None = None) -> Finding:
+    return Finding(BY_CODE[code], "m", "reviews.bookinfo.svc.cluster.local", subset=subset, port=port)
+
+
+HOST = "reviews.bookinfo.svc.cluster.local"
+
+
+def test_no_healthy_upstream_is_explained_by_an_empty_subset_or_no_endpoints():
+    empty_v2, no_endpoints = finding("MD302", subset="v2"), finding("MD506")
+    assert explain(symptom(503, ("UH",), "v2"), [empty_v2, no_endpoints], HOST).explained_by == (empty_v2,)
+    assert explain(symptom(503, ("UH",), "v1"), [empty_v2, no_endpoints], HOST).explained_by == (no_endpoints,)
+    alone = explain(symptom(503, ("UH",), "v1"), [], HOST)
+    assert alone.explained_by == () and "check the upstream application" in alone.explanation
+
+
+def test_no_route_is_explained_by_routing_findings_only():
+    routing, tls = finding("MD101"), finding("MD201", port=9080)
+    assert explain(symptom(404, ("NR",)), [routing, tls], HOST).explained_by == (routing,)
+    unexplained = explain(symptom(404, ("NR",)), [tls], HOST)
+    assert unexplained.explained_by == () and "VirtualService's hosts and match rules" in unexplained.explanation
+
+
+def test_upstream_connect_failures_need_a_tls_reason_or_a_tls_finding_on_that_port():
+    other_port = finding("MD201", port=8000)
+    plain = explain(symptom(503, ("UF",)), [other_port], HOST)
+    assert plain.explained_by == () and "not explained by configuration" in plain.explanation
+    handshake = explain(symptom(503, ("UF",), failure="TLS error: WRONG_VERSION_NUMBER"), [], HOST)
+    assert handshake.explained_by == () and "with a TLS error" in handshake.explanation
+    on_port = finding("MD202", port=9080)
+    assert explain(symptom(503, ("URX", "UF")), [on_port], HOST).explained_by == (on_port,)
+
+
+def test_http10_rejections_are_explained_by_the_http10_findings():
+    nginx = finding("MD602")
+    assert explain(symptom(426, ("DPE",), details="low_version"), [nginx], HOST).explained_by == (nginx,)
+    assert "a client speaks HTTP/1.0" in explain(symptom(426, ("DPE",)), [], HOST).explanation
