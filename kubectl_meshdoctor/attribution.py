@@ -43,7 +43,7 @@ def explain(symptom: Symptom, findings: list[Finding], host: str) -> Attributed:
     where = f"{host}:{symptom.port}" if symptom.port else host
     tls_reason = any(w in symptom.failure.lower() for w in TLS_WORDS)
     tls_findings = _on_port(findings, ("MD201", "MD202"), symptom.port)
-    if symptom.code == 426 or symptom.details == "low_version":
+    if symptom.http10_rejected:
         found = _on_port(findings, ("MD601", "MD602", "MD603"), None)
         return Attributed(symptom, tuple(found), "HTTP/1.0 requests rejected by the receiving proxy" if found else
                           f"HTTP/1.0 requests to {where} rejected with 426: a client speaks HTTP/1.0")

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from kubectl_meshdoctor import __version__
+from kubectl_meshdoctor.durations import go_duration_seconds
 from kubectl_meshdoctor.errors import ExitCode, MeshdoctorError, UsageError
 
 try:  # typer >= 0.26 vendors click
@@ -78,14 +79,9 @@ def parse_duration(text: str | None) -> float | tuple[float, float] | None:
     if text is None:
         return DEFAULT_TIMEOUT
     value = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        seconds = float(value)
-    else:
-        parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", value)
-        if not parts or "".join(n + u for n, u in parts) != value:
-            raise UsageError(f"invalid --request-timeout {text!r}: use e.g. 2s, 1m, 0 (no timeout)")
-        scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-        seconds = sum(float(n) * scale[u] for n, u in parts)
+    seconds = float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else go_duration_seconds(value)
+    if seconds is None:
+        raise UsageError(f"invalid --request-timeout {text!r}: use e.g. 2s, 1m, 0 (no timeout)")
     return None if seconds == 0 else seconds
 
 
@@ -221,12 +217,11 @@ ClientNsOpt = Annotated[list[str] | None, typer.Option(
 
 def _evidence_options(no_logs: bool, since: str, log_bytes: int, probe: bool, client_namespace: list[str] | None):
     from kubectl_meshdoctor.live_evidence import EvidenceOptions
-    from kubectl_meshdoctor.mesh.proxyconfig import go_duration_hours
 
-    hours = go_duration_hours(since)
-    if hours is None or hours <= 0:
+    seconds = go_duration_seconds(since)
+    if seconds is None or seconds <= 0:
         raise UsageError(f"--since must be a duration such as 30s, 15m or 2h, not {since!r}")
-    return EvidenceOptions(not no_logs, max(1, int(hours * 3600)), since, log_bytes, probe,
+    return EvidenceOptions(not no_logs, max(1, int(seconds)), since, log_bytes, probe,
                            tuple(client_namespace or ()))
 
 

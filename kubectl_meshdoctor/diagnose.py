@@ -17,7 +17,6 @@ from typing import Any
 
 from kubectl_meshdoctor.attribution import attribute, summary_dict
 from kubectl_meshdoctor.checks.context import CheckContext
-from kubectl_meshdoctor.checks.http10 import receiving_states
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.checks.runner import run_checks
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
@@ -105,7 +104,7 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     tls_ran = any(r.entry.family == "tls" and r.status in (PASSED, FAILED) for r in results)
     tls = [row.to_dict() for row in ctx.tls_rows] if tls_ran else None
     http10_ran = any(r.entry.family == "http10" and r.status in (PASSED, FAILED) for r in results)
-    http10 = [s.to_dict() for s in receiving_states(ctx)] if http10_ran and snapshot.readable("pods") else None
+    http10 = [s.to_dict() for _, s in ctx.http10_receivers] if http10_ran and snapshot.readable("pods") else None
     return Report(request.host, target.host, target.namespace, source, tuple(results), tuple(findings),
                   tuple([*target.notes, *notes, *settings.notes]), routing, tls, resolved,
                   describe_workloads(snapshot, settings, target) if snapshot.readable("services") else None,

@@ -14,7 +14,7 @@ from typing import Any
 from kubectl_meshdoctor.cluster.logs import LogRequest, read_logs
 from kubectl_meshdoctor.mesh import nginx
 from kubectl_meshdoctor.mesh.settings import MeshSettings
-from kubectl_meshdoctor.mesh.target import Target
+from kubectl_meshdoctor.mesh.target import Target, target_services
 from kubectl_meshdoctor.mesh.views import RoutingModel
 from kubectl_meshdoctor.mesh.workloads import gateway_proxies, has_sidecar, pod_ready, service_pods
 from kubectl_meshdoctor.resources import CONTROL_PLANE_SELECTOR
@@ -59,7 +59,7 @@ def read_more(reader: LiveReader, settings: MeshSettings, target: Target, routin
     reader.notes.append(f"client pods and NGINX configs were looked for in: {', '.join(clients)} "
                         "(name others with --client-namespace)")
     with_clients = overlay_snapshot()
-    services = _services(with_clients, target)
+    services = target_services(with_clients, target)
     nginx_ns = [o.namespace(cm) for cm in with_clients.all("configmaps")
                 if nginx.http10_hits(cm, target.host, services, settings.cluster_domain)]
     reader.read_pods_in("nginxpods", nginx_ns, why_none="(no NGINX config proxies to the host)")
@@ -97,15 +97,11 @@ def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, targe
     return LiveEvidence(logs, options.logs, options.since, http_probes, syncz, options.probe, tuple(notes))
 
 
-def _services(snapshot: Snapshot, target: Target) -> list[dict[str, Any]]:
-    found = (snapshot.get("services", ref.namespace, ref.name) for ref in target.services)
-    return [s for s in found if s is not None]
-
-
 def _log_requests(snapshot: Snapshot, target: Target, routing: RoutingModel, current: str,
                   options: EvidenceOptions) -> tuple[list[LogRequest], list[str]]:
     notes = []
-    host = {(o.namespace(p), o.name(p)): p for svc in _services(snapshot, target) for p in service_pods(snapshot, svc)}
+    host = {(o.namespace(p), o.name(p)): p
+            for svc in target_services(snapshot, target) for p in service_pods(snapshot, svc)}
     servers = _pick([p for p in host.values() if has_sidecar(p)], HOST_POD_LOGS, "the host's", notes)
     gateways = {(o.namespace(p), o.name(p)): p for p in gateway_proxies(snapshot, routing.gateways)}
     gateway_list = _pick(list(gateways.values()), GATEWAY_POD_LOGS, "gateway", notes)

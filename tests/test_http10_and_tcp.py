@@ -157,6 +157,7 @@ def with_logs(live, files: list[Path], logs: dict[tuple[str, str], str], **kw):
 
 
 def test_inbound_426_in_the_hosts_sidecar_log_is_counted_within_the_window(live):
+    # the log also holds a 426 the application itself answered (no DPE): not an HTTP/1.0 rejection
     cluster = with_logs(live, world(), {("bookinfo", "reviews-v1-abc12-x1"): "reviews-inbound-426.log"})
     result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json")
     [finding] = found(result.json(), "MD601")

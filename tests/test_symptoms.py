@@ -167,3 +167,5 @@ def test_http10_rejections_are_explained_by_the_http10_findings():
     nginx = finding("MD602")
     assert explain(symptom(426, ("DPE",), details="low_version"), [nginx], HOST).explained_by == (nginx,)
     assert "a client speaks HTTP/1.0" in explain(symptom(426, ("DPE",)), [], HOST).explanation
+    by_the_app = explain(symptom(426, ()), [nginx], HOST)  # the application asked for an upgrade itself
+    assert by_the_app.explained_by == () and "check the upstream application" in by_the_app.explanation

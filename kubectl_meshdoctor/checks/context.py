@@ -8,9 +8,10 @@ from functools import cached_property
 from typing import Any
 
 from kubectl_meshdoctor.mesh.changes import ChangeSet
+from kubectl_meshdoctor.mesh.proxyconfig import Http10State
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.symptoms import HostAddresses, LogSummary, summarise
-from kubectl_meshdoctor.mesh.target import Target
+from kubectl_meshdoctor.mesh.target import Target, target_services
 from kubectl_meshdoctor.mesh.tls import TlsRow, build_rows
 from kubectl_meshdoctor.mesh.views import RoutingModel, build_model
 from kubectl_meshdoctor.snapshot import Snapshot
@@ -67,10 +68,21 @@ class CheckContext:
         return summarise(self.evidence.logs, where, self.evidence.since)
 
     @cached_property
+    def http10_receivers(self) -> list[tuple[dict[str, Any], Http10State]]:
+        """The proxies that receive requests for the host (its sidecars, inbound; the gateways routing
+        to it), each with whether it accepts HTTP/1.0. MD602, MD603 and the report's `http10` use them."""
+        from kubectl_meshdoctor.mesh.proxyconfig import http10_state, pilot_http10
+        from kubectl_meshdoctor.mesh.workloads import has_sidecar
+
+        version, cp = self.settings.version, self.settings.control_plane
+        on = pilot_http10(cp.env, version)[0] if cp else False
+        return [*((p, http10_state(p, "server", on, version)) for p in host_pods(self) if has_sidecar(p)),
+                *((p, http10_state(p, "gateway", on, version)) for p in gateway_pods(self))]
+
+    @cached_property
     def workload_services(self) -> list[dict[str, Any]]:
         """The Services behind the host that have endpoints and pods (ExternalName ones resolve by DNS)."""
-        found = (self.snapshot.get("services", ref.namespace, ref.name) for ref in self.target.services)
-        return [svc for svc in found if svc is not None and o.spec(svc).get("type") != "ExternalName"]
+        return [svc for svc in target_services(self.snapshot, self.target) if o.spec(svc).get("type") != "ExternalName"]
 
 
 def host_pods(ctx: CheckContext) -> list[dict[str, Any]]:

@@ -15,9 +15,7 @@ from kubectl_meshdoctor.checks.base import check
 from kubectl_meshdoctor.checks.context import (
     CannotTell,
     CheckContext,
-    gateway_pods,
     has_workloads,
-    host_pods,
     probed,
     reads,
 )
@@ -42,15 +40,6 @@ def _global_http10(ctx: CheckContext) -> bool:
     return pc.pilot_http10(cp.env, ctx.settings.version)[0] if cp else False
 
 
-def receiving_states(ctx: CheckContext) -> list[pc.Http10State]:
-    """Whether each proxy that receives requests for the host accepts HTTP/1.0: its sidecars (inbound)
-    and the gateways that route to it."""
-    on = _global_http10(ctx)
-    servers = [pc.http10_state(p, "server", on, ctx.settings.version) for p in host_pods(ctx) if has_sidecar(p)]
-    gateways = [pc.http10_state(p, "gateway", on, ctx.settings.version) for p in gateway_pods(ctx)]
-    return servers + gateways
-
-
 # ------------------------------------------------------------------------------------------- MD602
 
 def mounted_by(ctx: CheckContext, cm: dict[str, Any]) -> list[dict[str, Any]]:
@@ -69,7 +58,8 @@ def mounted_by(ctx: CheckContext, cm: dict[str, Any]) -> list[dict[str, Any]]:
 @check("MD602", needs=("services", "appconfigmaps"))
 def nginx_http10_upstream(ctx: CheckContext) -> list[Finding]:
     findings = []
-    servers = [s for s in receiving_states(ctx) if s.role == "server"]
+    servers = [s for _, s in ctx.http10_receivers if s.role == "server"]
+    pilot_on = _global_http10(ctx)
     for cm in ctx.snapshot.all("configmaps"):
         hits = nginx.http10_hits(cm, ctx.target.host, ctx.workload_services, ctx.settings.cluster_domain)
         if hits and not ctx.snapshot.readable("nginxpods"):
@@ -79,8 +69,7 @@ def nginx_http10_upstream(ctx: CheckContext) -> list[Finding]:
         if not pods:
             continue  # a config no pod runs sends nothing
         meshed = [p for p in pods if has_sidecar(p)]
-        client_accepts = all(pc.http10_state(p, "client", _global_http10(ctx), ctx.settings.version).accepts
-                             for p in meshed)
+        client_accepts = all(pc.http10_state(p, "client", pilot_on, ctx.settings.version).accepts for p in meshed)
         if (meshed and client_accepts) or (not meshed and servers and all(s.accepts for s in servers)):
             continue  # the receiving proxy accepts HTTP/1.0: it works, if not ideally
         rejecter = ("the NGINX pods' own sidecars (outbound)" if meshed else
@@ -126,11 +115,8 @@ def http10_switch_misconfigured(ctx: CheckContext) -> list[Finding]:
                          ("ConfigMap", cm_ns, cm_name))
     if ctx.workload_services and not ctx.snapshot.readable("pods") and not problems:
         raise CannotTell(ctx.snapshot.status("pods").reason())  # the receiving proxies cannot be seen
-    states = receiving_states(ctx) if ctx.snapshot.readable("pods") else []
-    pods = {(s.namespace, s.pod): s for s in states}
-    for pod in [*host_pods(ctx), *gateway_pods(ctx)]:
-        if (o.namespace(pod), o.name(pod)) not in pods:
-            continue
+    receivers = ctx.http10_receivers if ctx.snapshot.readable("pods") else []
+    for pod, state in receivers:
         ref = ("Pod", o.namespace(pod), o.name(pod))
         metadata, parse_problem = pc.annotation_proxy_metadata(pod)
         label = f"pod {o.namespace(pod)}/{o.name(pod)}"
@@ -138,20 +124,19 @@ def http10_switch_misconfigured(ctx: CheckContext) -> list[Finding]:
             problems.append(pc.SwitchProblem(label, pc.PROXY_CONFIG_ANNOTATION, "", parse_problem,
                                              "fix the annotation's YAML", ref))
         problems += pc.check_metadata(metadata or {}, f"annotation {pc.PROXY_CONFIG_ANNOTATION} of {label}", ref)
-        env = pc.container_env(pc.proxy_container(pod))
+        env = pc.proxy_env(pod)
         if env.get(pc.HTTP10_KEY) != "1":  # the env switch works on every version: then nothing else matters
             problems += _too_old(version, (1, 7), metadata or {},
                                  f"annotation {pc.PROXY_CONFIG_ANNOTATION} of {label}", ref)
         problems += pc.check_metadata(env, f"istio-proxy env of {label}", ref)
         wanted = ((metadata or {}).get(pc.HTTP10_KEY) == "1" and _reads(version, (1, 7))) or \
             (ctx.settings.proxy_metadata.get(pc.HTTP10_KEY) == "1" and _reads(version, (1, 5)))
-        if wanted and env.get(pc.HTTP10_KEY) != "1" and pc.container_env(pc.proxy_container(pod)):
+        if wanted and env.get(pc.HTTP10_KEY) != "1" and env:
             problems.append(pc.SwitchProblem(label, pc.HTTP10_KEY, "1",
                                              "asked for, but the running istio-proxy does not have it: the pod was "
                                              "created before the setting (it is applied at injection)",
                                              "restart the workload so its pods are re-injected", ref))
-        state = pods[(o.namespace(pod), o.name(pod))]
-        if state.role == "server" and "outbound listeners only" in state.why:
+        if state.version_blocked:
             problems.append(pc.SwitchProblem(label, pc.HTTP10_KEY, "1", state.why,
                                              "upgrade to Istio 1.3+, or make the clients speak HTTP/1.1", ref))
     if not problems:
@@ -163,7 +148,7 @@ def http10_switch_misconfigured(ctx: CheckContext) -> list[Finding]:
         BY_CODE["MD603"], f"HTTP/1.0 acceptance for {ctx.target.host} is configured but not in effect as meant: "
         + "; ".join(lines), ctx.target.host, resources,
         {"problems": [{"where": p.where, "key": p.key, "value": p.value, "problem": p.problem} for p in problems],
-         "receivingProxies": [s.to_dict() for s in states]},
+         "receivingProxies": [s.to_dict() for _, s in receivers]},
         tuple(dict.fromkeys(f"{p.where}: {p.fix}." for p in problems)))]
 
 
@@ -195,7 +180,7 @@ def logs_were_read(ctx: CheckContext) -> str | None:
 def http10_rejected(ctx: CheckContext) -> list[Finding]:
     findings = []
     for seen in ctx.log_summary.symptoms:
-        if seen.code != 426:
+        if not seen.http10_rejected:
             continue
         direction = {"inbound": "inbound, at the host's own sidecar", "gateway": "at the ingress gateway",
                      "outbound": "outbound, at the client's sidecar"}[seen.direction]

@@ -11,6 +11,7 @@ from kubectl_meshdoctor.checks.base import check, reads
 from kubectl_meshdoctor.checks.context import CannotTell, CheckContext, gateway_pods, host_pods, probed
 from kubectl_meshdoctor.mesh.changes import Plan, plan
 from kubectl_meshdoctor.mesh.workloads import has_sidecar
+from kubectl_meshdoctor.probes.run import SYNCZ_BYTES
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 from kubectl_meshdoctor.snapshot.evidence import PortAnswer
@@ -66,7 +67,7 @@ def _entries(body: bytes, answer: PortAnswer) -> list[dict[str, Any]] | str:
     try:
         entries = json.loads(body or b"null")
     except ValueError:
-        return "answered something that is not JSON" + (" (cut at the byte cap)" if len(answer.data) >= 32 << 20
+        return "answered something that is not JSON" + (" (cut at the byte cap)" if len(answer.data) >= SYNCZ_BYTES
                                                          else "")
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else "answered no proxy list"
 
@@ -90,12 +91,15 @@ def proxies_not_synced(ctx: CheckContext) -> list[Finding]:
         why = "; ".join(f"{pod}: {err}" for pod, err in answers.items()) or "no running istiod pod was found"
         raise CannotTell(f"no istiod answered /debug/syncz: {why}")
     connected = {str(e.get("proxy")): (pod, e) for pod, entries in readable.items() for e in entries}
-    problems: dict[str, str] = {}
+    problems: dict[str, tuple[dict[str, Any], str]] = {}  # proxy id -> (its pod, what is wrong)
+    unacknowledged: list[dict[str, Any]] = []
+    disconnected: list[str] = []
     details: dict[str, Any] = {}
     for pod in [*(p for p in host_pods(ctx) if has_sidecar(p)), *gateway_pods(ctx)]:
         proxy = f"{o.name(pod)}.{o.namespace(pod)}"
         if proxy not in connected:
-            problems[proxy] = "not connected to any istiod"
+            problems[proxy] = (pod, "not connected to any istiod")
+            disconnected.append(proxy)
             details[proxy] = {"connected": False}
             continue
         istiod, entry = connected[proxy]
@@ -103,21 +107,22 @@ def proxies_not_synced(ctx: CheckContext) -> list[Finding]:
         details[proxy] = {"istiod": istiod, **verdicts}
         bad = {t: v for t, v in verdicts.items() if v.startswith(("STALE", "ERROR"))}
         if bad:
-            problems[proxy] = f"{', '.join(f'{t} {v}' for t, v in bad.items())} on {istiod}"
+            problems[proxy] = (pod, f"{', '.join(f'{t} {v}' for t, v in bad.items())} on {istiod}")
+            unacknowledged.append(pod)
     unread = {pod: err for pod, err in answers.items() if not isinstance(err, list)}
     if not problems:
         return []
     steps = [f"STALE/ERROR: the proxy has not accepted istiod's last push; look for 'rejected' in "
-             f"`kubectl logs -n {proxy.rsplit('.', 1)[1]} {proxy.rsplit('.', 1)[0]} -c istio-proxy` and istiod's "
-             "metric pilot_total_xds_rejects." for proxy, why in problems.items() if "not connected" not in why][:1]
+             f"`kubectl logs -n {o.namespace(pod)} {o.name(pod)} -c istio-proxy` and istiod's "
+             "metric pilot_total_xds_rejects." for pod in unacknowledged[:1]]
     steps += [f"Not connected: check the istio-proxy container of {proxy} (readiness, its discovery address) and "
-              "istiod's logs." for proxy, why in problems.items() if "not connected" in why][:1]
+              "istiod's logs." for proxy in disconnected[:1]]
     steps.append("Wait a few seconds and run again before changing anything: pushes take time to arrive.")
     return [Finding(
         BY_CODE["MD303"], f"Proxies of {ctx.target.host} are not in sync with istiod, so they may still route by "
-        "older rules: " + "; ".join(f"{p}: {why}" for p, why in problems.items())
+        "older rules: " + "; ".join(f"{p}: {why}" for p, (_, why) in problems.items())
         + (f" (not readable: {', '.join(unread)})" if unread else ""), ctx.target.host,
-        tuple(ResourceRef("Pod", p.rsplit(".", 1)[1], p.rsplit(".", 1)[0], "proxy out of sync") for p in problems),
+        tuple(ResourceRef("Pod", o.namespace(pod), o.name(pod), "proxy out of sync") for pod, _ in problems.values()),
         {"proxies": details, "istiods": {pod: ("read" if isinstance(v, list) else v) for pod, v in answers.items()}},
         tuple(steps))]
 

@@ -15,7 +15,7 @@ from kubectl_meshdoctor.checks.context import CheckContext, gateway_pods, has_wo
 from kubectl_meshdoctor.mesh import accesslog
 from kubectl_meshdoctor.mesh import proxyconfig as pc
 from kubectl_meshdoctor.mesh.protocol import derive
-from kubectl_meshdoctor.mesh.workloads import PROXY_CONTAINER
+from kubectl_meshdoctor.mesh.workloads import proxy_status
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -86,18 +86,12 @@ def cert_rotation_restarts_envoy(ctx: CheckContext) -> list[Finding]:
 
 # ------------------------------------------------------------------------------------------- MD702
 
-def _proxy_status(pod: dict[str, Any]) -> dict[str, Any]:
-    statuses = [*o.as_list(o.status(pod).get("containerStatuses")),
-                *o.as_list(o.status(pod).get("initContainerStatuses"))]
-    return next((o.as_dict(s) for s in statuses if o.as_dict(s).get("name") == PROXY_CONTAINER), {})
-
-
 @check("MD702", needs=("pods",), applies=has_workloads)
 def sidecar_restarts(ctx: CheckContext) -> list[Finding]:
     epochs = ctx.log_summary.epochs
     restarted: dict[str, dict[str, Any]] = {}
     for pod in [*host_pods(ctx), *gateway_pods(ctx)]:
-        status = _proxy_status(pod)
+        status = proxy_status(pod)
         count = status.get("restartCount") if isinstance(status.get("restartCount"), int) else 0
         last = o.as_dict(o.as_dict(status.get("lastState")).get("terminated"))
         epoch, epoch_line = epochs.get(f"{o.namespace(pod)}/{o.name(pod)}", (0, ""))
@@ -116,16 +110,17 @@ def sidecar_restarts(ctx: CheckContext) -> list[Finding]:
     def says(name: str, e: dict[str, Any]) -> str:
         parts = []
         if e["restarts"]:
-            why = f", last: {e.get('reason') or 'terminated'}" + (f" at {e['finishedAt']}" if e.get("finishedAt")
-                                                                  else "") if "reason" in e else ""
-            parts.append(f"istio-proxy restarted {e['restarts']}x{why}")
+            last = ""
+            if "reason" in e:  # lastState.terminated was reported
+                last = f", last: {e['reason'] or 'terminated'}" + (f" at {e['finishedAt']}" if e["finishedAt"] else "")
+            parts.append(f"istio-proxy restarted {e['restarts']}x{last}")
         if e.get("hotRestartEpoch"):
             parts.append(f"Envoy hot-restarted (epoch {e['hotRestartEpoch']} in the logs)")
         return f"{name}: " + ", ".join(parts)
     oom = any(e.get("reason") == "OOMKilled" for e in restarted.values())
-    steps = [f"Read why: `kubectl describe pod -n {name.split('/')[0]} {name.split('/')[1]}` and "
-             f"`kubectl logs -n {name.split('/')[0]} {name.split('/')[1]} -c istio-proxy --previous`."
-             for name in list(restarted)[:2]]
+    steps = [f"Read why: `kubectl describe pod -n {ns} {name}` and "
+             f"`kubectl logs -n {ns} {name} -c istio-proxy --previous`."
+             for ns, name in (key.split("/", 1) for key in list(restarted)[:2])]
     if oom:
         steps.append("OOMKilled: raise the sidecar's memory limit (annotation `sidecar.istio.io/proxyMemoryLimit`) "
                      "or limit what it must hold (a Sidecar resource narrowing egress hosts).")
@@ -156,10 +151,9 @@ def _idle_from_policy(policy: dict[str, Any], port: Any) -> str | None:
 def tcp_idle_timeout(ctx: CheckContext) -> list[Finding]:
     version = ctx.settings.version
     honours_dr = version is None or version.at_least(1, 21)
-    meta = {o.name(p): pc.container_env(pc.proxy_container(p)).get(pc.IDLE_KEY) for p in host_pods(ctx)}
-    proxy_idle = next((v for v in meta.values() if v), None) or ctx.settings.proxy_metadata.get(pc.IDLE_KEY)
-    views = [v for v in ctx.routing.views if v.has_callers] or []
-    lookups = [ctx.routing.dr_lookup(v) for v in views] or [
+    proxy_idle = next((v for v in (pc.proxy_env(p).get(pc.IDLE_KEY) for p in host_pods(ctx)) if v), None) \
+        or ctx.settings.proxy_metadata.get(pc.IDLE_KEY)
+    lookups = [ctx.routing.dr_lookup(v) for v in ctx.routing.views if v.has_callers] or [
         ctx.routing.lookup_for(ctx.target.namespace, ctx.target.host, ctx.target.namespace)]
     findings = []
     for svc, port, why in long_lived_ports(ctx):

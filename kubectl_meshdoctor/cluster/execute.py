@@ -8,11 +8,10 @@ the port-forward: the connect and the whole read have deadlines, and output is c
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 
-from kubectl_meshdoctor.cluster.portforward import CONNECT_SECONDS, PortAnswer, describe_failure
+from kubectl_meshdoctor.cluster.portforward import CONNECT_SECONDS, PortAnswer, open_within
 
 STDOUT, ERROR = 1, 3
 
@@ -21,29 +20,18 @@ def run(api_client: Any, namespace: str, pod: str, container: str, command: list
         read_seconds: float, connect_seconds: float = CONNECT_SECONDS) -> PortAnswer:
     """The command's stdout as the answer's data (via "exec"), or why there is none."""
     started = time.monotonic()
-    box: dict[str, Any] = {}
-    opened = threading.Event()
 
-    def connect() -> None:
-        try:
-            from kubernetes import client
-            from kubernetes.stream import stream
+    def connect() -> Any:
+        from kubernetes import client
+        from kubernetes.stream import stream
 
-            core = client.CoreV1Api(client.ApiClient(api_client.configuration))
-            box["ws"] = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
-                               container=container, stdin=False, stdout=True, stderr=True, tty=False,
-                               _preload_content=False, binary=True)
-        except Exception as exc:  # the client wraps every failure in ApiException(status=0, reason=text)
-            box["error"] = describe_failure(exc, "pods/exec")
-        opened.set()
+        core = client.CoreV1Api(client.ApiClient(api_client.configuration))  # fresh: `stream` patches it
+        return stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command, container=container,
+                      stdin=False, stdout=True, stderr=True, tty=False, _preload_content=False, binary=True)
 
-    threading.Thread(target=connect, name=f"meshdoctor exec {pod}", daemon=True).start()
-    if not opened.wait(connect_seconds):
-        return PortAnswer(namespace, pod, 0, error=f"exec not established within {connect_seconds:g}s",
-                          seconds=time.monotonic() - started, via="exec")
-    if "error" in box:
-        return PortAnswer(namespace, pod, 0, error=box["error"], seconds=time.monotonic() - started, via="exec")
-    ws = box["ws"]
+    ws, failure = open_within(connect, connect_seconds, "pods/exec", "exec")
+    if failure:
+        return PortAnswer(namespace, pod, 0, error=failure, seconds=time.monotonic() - started, via="exec")
     out, status = b"", b""
     deadline = started + connect_seconds + read_seconds
     try:

@@ -13,6 +13,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,23 +39,10 @@ FORBIDDEN = "forbidden"
 def exchange(api_client: Any, namespace: str, pod: str, port: int, request: bytes, max_bytes: int = 4096,
              connect_seconds: float = CONNECT_SECONDS, read_seconds: float = READ_SECONDS) -> PortAnswer:
     started = time.monotonic()
-    box: dict[str, Any] = {}
-    opened = threading.Event()
-
-    def run() -> None:
-        try:
-            box["pf"] = _open(api_client, namespace, pod, port)
-        except Exception as exc:  # the client wraps every failure in ApiException(status=0, reason=text)
-            box["error"] = describe_failure(exc, "pods/portforward")
-        opened.set()
-
-    threading.Thread(target=run, name=f"meshdoctor port-forward {pod}:{port}", daemon=True).start()
-    if not opened.wait(connect_seconds):
-        return PortAnswer(namespace, pod, port, error=f"port-forward not established within {connect_seconds:g}s",
-                          seconds=time.monotonic() - started)
-    if "error" in box:
-        return PortAnswer(namespace, pod, port, error=box["error"], seconds=time.monotonic() - started)
-    pf = box["pf"]
+    pf, failure = open_within(lambda: _open(api_client, namespace, pod, port), connect_seconds, "pods/portforward",
+                              "port-forward")
+    if failure:
+        return PortAnswer(namespace, pod, port, error=failure, seconds=time.monotonic() - started)
     sock = pf.socket(port)
     try:
         data, error = _talk(sock, request, max_bytes, started + connect_seconds + read_seconds)
@@ -64,6 +52,25 @@ def exchange(api_client: Any, namespace: str, pod: str, port: int, request: byte
     if remote and not data:
         error = f"the kubelet could not forward: {remote.strip()[:200]}"
     return PortAnswer(namespace, pod, port, data, error, time.monotonic() - started)
+
+
+def open_within(connect: Callable[[], Any], seconds: float, subresource: str, what: str) -> tuple[Any, str]:
+    """(the client's websocket object, '') or (None, why). The client's connect has no timeout, so it
+    runs in a daemon thread that is given up on after `seconds`."""
+    box: dict[str, Any] = {}
+    opened = threading.Event()
+
+    def run() -> None:
+        try:
+            box["opened"] = connect()
+        except Exception as exc:  # the client wraps every failure in ApiException(status=0, reason=text)
+            box["error"] = describe_failure(exc, subresource)
+        opened.set()
+
+    threading.Thread(target=run, name=f"meshdoctor {what}", daemon=True).start()
+    if not opened.wait(seconds):
+        return None, f"{what} not established within {seconds:g}s"
+    return box.get("opened"), box.get("error", "")
 
 
 def _open(api_client: Any, namespace: str, pod: str, port: int) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 _TOKENS = re.compile(r'\[([^\]]*)\]|"((?:[^"\\]|\\.)*)"|(\S+)')
 _EPOCH = re.compile(r"(?:creating new Envoy epoch|Epoch) (\d+)|\[Envoy \(Epoch (\d+)\)\]")
@@ -38,10 +39,7 @@ class AccessEntry:
     downstream_local: str    # where the connection arrived: ClusterIP:port on a client, pod IP:port on a server
     line: str
 
-    @property
-    def direction(self) -> str:
-        return self.cluster.split("|", 1)[0] if "|" in self.cluster else ""
-
+    @cached_property
     def cluster_parts(self) -> tuple[str, str, str, str]:
         """(direction, port, subset, host) of an Istio cluster name; empty strings when not one."""
         parts = self.cluster.split("|")

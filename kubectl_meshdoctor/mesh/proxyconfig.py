@@ -8,15 +8,15 @@ next pod would get. ISTIO-SEMANTICS.md §E (HTTP/1.0 switches) and §F (certific
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from kubectl_meshdoctor.durations import go_duration_seconds
 from kubectl_meshdoctor.mesh.settings import string_map
 from kubectl_meshdoctor.mesh.version import IstioVersion
-from kubectl_meshdoctor.mesh.workloads import PROXY_CONTAINER
+from kubectl_meshdoctor.mesh.workloads import PROXY_CONTAINER, container_env
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -35,10 +35,9 @@ def proxy_container(pod: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def container_env(container: dict[str, Any]) -> dict[str, str]:
-    """Literal env values (valueFrom entries cannot be known from the spec and are left out)."""
-    return {o.as_str(e.get("name")): o.as_str(e.get("value")) for e in map(o.as_dict, o.as_list(container.get("env")))
-            if o.as_str(e.get("name")) and "value" in e}
+def proxy_env(pod: dict[str, Any]) -> dict[str, str]:
+    """The istio-proxy container's literal env: where the injector put the proxy's metadata switches."""
+    return container_env(proxy_container(pod))
 
 
 def annotation_proxy_metadata(pod: dict[str, Any]) -> tuple[dict[str, str] | None, str]:
@@ -102,6 +101,7 @@ class Http10State:
     role: str       # server (the host's sidecar, inbound) | gateway
     accepts: bool
     why: str
+    version_blocked: bool = False  # switched on, but this Istio does not apply it to inbound listeners
 
     def to_dict(self) -> dict[str, Any]:
         return {"namespace": self.namespace, "pod": self.pod, "role": self.role, "acceptsHttp10": self.accepts,
@@ -109,7 +109,7 @@ class Http10State:
 
 
 def http10_state(pod: dict[str, Any], role: str, global_on: bool, version: IstioVersion | None) -> Http10State:
-    env = container_env(proxy_container(pod))
+    env = proxy_env(pod)
     inbound_blind = role == "server" and version is not None and not version.at_least(1, 3)
     if env.get(HTTP10_KEY) == "1":
         on, why = True, f"{HTTP10_KEY}=\"1\" on its istio-proxy container"
@@ -118,7 +118,8 @@ def http10_state(pod: dict[str, Any], role: str, global_on: bool, version: Istio
     else:
         on, why = False, "HTTP/1.0 acceptance is not switched on for this proxy"
     if on and inbound_blind:
-        on, why = False, f"{why}, but Istio {version} applies it to outbound listeners only (inbound from 1.3)"
+        why = f"{why}, but Istio {version} applies it to outbound listeners only (inbound from 1.3)"
+        return Http10State(o.namespace(pod), o.name(pod), role, False, why, version_blocked=True)
     return Http10State(o.namespace(pod), o.name(pod), role, on, why)
 
 
@@ -164,17 +165,6 @@ class CitadelSettings:
 
 DEFAULT_TTL_HOURS = 90 * 24.0
 DEFAULT_GRACE_RATIO = 0.5
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
-
-
-def go_duration_hours(text: str) -> float | None:
-    parts = _DURATION.findall(text or "")
-    if not parts or "".join(f"{n}{u}" for n, u in parts) != text.strip():
-        return None
-    scale = {"h": 1.0, "m": 1 / 60, "s": 1 / 3600, "ms": 1 / 3_600_000}
-    return sum(float(n) * scale[u] for n, u in parts)
-
-
 def citadel_settings(snapshot: Snapshot) -> CitadelSettings | None:
     """The istio-citadel Deployment's rotation settings; None when there is no Citadel."""
     for dep in snapshot.all("deployments"):
@@ -185,7 +175,8 @@ def citadel_settings(snapshot: Snapshot) -> CitadelSettings | None:
             args += [a for a in o.as_list(o.as_dict(container).get("args")) if isinstance(a, str)]
         ttl = _flag(args, "--workload-cert-ttl")
         ratio = _flag(args, "--workload-cert-grace-period-ratio")
-        ttl_hours = go_duration_hours(ttl) if ttl else None
+        ttl_seconds = go_duration_seconds(ttl) if ttl else None
+        ttl_hours = ttl_seconds / 3600 if ttl_seconds else None
         try:
             grace = float(ratio) if ratio else None
         except ValueError:

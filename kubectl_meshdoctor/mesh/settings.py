@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from kubectl_meshdoctor.mesh.version import IstioVersion
+from kubectl_meshdoctor.mesh.workloads import container_env
 from kubectl_meshdoctor.resources import DEFAULT_ROOT_NAMESPACE
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
@@ -56,9 +57,7 @@ def control_planes(snapshot: Snapshot) -> list[ControlPlane]:
         discovery = [o.as_dict(c) for c in containers if o.as_dict(c).get("name") in ("discovery", "pilot")] or \
             [o.as_dict(c) for c in containers[:1]]
         image = o.as_str(discovery[0].get("image")) if discovery else ""
-        env = {o.as_str(e.get("name")): o.as_str(e.get("value"))
-               for e in map(o.as_dict, o.as_list(discovery[0].get("env") if discovery else None))
-               if o.as_str(e.get("name"))}
+        env = container_env(discovery[0]) if discovery else {}
         tag = image.rpartition(":")[2] if ":" in image.rpartition("/")[2] else ""
         found.append(ControlPlane(o.namespace(dep), o.name(dep), o.labels(dep).get("istio.io/rev", ""),
                                   image, IstioVersion.parse(tag), env))

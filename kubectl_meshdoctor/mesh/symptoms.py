@@ -35,6 +35,12 @@ class Symptom:
     pods: tuple[str, ...]        # ns/name of the proxies that logged it
     failure: str = ""            # upstream transport failure reason, when logged
 
+    @property
+    def http10_rejected(self) -> bool:
+        """Envoy's codec refused an HTTP/1.0 request (426 with DPE / low_version); an application may
+        answer 426 itself (e.g. to ask for a WebSocket upgrade), which is not this."""
+        return self.code == 426 and ("DPE" in self.flags or self.details == "low_version")
+
     def label(self) -> str:
         flags = ",".join(self.flags) or "-"
         return f"{self.code} {flags}" + (f" {self.details}" if self.details else "")
@@ -75,7 +81,7 @@ def _local_port(address: str, where: HostAddresses) -> int | None:
 
 
 def _about_host(entry: accesslog.AccessEntry, role: str, where: HostAddresses) -> bool:
-    direction, _, _, cluster_host = entry.cluster_parts()
+    direction, _, _, cluster_host = entry.cluster_parts
     if role == "server":  # the host's own sidecar also logs the host's outbound calls: not ours
         return direction == "inbound" or (not direction and _local_port(entry.downstream_local, where) is not None)
     authority = entry.authority.rsplit(":", 1)[0] if entry.authority.count(":") == 1 else entry.authority
@@ -87,7 +93,7 @@ def _port(entry: accesslog.AccessEntry, where: HostAddresses) -> int | None:
     known = where.virtual.get(entry.downstream_local) or _local_port(entry.downstream_local, where)
     if known:
         return known
-    port = entry.cluster_parts()[1]
+    port = entry.cluster_parts[1]
     return int(port) if port.isdigit() else None
 
 
@@ -112,7 +118,7 @@ def summarise(logs: Iterable[PodLog], where: HostAddresses, window: str) -> LogS
             if not is_symptom(entry):
                 continue
             key = (DIRECTION[log.role], entry.code, entry.flags, entry.details, _port(entry, where),
-                   entry.cluster_parts()[2])
+                   entry.cluster_parts[2])
             groups.setdefault(key, []).append((entry, f"{log.namespace}/{log.pod}"))
     symptoms = []
     for (direction, code, flags, details, port, subset), seen in groups.items():

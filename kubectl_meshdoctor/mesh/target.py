@@ -35,6 +35,12 @@ class Target:
     notes: tuple[str, ...] = ()
 
 
+def target_services(snapshot: Snapshot, target: Target) -> list[dict[str, Any]]:
+    """The Service objects behind the host that the snapshot holds."""
+    found = (snapshot.get("services", ref.namespace, ref.name) for ref in target.services)
+    return [svc for svc in found if svc is not None]
+
+
 def is_gateway_bound(vs: dict[str, Any]) -> bool:
     return any(g != MESH for g in vs_gateways(vs))
 

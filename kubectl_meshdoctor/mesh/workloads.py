@@ -38,14 +38,26 @@ def has_sidecar(pod: dict[str, Any]) -> bool:
                for c in o.as_list(pod_spec.get("initContainers")))
 
 
+def proxy_status(pod: dict[str, Any]) -> dict[str, Any]:
+    """The istio-proxy container's status (a native sidecar's is among the init containers)."""
+    statuses = o.status(pod)
+    return next((o.as_dict(cs) for cs in [*o.as_list(statuses.get("containerStatuses")),
+                                          *o.as_list(statuses.get("initContainerStatuses"))]
+                 if o.as_dict(cs).get("name") == PROXY_CONTAINER), {})
+
+
+def container_env(container: dict[str, Any]) -> dict[str, str]:
+    """Literal env values (valueFrom entries cannot be known from the spec and are left out)."""
+    return {o.as_str(e.get("name")): o.as_str(e.get("value")) for e in map(o.as_dict, o.as_list(container.get("env")))
+            if o.as_str(e.get("name")) and "value" in e}
+
+
 def sidecar_not_ready(pod: dict[str, Any]) -> str:
     """Why the istio-proxy container is not ready ('' when it is, or when the pod has not started yet)."""
-    statuses = o.status(pod)
-    for cs in [*o.as_list(statuses.get("containerStatuses")), *o.as_list(statuses.get("initContainerStatuses"))]:
-        cs = o.as_dict(cs)
-        if cs.get("name") == PROXY_CONTAINER and cs.get("ready") is False:
-            waiting = o.as_dict(o.as_dict(cs.get("state")).get("waiting"))
-            return o.as_str(waiting.get("reason")) or "readiness probe failing"
+    cs = proxy_status(pod)
+    if cs.get("ready") is False:
+        waiting = o.as_dict(o.as_dict(cs.get("state")).get("waiting"))
+        return o.as_str(waiting.get("reason")) or "readiness probe failing"
     return ""
 
 

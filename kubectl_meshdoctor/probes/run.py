@@ -9,7 +9,7 @@ from kubectl_meshdoctor.cluster import execute
 from kubectl_meshdoctor.cluster.portforward import FORBIDDEN, exchange
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.settings import MeshSettings
-from kubectl_meshdoctor.mesh.target import Target
+from kubectl_meshdoctor.mesh.target import Target, target_services
 from kubectl_meshdoctor.mesh.workloads import container_port, pod_ready, service_pods, service_selector
 from kubectl_meshdoctor.resources import CollectionStatus, State
 from kubectl_meshdoctor.snapshot import Snapshot
@@ -24,9 +24,8 @@ def probe_http_ports(api_client: Any, snapshot: Snapshot, settings: MeshSettings
     """One ready pod per HTTP (or sniffed) port of each Service behind the host, asked `GET /` in
     HTTP/1.1 directly on the container port (a port-forward bypasses the sidecar)."""
     probes = []
-    for ref in target.services:
-        svc = snapshot.get("services", ref.namespace, ref.name)
-        if svc is None or not service_selector(svc):
+    for svc in target_services(snapshot, target):
+        if not service_selector(svc):
             continue
         ready = [p for p in service_pods(snapshot, svc) if pod_ready(p)]
         if not ready:
@@ -40,7 +39,7 @@ def probe_http_ports(api_client: Any, snapshot: Snapshot, settings: MeshSettings
             request = (f"GET / HTTP/1.1\r\nHost: {target.host}\r\nUser-Agent: kubectl-meshdoctor\r\n"
                        "Accept: */*\r\nConnection: close\r\n\r\n").encode()
             answer = exchange(api_client, o.namespace(pod), o.name(pod), number, request)
-            probes.append(HttpProbe(f"{ref.namespace}/{ref.name}", int(port.get("port") or 0), answer))
+            probes.append(HttpProbe(f"{o.namespace(svc)}/{o.name(svc)}", int(port.get("port") or 0), answer))
     return probes
 
 
