@@ -149,6 +149,15 @@ def test_switches_an_old_istio_does_not_read_are_flagged(live):
     assert any("ISTIO_META_HTTP10=\"1\" on the istio-proxy container" in step for step in finding["remediation"])
 
 
+def test_a_pilot_switch_from_a_secret_or_configmap_is_not_judged(live):
+    objects = objects_of(world())
+    istiod = next(o for o in objects if o["kind"] == "Deployment")
+    istiod["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "PILOT_HTTP10", "valueFrom": {"configMapKeyRef": {"name": "pilot-flags", "key": "http10"}}}]
+    doc = live(objects).run("host", "reviews", "-n", "bookinfo", "-o", "json").json()
+    assert status(doc, "MD603")["status"] == "passed"  # its value is not in the spec: nothing to say about it
+
+
 # ------------------------------------------------------------------------------ MD601 logs (live)
 
 def with_logs(live, files: list[Path], logs: dict[tuple[str, str], str], **kw):
