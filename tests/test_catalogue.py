@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_meshdoctor.catalogue import CATALOGUE, FAMILY_BY_KEY
+from kubectl_meshdoctor.checks.catalogue import CATALOGUE, FAMILY_BY_KEY
 from kubectl_meshdoctor.checks.registry import CHECKS
 
 FINDINGS_MD = Path(__file__).resolve().parents[2] / "shared" / "design" / "FINDINGS.md"

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.checks.runner import run_checks
+from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.mesh.changes import ChangeSet
 from kubectl_meshdoctor.mesh.inventory import describe_workloads
 from kubectl_meshdoctor.mesh.settings import read_mesh_settings
@@ -26,7 +27,6 @@ from kubectl_meshdoctor.mesh.target import resolve_target
 from kubectl_meshdoctor.mesh.views import describe
 from kubectl_meshdoctor.report.model import Report, Source
 from kubectl_meshdoctor.report.text import make_console, render_text
-from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.snapshot.evidence import HttpProbe, LiveEvidence, PodLog, PortAnswer
 from kubectl_meshdoctor.snapshot.model import Snapshot
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, State, resource_for
 from kubectl_meshdoctor.errors import HostNotFound
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh.settings import read_mesh_settings
 from kubectl_meshdoctor.mesh.target import CONFIG_ONLY, EXTERNAL, SERVICE, resolve_target
 from kubectl_meshdoctor.mesh.version import IstioVersion
-from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State, resource_for
 from kubectl_meshdoctor.snapshot.model import Snapshot
 
 D = "cluster.local"

@@ -12,7 +12,7 @@ import pytest
 
 from kubectl_meshdoctor.checks.context import probed
 from kubectl_meshdoctor.checks.registry import CHECKS
-from kubectl_meshdoctor.resources import BY_KEY
+from kubectl_meshdoctor.cluster.resources import BY_KEY
 from tests.conftest import EXAMPLES, objects_of, offline, run_cli
 from tests.fakeapi.server import KINDS, Access
 

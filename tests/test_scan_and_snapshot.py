@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from kubectl_meshdoctor.catalogue import CATALOGUE
+from kubectl_meshdoctor.checks.catalogue import CATALOGUE
 from tests.conftest import EXAMPLES, SCENARIOS, objects_of, offline, run_cli
 
 DEMO = EXAMPLES / "bookinfo"

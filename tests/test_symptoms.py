@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kubectl_meshdoctor.attribution import explain
-from kubectl_meshdoctor.catalogue import BY_CODE
+from kubectl_meshdoctor.checks.attribution import explain
+from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.mesh.symptoms import Symptom
 from kubectl_meshdoctor.report.model import Finding
 from tests.conftest import BASE, SCENARIOS, found, objects_of

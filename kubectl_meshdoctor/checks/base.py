@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kubectl_meshdoctor.catalogue import BY_CODE, Entry
+from kubectl_meshdoctor.checks.catalogue import BY_CODE, Entry
 from kubectl_meshdoctor.checks.context import CheckContext, reads
 from kubectl_meshdoctor.report.model import Finding
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_meshdoctor.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.base import check
+from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import (
     CannotTell,
     CheckContext,

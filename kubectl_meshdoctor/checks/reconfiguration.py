@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubectl_meshdoctor.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.base import check, reads
+from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import CannotTell, CheckContext, gateway_pods, host_pods, probed
 from kubectl_meshdoctor.mesh.changes import Plan, plan
 from kubectl_meshdoctor.mesh.workloads import has_sidecar
-from kubectl_meshdoctor.probes.run import SYNCZ_BYTES
 from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 from kubectl_meshdoctor.snapshot.evidence import PortAnswer
@@ -67,8 +66,7 @@ def _entries(body: bytes, answer: PortAnswer) -> list[dict[str, Any]] | str:
     try:
         entries = json.loads(body or b"null")
     except ValueError:
-        return "answered something that is not JSON" + (" (cut at the byte cap)" if len(answer.data) >= SYNCZ_BYTES
-                                                         else "")
+        return "answered something that is not JSON" + (" (cut at the byte cap)" if answer.truncated else "")
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else "answered no proxy list"
 
 

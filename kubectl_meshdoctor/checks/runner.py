@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from kubectl_meshdoctor.catalogue import FAMILY_ORDER
 from kubectl_meshdoctor.checks.base import Check
+from kubectl_meshdoctor.checks.catalogue import FAMILY_ORDER
 from kubectl_meshdoctor.checks.context import CannotTell, CheckContext
+from kubectl_meshdoctor.cluster.resources import State
 from kubectl_meshdoctor.report.model import FAILED, NOT_RUN, PASSED, SKIPPED, CheckResult, Finding
-from kubectl_meshdoctor.resources import State
 
 log = logging.getLogger(__name__)
 

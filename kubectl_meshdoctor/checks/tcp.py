@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_meshdoctor.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.base import check
+from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import CheckContext, gateway_pods, has_workloads, host_pods
 from kubectl_meshdoctor.mesh import accesslog
 from kubectl_meshdoctor.mesh import proxyconfig as pc

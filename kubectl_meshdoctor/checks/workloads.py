@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_meshdoctor.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.base import check
+from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import CheckContext, app_containers, has_workloads
 from kubectl_meshdoctor.mesh import workloads as w
 from kubectl_meshdoctor.report.model import Finding, ResourceRef

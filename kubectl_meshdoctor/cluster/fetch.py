@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_meshdoctor.cluster.api import ApiStatusError, RawApi
+from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, Resource, State
 from kubectl_meshdoctor.errors import AuthenticationFailed, ClusterUnreachable
-from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, Resource, State
 
 PAGE_SIZE = 500
 MAX_WORKERS = 8

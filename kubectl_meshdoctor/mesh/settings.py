@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
+from kubectl_meshdoctor.cluster.resources import DEFAULT_ROOT_NAMESPACE
 from kubectl_meshdoctor.mesh.version import IstioVersion
 from kubectl_meshdoctor.mesh.workloads import container_env
-from kubectl_meshdoctor.resources import DEFAULT_ROOT_NAMESPACE
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from kubectl_meshdoctor.catalogue import FAMILY_BY_KEY
+from kubectl_meshdoctor.checks.catalogue import FAMILY_BY_KEY
 from kubectl_meshdoctor.report.layout import sections
 from kubectl_meshdoctor.report.model import NOT_RUN, SKIPPED, Report
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_meshdoctor.catalogue import FAMILIES, Family
+from kubectl_meshdoctor.checks.catalogue import FAMILIES, Family
 from kubectl_meshdoctor.report.model import FAILED, NOT_RUN, PASSED, SKIPPED, CheckResult, Finding, Report
 
 MARKS = {PASSED: "✓", SKIPPED: "-", NOT_RUN: "·"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_meshdoctor.catalogue import SEVERITIES, Entry
+from kubectl_meshdoctor.checks.catalogue import SEVERITIES, Entry
 
 PASSED, FAILED, SKIPPED, NOT_RUN = "passed", "failed", "skipped", "not-run"
 

@@ -8,10 +8,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubectl_meshdoctor.cluster.logs import PodLog
-from kubectl_meshdoctor.cluster.portforward import PortAnswer
 
-__all__ = ["HttpProbe", "LiveEvidence", "PodLog", "PortAnswer"]
+@dataclass(frozen=True)
+class PodLog:
+    namespace: str
+    pod: str
+    role: str            # server (the host's pods), gateway, client
+    text: str
+    truncated: bool = False  # the byte cap cut it
+
+
+@dataclass(frozen=True)
+class PortAnswer:
+    """One exchange through a port-forward: what came back, or why nothing did."""
+
+    namespace: str
+    pod: str
+    port: int
+    data: bytes = b""
+    error: str = ""      # refused, timed out after 3s, forbidden ..., closed without answering
+    seconds: float = 0.0
+    truncated: bool = False  # the byte cap cut it
+    via: str = "port-forward"  # or "exec": then data is the command's output, not an HTTP response
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
+from kubectl_meshdoctor.cluster.resources import BY_KEY, Resource, resource_for
 from kubectl_meshdoctor.errors import InputFileError
-from kubectl_meshdoctor.resources import BY_KEY, Resource, resource_for
 from kubectl_meshdoctor.snapshot import objects as o
 
 SUFFIXES = (".yaml", ".yml", ".json")

@@ -23,8 +23,7 @@ from kubectl_meshdoctor.cluster.fetch import (
     list_collections,
 )
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions, connect
-from kubectl_meshdoctor.errors import ClusterError
-from kubectl_meshdoctor.resources import (
+from kubectl_meshdoctor.cluster.resources import (
     BY_KEY,
     CITADEL_SELECTOR,
     CONTROL_PLANE_SELECTOR,
@@ -32,6 +31,7 @@ from kubectl_meshdoctor.resources import (
     CollectionStatus,
     State,
 )
+from kubectl_meshdoctor.errors import ClusterError
 from kubectl_meshdoctor.snapshot import objects as o
 from kubectl_meshdoctor.snapshot.model import Snapshot
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from kubectl_meshdoctor.resources import BY_KEY, CollectionStatus, State
+from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.snapshot import objects as o
 
 ObjectKey = tuple[str, str, str]  # (resource key, namespace, name)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_meshdoctor.catalogue import CATALOGUE
+from kubectl_meshdoctor.checks.catalogue import CATALOGUE
 from tests.conftest import BASE, SCENARIOS, objects_of, offline, run_cli
 
 LIVE_ONLY = {e.code for e in CATALOGUE if e.live}  # logs, probes, restarts: not in files

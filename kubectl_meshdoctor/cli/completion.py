@@ -1,0 +1,76 @@
+"""`kubectl_complete-meshdoctor`: kubectl (1.26+) runs it to complete `kubectl meshdoctor ...`.
+
+kubectl passes the words after the plugin name (the last one being completed, maybe empty) and reads
+one candidate per line; a last line `:4` asks the shell not to fall back to file names. Host names
+come from the cluster, bounded by a short timeout and silent on any error: completion must never
+print an error or hang a shell.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+COMMANDS = ("host", "tls", "scan", "plan", "snapshot", "checks", "explain", "version")
+NO_FILES, FILES = ":4", ":0"
+TIMEOUT = (1.0, 1.5)
+
+
+def _flag(args: list[str], *names: str) -> str | None:
+    for i, word in enumerate(args[:-1]):  # the last word is the one being completed
+        if word in names:
+            return args[i + 1]
+        for name in names:
+            if word.startswith(name + "="):
+                return word.split("=", 1)[1]
+    return None
+
+
+def cluster_names(args: list[str], what: str) -> list[str]:
+    """Services of the namespace (short names, and name.namespace for the others), or namespaces."""
+    try:
+        from kubectl_meshdoctor.cluster.api import RawApi
+        from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions, connect
+
+        conn = connect(KubeOptions(namespace=_flag(args, "-n", "--namespace"),
+                                   kubeconfig=_flag(args, "--kubeconfig"), context=_flag(args, "--context"),
+                                   request_timeout=TIMEOUT))  # type: ignore[arg-type]
+        api = RawApi(conn.api_client, TIMEOUT)
+        if what == "namespaces":
+            return [i["metadata"]["name"] for i in api.get("/api/v1/namespaces").get("items", [])]
+        items = api.get("/api/v1/services").get("items", [])
+        own = [i["metadata"]["name"] for i in items if i["metadata"].get("namespace") == conn.namespace]
+        return own + [f"{i['metadata']['name']}.{i['metadata']['namespace']}" for i in items]
+    except Exception:  # completion is silent: no traceback, no message in the user's shell
+        return []
+
+
+def candidates(args: list[str], app: Any) -> tuple[list[str], str]:
+    """app: the typer app, whose commands' options are the flags to offer."""
+    word = args[-1] if args else ""
+    if len(args) <= 1:
+        return [c for c in COMMANDS if c.startswith(word)], NO_FILES
+    command, previous = args[0], args[-2]
+    if previous in ("-f", "--filename", "--base", "--kubeconfig", "--certificate-authority", "--write-dir"):
+        return [], FILES
+    if previous in ("-n", "--namespace"):
+        return [n for n in cluster_names(args, "namespaces") if n.startswith(word)], NO_FILES
+    if word.startswith("-"):
+        from typer.main import get_command
+
+        group = get_command(app)
+        params = group.commands[command].params if command in group.commands else []  # type: ignore[attr-defined]
+        return sorted({o for p in params for o in p.opts if o.startswith(word)}), NO_FILES
+    if command == "explain":
+        from kubectl_meshdoctor.checks.catalogue import CATALOGUE
+
+        return [x for e in CATALOGUE for x in (e.code, e.id) if x.lower().startswith(word.lower())], NO_FILES
+    positional = [w for i, w in enumerate(args[1:-1], 1) if not w.startswith("-") and not args[i - 1].startswith("-")]
+    if command in ("host", "tls") and not positional:
+        return [n for n in cluster_names(args, "services") if n.startswith(word)], NO_FILES
+    return [], NO_FILES
+
+
+def main(app: Any) -> None:
+    found, directive = candidates(sys.argv[1:], app)
+    sys.stdout.write("".join(f"{c}\n" for c in found) + directive + "\n")

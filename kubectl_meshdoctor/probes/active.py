@@ -1,0 +1,80 @@
+"""Which pods and ports the probes ask, and the one status the report shows for them."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from kubectl_meshdoctor.cluster.resources import CollectionStatus, State
+from kubectl_meshdoctor.mesh.protocol import derive
+from kubectl_meshdoctor.mesh.settings import MeshSettings
+from kubectl_meshdoctor.mesh.target import Target, target_services
+from kubectl_meshdoctor.mesh.workloads import container_port, pod_ready, service_pods, service_selector
+from kubectl_meshdoctor.probes import execute
+from kubectl_meshdoctor.probes.portforward import FORBIDDEN, exchange
+from kubectl_meshdoctor.snapshot import Snapshot
+from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot.evidence import HttpProbe, PortAnswer
+
+SYNCZ_BYTES = 32 << 20
+SYNCZ_READ_SECONDS = 10.0  # a large mesh's syncz is megabytes
+
+
+def probe_http_ports(api_client: Any, snapshot: Snapshot, settings: MeshSettings, target: Target) -> list[HttpProbe]:
+    """One ready pod per HTTP (or sniffed) port of each Service behind the host, asked `GET /` in
+    HTTP/1.1 directly on the container port (a port-forward bypasses the sidecar)."""
+    probes = []
+    for svc in target_services(snapshot, target):
+        if not service_selector(svc):
+            continue
+        ready = [p for p in service_pods(snapshot, svc) if pod_ready(p)]
+        if not ready:
+            continue
+        pod = ready[0]
+        for port in map(o.as_dict, o.as_list(o.spec(svc).get("ports"))):
+            protocol = derive(port, settings.version)
+            number = container_port(pod, port)
+            if number is None or not (protocol.http_like or protocol.sniffed):
+                continue
+            request = (f"GET / HTTP/1.1\r\nHost: {target.host}\r\nUser-Agent: kubectl-meshdoctor\r\n"
+                       "Accept: */*\r\nConnection: close\r\n\r\n").encode()
+            answer = exchange(api_client, o.namespace(pod), o.name(pod), number, request)
+            probes.append(HttpProbe(f"{o.namespace(svc)}/{o.name(svc)}", int(port.get("port") or 0), answer))
+    return probes
+
+
+def probe_syncz(api_client: Any, istiod_pods: list[dict[str, Any]], settings: MeshSettings) -> list[PortAnswer]:
+    """/debug/syncz of every running istiod: each proxy is connected to one of them. Asked in HTTP/1.0
+    so the body ends with the connection (no chunking to undo). When the port-forward is denied or
+    fails, istiod is asked to fetch it itself: `pilot-discovery request GET /debug/syncz` (exec), as
+    istioctl did."""
+    port = 8080 if settings.version is not None and not settings.version.at_least(1, 1) else 15014
+    request = b"GET /debug/syncz HTTP/1.0\r\nHost: localhost\r\nUser-Agent: kubectl-meshdoctor\r\n\r\n"
+    answers = []
+    for pod in sorted(istiod_pods, key=o.name):
+        if o.as_str(o.status(pod).get("phase")) != "Running":
+            continue
+        answer = exchange(api_client, o.namespace(pod), o.name(pod), port, request, SYNCZ_BYTES,
+                          read_seconds=SYNCZ_READ_SECONDS)
+        if answer.error and "no answer within" not in answer.error:  # silent istiod: exec would hang too
+            fallback = execute.run(api_client, o.namespace(pod), o.name(pod), _discovery_container(pod),
+                                   ["pilot-discovery", "request", "GET", "/debug/syncz"], SYNCZ_BYTES,
+                                   SYNCZ_READ_SECONDS)
+            answer = fallback if not fallback.error else dataclasses.replace(
+                answer, error=f"port-forward: {answer.error}; exec: {fallback.error}")
+        answers.append(dataclasses.replace(answer, truncated=len(answer.data) >= SYNCZ_BYTES))
+    return answers
+
+
+def _discovery_container(pod: dict[str, Any]) -> str:
+    names = [o.as_str(o.as_dict(c).get("name")) for c in o.as_list(o.spec(pod).get("containers"))]
+    return next((n for n in names if n in ("discovery", "pilot")), names[0] if names else "discovery")
+
+
+def portforward_status(answers: list[PortAnswer]) -> CollectionStatus:
+    """How the HTTP probes' port-forwards went (istiod's syncz has its own fallback, judged by MD303)."""
+    denied = next((a for a in answers if a.error.startswith(FORBIDDEN)), None)
+    if denied is not None:
+        return CollectionStatus("portforward", State.FORBIDDEN, f"in {denied.namespace}",
+                                denied.error.partition(": ")[2])
+    return CollectionStatus("portforward", State.OK, f"{len(answers)} exchanges")

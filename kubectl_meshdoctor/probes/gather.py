@@ -1,0 +1,123 @@
+"""The host run's reads after the objects: client namespaces, NGINX configs, proxy logs, probes.
+
+Which pods to ask depends on the objects already read (the host's pods, the gateways routing to it,
+the namespaces whose rules mention it), so this runs after round two and before the checks. Every
+read is bounded: a few pods per role, a time window and a byte cap per log, a deadline per probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_meshdoctor.cluster.resources import CONTROL_PLANE_SELECTOR
+from kubectl_meshdoctor.mesh import nginx
+from kubectl_meshdoctor.mesh.settings import MeshSettings
+from kubectl_meshdoctor.mesh.target import Target, target_services
+from kubectl_meshdoctor.mesh.views import RoutingModel
+from kubectl_meshdoctor.mesh.workloads import gateway_proxies, has_sidecar, pod_ready, service_pods
+from kubectl_meshdoctor.probes.logs import LogRequest, read_logs
+from kubectl_meshdoctor.snapshot import Snapshot
+from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot.evidence import LiveEvidence
+from kubectl_meshdoctor.snapshot.live import LiveReader
+
+HOST_POD_LOGS = 10      # the host's own sidecars (inbound)
+GATEWAY_POD_LOGS = 6
+CLIENT_POD_LOGS = 20
+CLIENT_POD_SAMPLE = 100  # pods listed per client namespace (one page), to pick client sidecars from
+
+
+@dataclass(frozen=True)
+class EvidenceOptions:
+    logs: bool = True
+    since_seconds: int = 900
+    since: str = "15m"
+    log_bytes: int = 512 * 1024
+    probe: bool = False
+    client_namespaces: tuple[str, ...] = ()
+
+
+def client_namespaces(routing: RoutingModel, target: Target, current: str, asked: tuple[str, ...]) -> list[str]:
+    """Asked for with --client-namespace, else: the -n namespace, the host's, and every namespace whose
+    VirtualServices or DestinationRules mention the host (its likely callers)."""
+    if asked:
+        return list(dict.fromkeys(asked))
+    found = [current, target.namespace]
+    found += [o.namespace(vs) for vs in (*routing.declaring, *routing.routing_here)]
+    found += [o.namespace(dr) for dr in routing.exact_rules()]
+    return [ns for ns in dict.fromkeys(found) if ns]
+
+
+def read_more(reader: LiveReader, settings: MeshSettings, target: Target, routing: RoutingModel,
+              options: EvidenceOptions, overlay_snapshot: Callable[[], Snapshot]) -> None:
+    """Rounds three and four: client namespaces, then the pods that mount an NGINX config aimed at the
+    host (usually none), then istiod's pods when probing."""
+    clients = client_namespaces(routing, target, reader.namespace, options.client_namespaces)
+    reader.read_clients(clients, CLIENT_POD_SAMPLE if options.logs else 0)
+    reader.notes.append(f"client pods and NGINX configs were looked for in: {', '.join(clients)} "
+                        "(name others with --client-namespace)")
+    with_clients = overlay_snapshot()
+    services = target_services(with_clients, target)
+    nginx_ns = [o.namespace(cm) for cm in with_clients.all("configmaps")
+                if nginx.http10_hits(cm, target.host, services, settings.cluster_domain)]
+    reader.read_pods_in("nginxpods", nginx_ns, why_none="(no NGINX config proxies to the host)")
+    if options.probe:
+        cp = settings.control_plane
+        reader.read_pods_in("istiodpods", [cp.namespace if cp else settings.root_namespace],
+                            CONTROL_PLANE_SELECTOR)
+
+
+def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, target: Target, routing: RoutingModel,
+           options: EvidenceOptions) -> LiveEvidence:
+    logs: tuple = ()
+    notes: list[str] = []
+    if options.logs:
+        requests, sampled = _log_requests(snapshot, target, routing, reader.namespace, options)
+        read, status = read_logs(reader.api, requests, options.since_seconds, options.log_bytes)
+        reader.record(status)
+        logs = tuple(read)
+        notes += sampled
+        cut = [f"{log.namespace}/{log.pod}" for log in read if log.truncated]
+        if cut:
+            notes.append(f"proxy logs cut at {options.log_bytes} bytes (--log-bytes): {', '.join(cut[:5])}")
+    http_probes: tuple = ()
+    syncz: tuple = ()
+    if options.probe:
+        from kubectl_meshdoctor.probes.active import portforward_status, probe_http_ports, probe_syncz
+
+        client = reader.api.api_client
+        http_probes = tuple(probe_http_ports(client, snapshot, settings, target))
+        istiods = [p for p in snapshot.all("pods") if o.labels(p).get("istio") == "pilot"]
+        syncz = tuple(probe_syncz(client, istiods, settings))
+        reader.record(portforward_status([p.answer for p in http_probes]))
+        notes += [f"probe {p.answer.namespace}/{p.answer.pod}:{p.answer.port}: {p.answer.error}"
+                  for p in http_probes if p.answer.error]
+    return LiveEvidence(logs, options.logs, options.since, http_probes, syncz, options.probe, tuple(notes))
+
+
+def _log_requests(snapshot: Snapshot, target: Target, routing: RoutingModel, current: str,
+                  options: EvidenceOptions) -> tuple[list[LogRequest], list[str]]:
+    notes = []
+    host = {(o.namespace(p), o.name(p)): p
+            for svc in target_services(snapshot, target) for p in service_pods(snapshot, svc)}
+    servers = _pick([p for p in host.values() if has_sidecar(p)], HOST_POD_LOGS, "the host's", notes)
+    gateways = {(o.namespace(p), o.name(p)): p for p in gateway_proxies(snapshot, routing.gateways)}
+    gateway_list = _pick(list(gateways.values()), GATEWAY_POD_LOGS, "gateway", notes)
+    namespaces = set(client_namespaces(routing, target, current, options.client_namespaces))
+    clients = [p for p in snapshot.all("pods") if o.namespace(p) in namespaces and has_sidecar(p)
+               and (o.namespace(p), o.name(p)) not in host and (o.namespace(p), o.name(p)) not in gateways]
+    client_list = _pick(clients, CLIENT_POD_LOGS, "client", notes)
+    requests = [LogRequest(o.namespace(p), o.name(p), "server") for p in servers]
+    requests += [LogRequest(o.namespace(p), o.name(p), "gateway") for p in gateway_list]
+    requests += [LogRequest(o.namespace(p), o.name(p), "client") for p in client_list]
+    return requests, notes
+
+
+def _pick(pods: list[dict[str, Any]], limit: int, role: str, notes: list[str]) -> list[dict[str, Any]]:
+    """Ready pods first (they carry the traffic), then by name, at most `limit`."""
+    ordered = sorted(pods, key=lambda p: (not pod_ready(p), o.namespace(p), o.name(p)))
+    if len(ordered) > limit:
+        notes.append(f"read the proxy logs of {limit} of {len(ordered)} {role} pods")
+    return ordered[:limit]

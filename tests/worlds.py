@@ -1,0 +1,43 @@
+"""The scenario worlds: each scenario file with the ground files it is laid on.
+
+One definition, used by the live/offline parity on the real API server and by the report contract
+test, so both walk the same worlds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import BASE, EXAMPLES, SCENARIOS
+
+GROUND_NAMES = {"base.yaml", "ground.yaml", "ground-1.4.yaml", "ground-current.yaml", "services.yaml", "reviews.yaml",
+                "base-routing.yaml"}
+GROUNDS = {
+    "workloads": [BASE], "ports": [BASE], "routing": [BASE, SCENARIOS / "routing" / "services.yaml"],
+    "subsets": [BASE, SCENARIOS / "workloads" / "ready.yaml"],
+    "plan": [BASE, SCENARIOS / "workloads" / "ready.yaml"],
+    "ingress": [BASE, SCENARIOS / "ingress" / "ground.yaml"],
+    "http10": [BASE, SCENARIOS / "http10" / "reviews.yaml"],
+}
+
+
+def ground(path: Path) -> list[Path]:
+    family = path.parent.name
+    if family == "tls":
+        return [SCENARIOS / "tls" / ("ground-1.4.yaml" if "1.4" in path.name else "ground.yaml")]
+    if family == "tcp":
+        return [SCENARIOS / "tcp" / ("ground-1.4.yaml" if "file-certs" in path.name else "ground-current.yaml")]
+    return GROUNDS[family]
+
+
+def world_files(scenario: Path) -> list[Path]:
+    return [*ground(scenario), scenario]
+
+
+SCENARIO_WORLDS = sorted(p for p in SCENARIOS.glob("*/*.yaml")
+                         if p.name not in GROUND_NAMES and p.parent.name != "symptoms")
+EXAMPLE_WORLDS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
+
+
+def world_id(path: Path) -> str:
+    return f"{path.parent.name}/{path.stem}"
