@@ -59,22 +59,31 @@ def timed_together(cmds: list[list[str]]) -> float:
     return time.perf_counter() - started
 
 
-def floor_commands(kubeconfig: str) -> list[list[str]]:
+def floor_commands(kubeconfig: str, stats: dict[str, Any]) -> list[list[str]]:
+    """kubectl doing exactly what the run did: its LISTs as the read plan made them (MESHDOCTOR_STATS
+    `reads`, one `kubectl get` each, with the same selectors; a sampled list as `--raw` with its limit),
+    and `kubectl logs` of the pods whose logs it read."""
     k = ["kubectl", "--kubeconfig", kubeconfig]
-    istio = "virtualservices.networking.istio.io,destinationrules.networking.istio.io,gateways.networking.istio.io," \
-            "serviceentries.networking.istio.io,peerauthentications.security.istio.io"
-    return [[*k, "get", f"services,{istio}", "-A", "-o", "json"],
-            [*k, "get", "namespaces", "-o", "json"],
-            [*k, "get", "deployments", "-A", "-l", "istio=pilot", "-o", "json"],
-            [*k, "get", "deployments", "-A", "-l", "istio=citadel", "-o", "json"],
-            [*k, "get", "configmaps", "-n", "ns-0", "-o", "json"],
-            [*k, "get", "pods", "-n", "ns-0", "-o", "json"],  # the client-pod sample (ns-0 holds 100 pods)
-            [*k, "get", "pods", "-n", "ns-0", "-l", "app=svc-0", "-o", "json"],
-            [*k, "get", "endpoints", "-n", "ns-0", "--field-selector", "metadata.name=svc-0", "-o", "json"],
-            [*k, "get", "configmaps", "-n", "istio-system", "--field-selector", "metadata.name=istio", "-o", "json"],
-            [*k, "get", "pods", "-A", "-l", "istio=ingressgateway", "-o", "json"],
-            [*k, "logs", "-n", "ns-0", "-l", "app=svc-0", "-c", "istio-proxy", "--since=15m",
-             "--limit-bytes=524288", "--max-log-requests=10"]]
+    out = []
+    for read in stats["reads"]:
+        resource = f"{read['resource']}.{read['group']}" if read["group"] else read["resource"]
+        if read["limit"]:
+            base = f"/apis/{read['group']}/v1" if read["group"] else "/api/v1"
+            where = f"/namespaces/{read['namespace']}" if read["namespace"] else ""
+            out.append([*k, "get", "--raw", f"{base}{where}/{read['resource']}?limit={read['limit']}"])
+            continue
+        cmd = [*k, "get", resource, *(["-n", read["namespace"]] if read["namespace"] else ["-A"])]
+        cmd += ["-l", read["labelSelector"]] if read["labelSelector"] else []
+        cmd += ["--field-selector", read["fieldSelector"]] if read["fieldSelector"] else []
+        out.append([*cmd, "-o", "json"])
+    for log in stats.get("logs", []):
+        out.append([*k, "logs", "-n", log["namespace"], log["pod"], "-c", log["container"],
+                    f"--since={log['sinceSeconds']}s", f"--limit-bytes={log['limitBytes']}"])
+    return out
+
+
+def host_command(kubeconfig: str, command: str = "host") -> list[str]:
+    return [str(SCRIPT), command, "svc-0", "-n", "ns-0", "-o", "json", "--kubeconfig", kubeconfig]
 
 
 def median_of(runs: int, fn: Any) -> Any:
@@ -98,12 +107,15 @@ def measure(pods: int, runs: int) -> dict[str, Any]:
                                       "contexts": [{"name": "bench", "context": {"cluster": "bench",
                                                                                  "user": "bench"}}]}))
     try:
-        floor = median_of(runs, lambda: timed_together(floor_commands(str(kubeconfig))))
+        plan_file = tmp / "plan.json"
+        timed(host_command(str(kubeconfig)), {**os.environ, "MESHDOCTOR_STATS": str(plan_file)})
+        floor_cmds = floor_commands(str(kubeconfig), json.loads(plan_file.read_text()))
+        floor = median_of(runs, lambda: timed_together(floor_cmds))
         out: dict[str, Any] = {"pods": pods, "objects": sum(counts.values()), "floor": floor}
         for command in ("host", "tls"):
             stats_file = tmp / f"{command}.json"
             env = {**os.environ, "MESHDOCTOR_STATS": str(stats_file)}
-            cmd = [str(SCRIPT), command, "svc-0", "-n", "ns-0", "-o", "json", "--kubeconfig", str(kubeconfig)]
+            cmd = host_command(str(kubeconfig), command)
             wall, rss, code = median_of(runs, lambda cmd=cmd, env=env: timed(cmd, env))
             stats = json.loads(stats_file.read_text())
             out[command] = {"wall": wall, "rss": rss, "exit": code, **stats}

@@ -17,6 +17,12 @@ class ExitCode(IntEnum):
     INCOMPLETE = 4
 
 
+EXIT_CODES_HELP = ("Exit codes: 0 nothing at or above --fail-on and every check ran; 1 findings at or above "
+                   "--fail-on (or an internal error); 2 usage or input error (unknown host, bad file); "
+                   "3 cannot reach or authenticate to the cluster; 4 no failing finding but some checks "
+                   "were skipped.")
+
+
 class MeshdoctorError(Exception):
     """Base class: `message` is the one line shown to the user."""
 

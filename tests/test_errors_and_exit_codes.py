@@ -167,7 +167,7 @@ def test_forbidden_pods_skip_the_checks_that_need_them(live):
     assert md502 == {"id": "pod-without-sidecar", "code": "MD502", "status": "skipped",
                      "reason": "forbidden: list pods in bookinfo (app=reviews)"}
     assert next(c for c in doc["checks"] if c["code"] == "MD506")["status"] == "passed"
-    needing_pods = {c.code for c in CHECKS if any({"pods", "gatewaypods"} & set(need.split("|")) for need in c.needs)
+    needing_pods = {c.code for c in CHECKS if {"pods", "gatewaypods"} & c.collections
                     and c.code != "MD404"  # not-run here: no gateway routes to reviews
                     and c.applies is not probed}  # not-run without --probe
     needing_pods.add("MD603")  # reads pods only when there are receiving proxies to judge, as here

@@ -18,23 +18,23 @@ from tests.fakeapi.server import KINDS, Access
 
 WORLD = EXAMPLES / "bookinfo-healthy"
 HARMLESS_CHANGE = EXAMPLES / "bookinfo-healthy" / "50-networking.yaml"  # makes MD304 applicable
-PROBE_ONLY = {key for c in CHECKS if c.applies is probed for key in c.needs} - {
-    key for c in CHECKS if c.applies is not probed for need in c.needs for key in need.split("|")}
+PROBE_ONLY = {key for c in CHECKS if c.applies is probed for key in c.collections} - {
+    key for c in CHECKS if c.applies is not probed for key in c.collections}
 # Read only with --probe, so without it their checks are not-run and exit 0 is right: test_probes.py covers them.
-COLLECTIONS = sorted({key for c in CHECKS for need in c.needs for key in need.split("|")} - PROBE_ONLY)
+COLLECTIONS = sorted({key for c in CHECKS for key in c.collections} - PROBE_ONLY)
 SUBRESOURCES = {key for key in COLLECTIONS if "/" in BY_KEY[key].path_name}
 ALL_PLURALS = {k.plural for k in KINDS}
 
 
 def users_of(collection: str) -> list[str]:
-    return [c.code for c in CHECKS if any(collection in need.split("|") for need in c.needs)]
+    return [c.code for c in CHECKS if collection in c.collections]
 
 
 def denied(collection: str) -> dict:
-    """What to tell the fake server so that the collection, and its alternatives in `a|b` needs, fail."""
+    """What to tell the fake server so that the collection, and its alternatives in the needs, fail."""
     if collection == "gatewaypods":  # pods may be read in the app namespace, not cluster-wide
         return {"allow": frozenset({(p, None) for p in ALL_PLURALS - {"pods"}} | {("pods", "bookinfo")})}
-    keys = {key for c in CHECKS for need in c.needs if collection in need.split("|") for key in need.split("|")}
+    keys = {key for c in CHECKS for need in c.needs if collection in need for key in need}
     return {"plurals": {BY_KEY[key].path_name for key in keys}}
 
 

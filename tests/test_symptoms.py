@@ -10,8 +10,8 @@ from pathlib import Path
 
 from kubectl_meshdoctor.checks.attribution import explain
 from kubectl_meshdoctor.checks.catalogue import BY_CODE
+from kubectl_meshdoctor.checks.findings import Finding
 from kubectl_meshdoctor.mesh.symptoms import Symptom
-from kubectl_meshdoctor.report.model import Finding
 from tests.conftest import BASE, SCENARIOS, found, objects_of
 from tests.fakeapi.server import KINDS, Access
 

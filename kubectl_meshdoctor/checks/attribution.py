@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
+from kubectl_meshdoctor.checks.findings import Finding
 from kubectl_meshdoctor.mesh.symptoms import LogSummary, Symptom
-from kubectl_meshdoctor.report.model import Finding
 
 TLS_WORDS = ("tls", "ssl", "certificate", "handshake")
 UPSTREAM_CONNECT = ("UF", "URX", "UC")
@@ -25,50 +26,81 @@ class Attributed:
     explained_by: tuple[Finding, ...]
     explanation: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.symptom.to_dict() | {"explainedBy": [f"{f.entry.code} {f.entry.id}" for f in self.explained_by],
-                                         "explanation": self.explanation}
 
 
-def _on_port(findings: list[Finding], codes: tuple[str, ...], port: int | None) -> list[Finding]:
-    return [f for f in findings if f.entry.code in codes and (port is None or f.port in (None, port))]
+class Cause(StrEnum):
+    """What a failed request says about its cause; catalogue entries name the ones they explain."""
+
+    HTTP10_REJECTED = "http10-rejected"        # 426 with DPE / low_version (or the <= 1.8 form)
+    SERVER_TLS_MISMATCH = "server-tls-mismatch"  # filter_chain_not_found, or 400 DPE at the server
+    NO_CLUSTER = "no-cluster"                  # 503 NC, or NR with a subset's cluster before 1.10
+    NO_HEALTHY_UPSTREAM = "no-healthy-upstream"  # 503 UH
+    UPSTREAM_CONNECT = "upstream-connect"      # UF / URX / UC: TLS when a TLS error or finding says so
+    NO_ROUTE = "no-route"                      # 404 NR
 
 
-def _for_subset(findings: list[Finding], code: str, subset: str) -> list[Finding]:
-    return [f for f in findings if f.entry.code == code and (not subset or f.subset in (None, subset))]
+def cause_of(symptom: Symptom) -> Cause | None:
+    flags = set(symptom.flags)
+    if symptom.http10_rejected:
+        return Cause.HTTP10_REJECTED
+    if "filter_chain_not_found" in symptom.details or (symptom.code == 400 and "DPE" in flags):
+        return Cause.SERVER_TLS_MISMATCH
+    if symptom.code == 503 and ("NC" in flags or ("NR" in flags and symptom.subset)):
+        return Cause.NO_CLUSTER
+    if symptom.code == 503 and "UH" in flags:
+        return Cause.NO_HEALTHY_UPSTREAM
+    if flags & set(UPSTREAM_CONNECT):
+        return Cause.UPSTREAM_CONNECT
+    if symptom.code == 404 and "NR" in flags:
+        return Cause.NO_ROUTE
+    return None
+
+
+# how a finding must match the symptom's place to explain it: on its port, or for its subset
+BY_PORT = {Cause.SERVER_TLS_MISMATCH, Cause.UPSTREAM_CONNECT}
+BY_SUBSET = {Cause.NO_CLUSTER, Cause.NO_HEALTHY_UPSTREAM}
+
+
+def explaining(cause: Cause, symptom: Symptom, findings: list[Finding]) -> list[Finding]:
+    """The findings whose catalogue entry explains the cause, at the symptom's port or subset; entries
+    marked explains_last only when no other finding does."""
+    def fits(f: Finding) -> bool:
+        if cause in BY_PORT and symptom.port is not None and f.port not in (None, symptom.port):
+            return False
+        return not (cause in BY_SUBSET and symptom.subset and f.subset not in (None, symptom.subset))
+    found = [f for f in findings if cause in f.entry.explains and fits(f)]
+    first = [f for f in found if not f.entry.explains_last]
+    return first or found
 
 
 def explain(symptom: Symptom, findings: list[Finding], host: str) -> Attributed:
-    flags = set(symptom.flags)
     where = f"{host}:{symptom.port}" if symptom.port else host
+    cause = cause_of(symptom)
+    found = tuple(explaining(cause, symptom, findings)) if cause else ()
     tls_reason = any(w in symptom.failure.lower() for w in TLS_WORDS)
-    tls_findings = _on_port(findings, ("MD201", "MD202"), symptom.port)
-    if symptom.http10_rejected:
-        found = _on_port(findings, ("MD601", "MD602", "MD603"), None)
-        return Attributed(symptom, tuple(found), "HTTP/1.0 requests rejected by the receiving proxy" if found else
+    if cause == Cause.HTTP10_REJECTED:
+        return Attributed(symptom, found, "HTTP/1.0 requests rejected by the receiving proxy" if found else
                           f"HTTP/1.0 requests to {where} rejected with 426: a client speaks HTTP/1.0")
-    if "filter_chain_not_found" in symptom.details or (symptom.code == 400 and "DPE" in flags):
-        return Attributed(symptom, tuple(tls_findings), "the server's sidecar got a connection whose TLS does not "
-                          "match its mTLS mode" if tls_findings else f"TLS mismatch at {where} not explained by the "
+    if cause == Cause.SERVER_TLS_MISMATCH:
+        return Attributed(symptom, found, "the server's sidecar got a connection whose TLS does not "
+                          "match its mTLS mode" if found else f"TLS mismatch at {where} not explained by the "
                           "configuration read (a client outside the client namespaces?)")
-    if symptom.code == 503 and ("NC" in flags or ("NR" in flags and symptom.subset)):
-        found = _for_subset(findings, "MD301", symptom.subset)
-        return Attributed(symptom, tuple(found), f"routed to subset {symptom.subset or '?'}, which its clients' "
+    if cause == Cause.NO_CLUSTER:
+        flags = "/".join(sorted(symptom.flags))
+        return Attributed(symptom, found, f"routed to subset {symptom.subset or '?'}, which its clients' "
                           "DestinationRule does not define" if found else
-                          f"503 {'/'.join(sorted(flags))}: no cluster for {where} subset {symptom.subset or '-'}, and "
+                          f"503 {flags}: no cluster for {where} subset {symptom.subset or '-'}, and "
                           "no definition problem is visible now (check again: it may have been a 503 window)")
-    if symptom.code == 503 and "UH" in flags:
-        found = _for_subset(findings, "MD302", symptom.subset) or _on_port(findings, ("MD506",), None)
-        return Attributed(symptom, tuple(found), "no healthy upstream: nothing ready behind it" if found else
+    if cause == Cause.NO_HEALTHY_UPSTREAM:
+        return Attributed(symptom, found, "no healthy upstream: nothing ready behind it" if found else
                           f"503 UH on {where} not explained by configuration: pods were not ready then, or "
                           "outlier detection ejected them; check the upstream application")
-    if flags & set(UPSTREAM_CONNECT) and (tls_reason or tls_findings):
-        return Attributed(symptom, tuple(tls_findings), "client and server TLS do not match on this port"
-                          if tls_findings else f"{symptom.label()} on {where} with a TLS error, but the TLS "
+    if cause == Cause.UPSTREAM_CONNECT and (tls_reason or found):
+        return Attributed(symptom, found, "client and server TLS do not match on this port"
+                          if found else f"{symptom.label()} on {where} with a TLS error, but the TLS "
                           "settings read agree; check certificates and the istio-proxy logs")
-    if symptom.code == 404 and "NR" in flags:
-        found = [f for f in findings if f.entry.family == "routing"]
-        return Attributed(symptom, tuple(found), "no route matched the request" if found else
+    if cause == Cause.NO_ROUTE:
+        return Attributed(symptom, found, "no route matched the request" if found else
                           f"404 NR on {where}: no route matched and no routing problem is visible; check the "
                           "VirtualService's hosts and match rules against the requests' Host and path")
     return Attributed(symptom, (), f"{symptom.label()} on {where} not explained by configuration — check the "
@@ -88,9 +120,3 @@ def attribute(summary: LogSummary, findings: list[Finding], host: str) -> tuple[
     updated = [dataclasses.replace(f, evidence={**f.evidence, "observed": observed[id(f)]}) if id(f) in observed
                else f for f in findings]
     return attributed, updated
-
-
-def summary_dict(summary: LogSummary, attributed: list[Attributed]) -> dict[str, Any]:
-    return {"window": summary.window, "proxiesRead": summary.pods, "accessLogLines": summary.lines,
-            "forHost": summary.for_host, "byClass": summary.by_class, "unparsedLines": summary.unparsed,
-            "entries": [a.to_dict() for a in attributed]}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubectl_meshdoctor.checks.severity import Severity
+
 _NET = "https://istio.io/latest/docs/ops/common-problems/network-issues/"
 _BP = "https://istio.io/latest/docs/ops/best-practices/traffic-management/"
 _REQ = "https://istio.io/latest/docs/ops/deployment/application-requirements/"
@@ -34,92 +36,91 @@ FAMILIES: tuple[Family, ...] = (
 FAMILY_ORDER = {f.key: i for i, f in enumerate(FAMILIES)}
 FAMILY_BY_KEY = {f.key: f for f in FAMILIES}
 
-SEVERITIES = ("error", "warning", "info")
-
-
 @dataclass(frozen=True)
 class Entry:
     code: str
     id: str
     family: str
-    severity: str
+    severity: Severity
     title: str          # what a finding means, one line
     statement: str      # the check, stated positively, as the report lists it when it passes
     why: str            # why traffic breaks
     fix: tuple[str, ...]
     docs: tuple[str, ...]
-    live: bool = False
+    live: bool = False  # needs the cluster's logs or a --probe: not-run offline, and not in a snapshot
     related: tuple[str, ...] = ()
+    explains: tuple[str, ...] = ()  # the access-log symptom classes (checks/attribution.py) it explains
+    explains_last: bool = False  # explains them only when no other finding does (the less specific cause)
 
 
 CATALOGUE: tuple[Entry, ...] = (
-    Entry("MD101", "vs-mesh-duplicate-host", "routing", "error",
+    Entry("MD101", "vs-mesh-duplicate-host", "routing", Severity.ERROR,
           "Two or more mesh VirtualServices define the same host; sidecars use only one of them",
           "One VirtualService per host for sidecars",
           "Sidecars never merge VirtualServices for a host: the oldest visible one (a private or explicitly "
           "exported one before a public one) wins and the routes of every other one are silently dropped.",
           ("Merge the routes of the ignored VirtualServices into the one in effect, then delete them.",
            "If the split was for ownership, bind the fragments to a gateway instead: only gateways merge them."),
-          (_BP + "#split-virtual-services",), related=("IST0109", "KIA1106")),
-    Entry("MD102", "vs-fragment-overlap", "routing", "warning",
+          (_BP + "#split-virtual-services",), related=("IST0109", "KIA1106"), explains=("no-route",)),
+    Entry("MD102", "vs-fragment-overlap", "routing", Severity.WARNING,
           "Gateway VirtualService fragments for one host have overlapping matches",
           "Gateway fragments for a host do not overlap",
           "Istio appends the fragments' routes in an order it does not guarantee, so when two fragments can "
           "match the same request, which backend answers can change after any push.",
           ("Give each fragment matches that no other fragment can also match (distinct path prefixes).",
            "Or move the overlapping rules into one VirtualService, where their order is kept."),
-          (_BP + "#split-virtual-services",)),
-    Entry("MD103", "vs-multiple-catch-all", "routing", "error",
+          (_BP + "#split-virtual-services",), explains=("no-route",)),
+    Entry("MD103", "vs-multiple-catch-all", "routing", Severity.ERROR,
           "More than one catch-all rule among the merged gateway fragments of a host",
           "At most one catch-all route per gateway host",
           "Catch-all routes are moved to the end of the merged list; the first one takes every request that "
           "reaches it, so the others never match anything.",
           ("Keep exactly one catch-all route for the host across all fragments.",
            "Give the other rules an explicit match (a path prefix, a header)."),
-          (_BP + "#split-virtual-services",)),
-    Entry("MD104", "vs-unreachable-rule", "routing", "warning",
+          (_BP + "#split-virtual-services",), explains=("no-route",)),
+    Entry("MD104", "vs-unreachable-rule", "routing", Severity.WARNING,
           "A rule after the first catch-all in a VirtualService can never match",
           "No rule hides behind a catch-all",
           "Istio stops generating routes at the first catch-all rule of a VirtualService: later rules never "
           "reach Envoy.",
           ("Move the catch-all rule to the end of the VirtualService's list.",),
-          (_BP + "#split-virtual-services",), related=("IST0130",)),
-    Entry("MD105", "dr-duplicate-subset", "routing", "error",
+          (_BP + "#split-virtual-services",), related=("IST0130",), explains=("no-route",)),
+    Entry("MD105", "dr-duplicate-subset", "routing", Severity.ERROR,
           "The same subset is defined by more than one merged DestinationRule",
           "Each subset is defined once per host",
           "When DestinationRules for a host merge, the first (oldest) definition of a subset wins and later "
           "ones are discarded whole: their labels and policies are ignored.",
           ("Define the subset in one DestinationRule only; delete it from the others.",),
-          (_BP + "#split-destination-rules",), related=("KIA0201",)),
-    Entry("MD106", "dr-discarded-traffic-policy", "routing", "warning",
+          (_BP + "#split-destination-rules",), related=("KIA0201",), explains=("no-route",)),
+    Entry("MD106", "dr-discarded-traffic-policy", "routing", Severity.WARNING,
           "Several merged DestinationRules carry a top-level trafficPolicy; only the oldest counts",
           "One top-level trafficPolicy per host",
           "The oldest DestinationRule with a top-level trafficPolicy wins it whole; the others' settings "
           "(including tls) are discarded, not merged field by field.",
           ("Move all top-level traffic settings into one DestinationRule.",),
-          (_BP + "#split-destination-rules",)),
-    Entry("MD107", "dr-shadowed", "routing", "warning",
+          (_BP + "#split-destination-rules",), explains=("no-route",)),
+    Entry("MD107", "dr-shadowed", "routing", Severity.WARNING,
           "A DestinationRule for the host is never used by some client namespace",
           "Every DestinationRule for the host is the one its clients use",
           "Clients look for DestinationRules in their own namespace, then the Service's, then the root "
           "namespace, and stop at the first namespace with a match; exportTo can also hide a rule. A "
           "shadowed rule's subsets and TLS settings do not apply to those clients.",
           ("Delete or narrow the shadowing DestinationRule, or fix exportTo so the intended rule is visible.",),
-          (_BP + "#cross-namespace-configuration",)),
-    Entry("MD108", "host-name-not-resolved", "routing", "warning",
+          (_BP + "#cross-namespace-configuration",), explains=("no-route",)),
+    Entry("MD108", "host-name-not-resolved", "routing", Severity.WARNING,
           "A host with a dot that is not an FQDN is taken literally and matches no Service",
           "Host names resolve to Services",
           "Istio expands only names without a dot; `reviews.prod` is used as written and is not "
           "`reviews.prod.svc.cluster.local`, so the rule applies to nothing.",
           ("Write the short name (same namespace) or the full name `name.namespace.svc.cluster.local`.",),
-          (_BP + "#cross-namespace-configuration",), related=("IST0174", "KIA0202")),
-    Entry("MD109", "host-not-in-registry", "routing", "warning",
+          (_BP + "#cross-namespace-configuration",), related=("IST0174", "KIA0202"), explains=("no-route",)),
+    Entry("MD109", "host-not-in-registry", "routing", Severity.WARNING,
           "The host is routed to, but no Service or ServiceEntry defines it",
           "The host exists in the service registry",
           "Routes to a host Istio does not know fail (503 or 404 NR) and rules for it have no effect.",
           ("Create the Service or ServiceEntry, or correct the host name in the rules.",),
-          (_BP,)),
-    Entry("MD201", "tls-conflict", "tls", "error",
+          (_BP,), explains=("no-route",)),
+    Entry("MD201", "tls-conflict", "tls", Severity.ERROR,
           "The client's TLS mode cannot talk to the server's mTLS mode on a port",
           "Client TLS matches server mTLS on every port",
           "A client sending plaintext to a server that requires mTLS (or mTLS to one without a sidecar) is "
@@ -127,42 +128,44 @@ CATALOGUE: tuple[Entry, ...] = (
           ("Set the DestinationRule's trafficPolicy.tls.mode to ISTIO_MUTUAL (or remove the tls block and "
            "let auto mTLS decide).",
            "Or relax the server side (PeerAuthentication PERMISSIVE) while clients are fixed."),
-          (_NET + "#503-errors-after-setting-destination-rule",), related=("IST0113",)),
-    Entry("MD202", "tls-auto-mtls-blind-spot", "tls", "error",
+          (_NET + "#503-errors-after-setting-destination-rule",), related=("IST0113",),
+          explains=("server-tls-mismatch", "upstream-connect")),
+    Entry("MD202", "tls-auto-mtls-blind-spot", "tls", Severity.ERROR,
           "Auto mTLS picks the wrong mode for this server",
           "Auto mTLS chooses a mode the server accepts",
           "Auto mTLS looks only at namespace- and mesh-wide PeerAuthentication; workload and port-level "
           "policies, and headless services with sidecar-less endpoints, make it choose wrongly.",
           ("Set the client TLS mode explicitly in a DestinationRule for the host.",),
-          (_NET + "#503-errors-after-setting-destination-rule",)),
-    Entry("MD203", "peer-authentication-ignored", "tls", "warning",
+          (_NET + "#503-errors-after-setting-destination-rule",), explains=("server-tls-mismatch", "upstream-connect")),
+    Entry("MD203", "peer-authentication-ignored", "tls", Severity.WARNING,
           "A PeerAuthentication has no effect, or competes with another",
           "Every PeerAuthentication takes effect",
           "Selectors in the root namespace, portLevelMtls without a selector and several policies at one "
           "scope are ignored or resolved by age, so the server mode is not what the policy says.",
           ("Keep one PeerAuthentication per scope; use selectors only outside the root namespace.",),
           (_NET + "#503-errors-after-setting-destination-rule",)),
-    Entry("MD301", "subset-not-defined", "reconfiguration", "error",
+    Entry("MD301", "subset-not-defined", "reconfiguration", Severity.ERROR,
           "A route targets a subset missing from the DestinationRule its clients use",
           "Every routed subset is defined for its clients",
           "Envoy gets a route to a cluster that does not exist and answers 503 (flag NC; NR before Istio "
           "1.10) until the subset reaches the proxies.",
           ("Define the subset in the DestinationRule the clients use, wait until proxies have it, then "
            "apply the VirtualService (make-before-break).",),
-          (_BP + "#avoid-503-errors-while-reconfiguring-service-routes",), related=("IST0101",)),
-    Entry("MD302", "subset-no-ready-pods", "reconfiguration", "error",
+          (_BP + "#avoid-503-errors-while-reconfiguring-service-routes",), related=("IST0101",),
+          explains=("no-cluster",)),
+    Entry("MD302", "subset-no-ready-pods", "reconfiguration", Severity.ERROR,
           "A subset's labels select no ready pod of the Service",
           "Every subset selects ready pods",
           "The subset's cluster exists but is empty: requests routed to it get 503 UH 'no healthy upstream'.",
           ("Fix the subset labels to match the pods' labels, or scale up the version it names.",),
-          (_BP + "#avoid-503-errors-while-reconfiguring-service-routes",)),
-    Entry("MD303", "proxies-not-synced", "reconfiguration", "warning",
+          (_BP + "#avoid-503-errors-while-reconfiguring-service-routes",), explains=("no-healthy-upstream",)),
+    Entry("MD303", "proxies-not-synced", "reconfiguration", Severity.WARNING,
           "Proxies for the host are not in sync with istiod",
           "The host's proxies have the latest configuration",
           "Configuration reaches proxies eventually; a stale proxy still routes by the old rules.",
           ("Wait and re-check; if it persists, look at istiod's logs and the proxy's connection.",),
           (_BP + "#avoid-503-errors-while-reconfiguring-service-routes",), live=True),
-    Entry("MD304", "unsafe-apply-order", "reconfiguration", "error",
+    Entry("MD304", "unsafe-apply-order", "reconfiguration", Severity.ERROR,
           "Applying the change in one go opens a 503 window",
           "The change can be applied safely",
           "Objects reach istiod in no particular order: routes that arrive before their subsets, or subsets "
@@ -170,7 +173,7 @@ CATALOGUE: tuple[Entry, ...] = (
           ("Apply DestinationRules that add subsets first, then VirtualServices, then DestinationRules "
            "that remove subsets; wait for propagation between steps.",),
           (_BP + "#avoid-503-errors-while-reconfiguring-service-routes",)),
-    Entry("MD401", "gateway-route-ignores-subsets", "ingress", "warning",
+    Entry("MD401", "gateway-route-ignores-subsets", "ingress", Severity.WARNING,
           "The gateway routes to the host without the subsets the mesh route uses",
           "Gateway traffic follows the host's version routing",
           "Requests through the gateway are routed by the gateway-bound VirtualService only; the mesh "
@@ -178,32 +181,32 @@ CATALOGUE: tuple[Entry, ...] = (
           ("Add the subset to the destination in the gateway-bound VirtualService.",
            "Or use one VirtualService bound to both `mesh` and the gateway, with per-rule match.gateways."),
           (_NET + "#route-rules-have-no-effect-on-ingress-gateway-requests",)),
-    Entry("MD402", "gateway-not-found", "ingress", "error",
+    Entry("MD402", "gateway-not-found", "ingress", Severity.ERROR,
           "A VirtualService references a Gateway that does not exist",
           "Every referenced Gateway exists",
           "Routes bound to a missing Gateway are never configured on any gateway.",
           ("Create the Gateway or fix the reference (`name` means the VirtualService's namespace).",),
           (_NET + "#route-rules-have-no-effect-on-ingress-gateway-requests",), related=("IST0101",)),
-    Entry("MD403", "host-not-on-gateway", "ingress", "warning",
+    Entry("MD403", "host-not-on-gateway", "ingress", Severity.WARNING,
           "A gateway-bound VirtualService host is not served by the Gateway",
           "Gateway VirtualService hosts are served by their Gateway",
           "The gateway only uses VirtualServices whose hosts match one of its servers' hosts.",
           ("Add the host to a server of the Gateway, or fix the VirtualService host.",),
           (_NET + "#route-rules-have-no-effect-on-ingress-gateway-requests",)),
-    Entry("MD404", "gateway-selects-no-pods", "ingress", "error",
+    Entry("MD404", "gateway-selects-no-pods", "ingress", Severity.ERROR,
           "The Gateway's selector matches no gateway pod",
           "Every Gateway selects gateway pods",
           "A Gateway without pods configures nothing: traffic for its hosts is not accepted anywhere.",
           ("Fix the Gateway's selector to match the ingress gateway pods' labels.",),
           (_NET + "#route-rules-have-no-effect-on-ingress-gateway-requests",), related=("IST0101",)),
-    Entry("MD501", "port-protocol-undeclared", "workloads", "warning",
+    Entry("MD501", "port-protocol-undeclared", "workloads", Severity.WARNING,
           "A Service port declares no protocol (name prefix or appProtocol)",
           "Every Service port declares its protocol",
           "Istio then sniffs the protocol or uses TCP; server-first protocols stall under sniffing and "
           "HTTP routing rules do not apply to TCP ports.",
           ("Name the port `<protocol>[-<suffix>]` (http, http2, grpc, tcp, tls...) or set appProtocol.",),
           (_PROTO, _REQ), related=("IST0118",)),
-    Entry("MD502", "pod-without-sidecar", "workloads", "warning",
+    Entry("MD502", "pod-without-sidecar", "workloads", Severity.WARNING,
           "Pods behind the host run without the istio-proxy sidecar",
           "Every pod behind the host runs the istio-proxy sidecar",
           "A pod without a sidecar gets none of the mesh's routing or TLS: clients that require mTLS "
@@ -213,69 +216,69 @@ CATALOGUE: tuple[Entry, ...] = (
            "Remove `sidecar.istio.io/inject: \"false\"` from the pod template if set; hostNetwork pods are "
            "never injected."),
           (_REQ,)),
-    Entry("MD503", "pod-missing-app-version-labels", "workloads", "info",
+    Entry("MD503", "pod-missing-app-version-labels", "workloads", Severity.INFO,
           "Pods lack app/version labels",
           "Pods carry app and version labels",
           "Telemetry and tracing group workloads by these labels; without them versions are hard to tell apart.",
           ("Add `app` and `version` labels to the pod template.",), (_REQ,)),
-    Entry("MD504", "pod-uid-1337", "workloads", "error",
+    Entry("MD504", "pod-uid-1337", "workloads", Severity.ERROR,
           "An application container runs as UID 1337, reserved for the proxy",
           "No application container runs as UID 1337",
           "Traffic from UID 1337 bypasses the sidecar's redirection, so the application's outbound traffic "
           "leaves the mesh.",
           ("Run the application as another user ID.",), (_REQ,)),
-    Entry("MD505", "port-protocol-collision", "workloads", "error",
+    Entry("MD505", "port-protocol-collision", "workloads", Severity.ERROR,
           "A pod is selected by Services that use one port with different protocols",
           "Services sharing a pod port agree on its protocol",
           "Istio builds one listener per pod port; conflicting protocols make one Service's traffic be "
           "handled with the other's protocol.",
           ("Use the same protocol prefix for that port in every Service, or stop selecting the pod from one.",),
           (_REQ,), related=("IST0116",)),
-    Entry("MD506", "service-no-ready-endpoints", "workloads", "error",
+    Entry("MD506", "service-no-ready-endpoints", "workloads", Severity.ERROR,
           "The Service has no ready endpoints",
           "The Service has ready endpoints",
           "With no ready endpoint every request to the host fails: 503 UH 'no healthy upstream' from a "
           "sidecar, connection refused without one.",
           ("Find why the pods are not ready: `kubectl get pods -n NS -l SELECTOR` and `kubectl describe pod`.",
            "If no pod matches, compare the Service selector with the pod labels."),
-          (_NET,)),
-    Entry("MD507", "target-port-not-exposed", "workloads", "warning",
+          (_NET,), explains=("no-healthy-upstream",), explains_last=True),
+    Entry("MD507", "target-port-not-exposed", "workloads", Severity.WARNING,
           "A Service targetPort is not a container port of the selected pods",
           "Every targetPort is a container port",
           "A named targetPort that no container declares gets no endpoints; a numbered one not declared "
           "may not be captured as expected.",
           ("Declare the port in the container spec, or fix the Service's targetPort.",), (_REQ,)),
-    Entry("MD508", "port-reserved-by-istio", "workloads", "warning",
+    Entry("MD508", "port-reserved-by-istio", "workloads", Severity.WARNING,
           "An application port collides with a port the sidecar or istiod uses",
           "Application ports stay clear of Istio's ports",
           "Envoy and the istio-agent listen on 15000-15090 inside every injected pod; an application on one of "
           "those ports fails to bind or has its traffic taken by the proxy.",
           ("Move the application (and the Service targetPort) to a port outside 15000-15090.",), (_REQ,)),
-    Entry("MD601", "http10-rejected", "http10", "error",
+    Entry("MD601", "http10-rejected", "http10", Severity.ERROR,
           "Access logs show HTTP/1.0 requests rejected with 426",
           "No HTTP/1.0 request is rejected",
           "Envoy rejects HTTP/1.0 with 426 Upgrade Required unless HTTP/1.0 acceptance is switched on.",
           ("Make the client speak HTTP/1.1, or set ISTIO_META_HTTP10=\"1\" on the receiving proxies.",),
-          (_NET + "#envoy-wont-connect-to-my-http10-service",), live=True),
-    Entry("MD602", "nginx-http10-upstream", "http10", "warning",
+          (_NET + "#envoy-wont-connect-to-my-http10-service",), live=True, explains=("http10-rejected",)),
+    Entry("MD602", "nginx-http10-upstream", "http10", Severity.WARNING,
           "An NGINX config proxies to the host without `proxy_http_version 1.1`",
           "NGINX proxies to the host with HTTP/1.1",
           "NGINX speaks HTTP/1.0 to upstreams by default, which Envoy rejects.",
           ("Add `proxy_http_version 1.1;` (and `proxy_set_header Connection \"\";`) to the location.",),
-          (_NET + "#envoy-wont-connect-to-my-http10-service",)),
-    Entry("MD603", "http10-switch-misconfigured", "http10", "warning",
+          (_NET + "#envoy-wont-connect-to-my-http10-service",), explains=("http10-rejected",)),
+    Entry("MD603", "http10-switch-misconfigured", "http10", Severity.WARNING,
           "HTTP/1.0 acceptance is set with the wrong key or value",
           "HTTP/1.0 acceptance is configured correctly",
           "Only ISTIO_META_HTTP10 (or PILOT_HTTP10 on istiod) with the value \"1\" switches it on.",
           ("Use `ISTIO_META_HTTP10: \"1\"` in the proxy's metadata.",),
-          (_NET + "#envoy-wont-connect-to-my-http10-service",)),
-    Entry("MD604", "http10-upstream-app", "http10", "info",
+          (_NET + "#envoy-wont-connect-to-my-http10-service",), explains=("http10-rejected",)),
+    Entry("MD604", "http10-upstream-app", "http10", Severity.INFO,
           "The application behind the host answers with HTTP/1.0",
           "The application answers with HTTP/1.1",
           "An HTTP/1.0 upstream works poorly behind Envoy (no keep-alive, chunking).",
           ("Configure the application server for HTTP/1.1.",),
           (_NET + "#envoy-wont-connect-to-my-http10-service",), live=True),
-    Entry("MD701", "cert-rotation-restarts-envoy", "tcp", "warning",
+    Entry("MD701", "cert-rotation-restarts-envoy", "tcp", Severity.WARNING,
           "File-mounted certificates make Envoy restart at every rotation",
           "Certificate rotation does not restart Envoy",
           "With Citadel's secret-mounted certificates Envoy hot-restarts on rotation and drops long-lived "
@@ -283,13 +286,13 @@ CATALOGUE: tuple[Entry, ...] = (
           ("Move to SDS (Istio 1.5+ does it by default) or upgrade.",
            "Last resort: disable mTLS and scale istio-citadel to zero, giving up workload identity."),
           (_NET,)),
-    Entry("MD702", "sidecar-restarts", "tcp", "warning",
+    Entry("MD702", "sidecar-restarts", "tcp", Severity.WARNING,
           "istio-proxy containers of the host restarted recently",
           "Sidecars of the host are stable",
           "Each sidecar restart drops every connection through it.",
           ("Look at the last termination reason: `kubectl describe pod` and the istio-proxy logs.",),
           (_NET,), live=True),
-    Entry("MD703", "tcp-idle-timeout", "tcp", "info",
+    Entry("MD703", "tcp-idle-timeout", "tcp", Severity.INFO,
           "Idle TCP connections to the host are cut by the proxy's idle timeout",
           "Idle timeout suits the host's long-lived connections",
           "Envoy closes TCP connections idle for longer than the idle timeout (1 hour by default).",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import (
     CannotTell,
     CheckContext,
@@ -19,10 +18,10 @@ from kubectl_meshdoctor.checks.context import (
     probed,
     reads,
 )
+from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import accesslog, nginx
 from kubectl_meshdoctor.mesh import proxyconfig as pc
 from kubectl_meshdoctor.mesh.workloads import has_sidecar
-from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
 ENABLE_ON_PROXY = ("Or let the receiving proxy accept HTTP/1.0: on its workload's pod template set the annotation "
@@ -55,8 +54,8 @@ def mounted_by(ctx: CheckContext, cm: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(found, key=o.name)
 
 
-@check("MD602", needs=("services", "appconfigmaps"))
-def nginx_http10_upstream(ctx: CheckContext) -> list[Finding]:
+@check("MD602", needs=("services", "appconfigmaps"), uses=("nginxpods",))
+def nginx_http10_upstream(ctx: CheckContext) -> list[Problem]:
     findings = []
     servers = [s for _, s in ctx.http10_receivers if s.role == "server"]
     pilot_on = _global_http10(ctx)
@@ -78,8 +77,7 @@ def nginx_http10_upstream(ctx: CheckContext) -> list[Finding]:
             where = (f"{hit.key} line {hit.line}" + (f", location {hit.location}" if hit.location else ""))
             version = ("proxy_http_version is never set, and NGINX's default is 1.0" if hit.set_at == "default"
                        else f"proxy_http_version {hit.http_version} at {hit.set_at}")
-            findings.append(Finding(
-                BY_CODE["MD602"],
+            findings.append(Problem(
                 f"NGINX in pod {', '.join(f'{o.namespace(p)}/{o.name(p)}' for p in pods)} proxies to "
                 f"{ctx.target.host} over HTTP/1.0 "
                 f"(ConfigMap {o.namespace(cm)}/{o.name(cm)}, {where}: `proxy_pass {hit.target}`; {version}). "
@@ -97,8 +95,8 @@ def nginx_http10_upstream(ctx: CheckContext) -> list[Finding]:
 
 # ------------------------------------------------------------------------------------------- MD603
 
-@check("MD603", needs=("services",))
-def http10_switch_misconfigured(ctx: CheckContext) -> list[Finding]:
+@check("MD603", needs=("services",), uses=("pods", "gatewaypods"))
+def http10_switch_misconfigured(ctx: CheckContext) -> list[Problem]:
     problems: list[pc.SwitchProblem] = []
     version = ctx.settings.version
     cp = ctx.settings.control_plane
@@ -144,11 +142,11 @@ def http10_switch_misconfigured(ctx: CheckContext) -> list[Finding]:
     resources = tuple(dict.fromkeys(ResourceRef(*p.ref) for p in problems if p.ref[0]))
     lines = [f"{p.where}: {p.key}={p.value!r} — {p.problem}" if p.value else f"{p.where}: {p.problem}"
              for p in problems]
-    return [Finding(
-        BY_CODE["MD603"], f"HTTP/1.0 acceptance for {ctx.target.host} is configured but not in effect as meant: "
+    return [Problem(f"HTTP/1.0 acceptance for {ctx.target.host} is configured but not in effect as meant: "
         + "; ".join(lines), ctx.target.host, resources,
         {"problems": [{"where": p.where, "key": p.key, "value": p.value, "problem": p.problem} for p in problems],
-         "receivingProxies": [s.to_dict() for _, s in receivers]},
+         "receivingProxies": [{"namespace": s.namespace, "pod": s.pod, "role": s.role,
+                               "acceptsHttp10": s.accepts, "why": s.why} for _, s in receivers]},
         tuple(dict.fromkeys(f"{p.where}: {p.fix}." for p in problems)))]
 
 
@@ -177,7 +175,7 @@ def logs_were_read(ctx: CheckContext) -> str | None:
 
 
 @check("MD601", needs=("pods", "podlogs"), applies=logs_were_read)
-def http10_rejected(ctx: CheckContext) -> list[Finding]:
+def http10_rejected(ctx: CheckContext) -> list[Problem]:
     findings = []
     for seen in ctx.log_summary.symptoms:
         if not seen.http10_rejected:
@@ -191,8 +189,7 @@ def http10_rejected(ctx: CheckContext) -> list[Finding]:
                 not ctx.settings.version.at_least(1, 3):
             fix = (fix[0], f"Istio {ctx.settings.version} cannot accept HTTP/1.0 inbound; only the sender can be "
                            "fixed (or upgrade to 1.3+).")
-        findings.append(Finding(
-            BY_CODE["MD601"],
+        findings.append(Problem(
             f"{seen.count} HTTP/1.0 request(s) rejected with 426 Upgrade Required {direction} ({receivers}, "
             f"last {ctx.evidence.since}); sample: {accesslog.shorten(seen.sample, 160)}",
             ctx.target.host, tuple(ResourceRef("Pod", *p.split("/", 1), f"rejects HTTP/1.0 ({seen.direction})")
@@ -206,7 +203,7 @@ def http10_rejected(ctx: CheckContext) -> list[Finding]:
 # ------------------------------------------------------------------------------------------- MD604
 
 @check("MD604", needs=("services", "pods", "portforward"), applies=probed)
-def http10_upstream_app(ctx: CheckContext) -> list[Finding]:
+def http10_upstream_app(ctx: CheckContext) -> list[Problem]:
     answered = [p for p in ctx.evidence.http_probes if p.status_line]
     if ctx.evidence.http_probes and not answered:
         raise CannotTell("no probe got an answer: " + "; ".join(
@@ -216,8 +213,7 @@ def http10_upstream_app(ctx: CheckContext) -> list[Finding]:
         if not probe.status_line.startswith("HTTP/1.0"):
             continue
         a = probe.answer
-        findings.append(Finding(
-            BY_CODE["MD604"], f"The application in pod {a.namespace}/{a.pod} answers on port {a.port} (Service "
+        findings.append(Problem(f"The application in pod {a.namespace}/{a.pod} answers on port {a.port} (Service "
             f"{probe.service}:{probe.service_port}) with {probe.status_line!r} to an HTTP/1.1 request: it speaks "
             "HTTP/1.0, so no keep-alive and no chunked bodies behind Envoy", ctx.target.host,
             (ResourceRef("Pod", a.namespace, a.pod, "answers HTTP/1.0"),),
@@ -226,6 +222,3 @@ def http10_upstream_app(ctx: CheckContext) -> list[Finding]:
             ("Configure the server for HTTP/1.1 (e.g. Python's http.server: protocol_version = \"HTTP/1.1\").",),
             port=probe.service_port))
     return findings
-
-
-CHECKS = (http10_rejected, nginx_http10_upstream, http10_switch_misconfigured, http10_upstream_app)

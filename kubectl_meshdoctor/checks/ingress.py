@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check, reads
-from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.workloads import selecting_gateways, service_selector
-from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
 
@@ -33,7 +32,7 @@ def _gateway(ctx: CheckContext, ref: str) -> dict[str, Any] | None:
 
 
 @check("MD401", needs=("virtualservices",))
-def gateway_route_ignores_subsets(ctx: CheckContext) -> list[Finding]:
+def gateway_route_ignores_subsets(ctx: CheckContext) -> list[Problem]:
     model = ctx.routing
     routed = model.routed_destinations
     mesh_subsets = sorted({r.destination.subset for r in routed if r.gateway == vss.MESH and r.destination.subset})
@@ -50,15 +49,14 @@ def gateway_route_ignores_subsets(ctx: CheckContext) -> list[Finding]:
         remediation = (f"Add `subset: {mesh_subsets[0]}` to the destination in {r.origin} (the gateway's route).",
                        f"Or use one VirtualService bound to both `mesh` and {r.gateway} that lists both hosts, with "
                        "`match.gateways` on each rule to tell the two kinds of traffic apart.")
-        findings.append(Finding(
-            BY_CODE["MD401"], message, model.host, (_vs_ref(r.vs, "gateway route"), _vs_ref(mesh_vs, "mesh route")),
+        findings.append(Problem(message, model.host, (_vs_ref(r.vs, "gateway route"), _vs_ref(mesh_vs, "mesh route")),
             {"gateway": r.gateway, "gatewayRoute": r.origin, "meshVirtualService": vss.vs_ref(mesh_vs),
              "meshSubsets": mesh_subsets}, remediation))
     return findings
 
 
 @check("MD402", needs=("virtualservices", "gateways"))
-def gateway_not_found(ctx: CheckContext) -> list[Finding]:
+def gateway_not_found(ctx: CheckContext) -> list[Problem]:
     findings = []
     for vs, ref in _gateway_users(ctx):
         if _gateway(ctx, ref) is not None:
@@ -66,8 +64,8 @@ def gateway_not_found(ctx: CheckContext) -> list[Finding]:
         ns, _, name = ref.partition("/")
         written = next((g for g in o.as_list(o.spec(vs).get("gateways"))
                         if isinstance(g, str) and vss.normalize_gateway(g, o.namespace(vs)) == ref), ref)
-        findings.append(Finding(
-            BY_CODE["MD402"], f"VirtualService {vss.vs_ref(vs)} is bound to Gateway {ref} (written `{written}`), which "
+        findings.append(Problem(
+            f"VirtualService {vss.vs_ref(vs)} is bound to Gateway {ref} (written `{written}`), which "
             "does not exist: its routes are configured on no gateway", ctx.target.host,
             (_vs_ref(vs, "bound to a missing gateway"),), {"gateway": ref, "written": written},
             (f"Create Gateway {name} in namespace {ns}, or fix the reference: a bare name means the "
@@ -92,7 +90,7 @@ def _served(vs_host: str, vs_ns: str, servers: list[tuple[str, str]]) -> bool:
 
 
 @check("MD403", needs=("virtualservices", "gateways"))
-def host_not_on_gateway(ctx: CheckContext) -> list[Finding]:
+def host_not_on_gateway(ctx: CheckContext) -> list[Problem]:
     findings = []
     for vs, ref in _gateway_users(ctx):
         gateway = _gateway(ctx, ref)
@@ -107,8 +105,7 @@ def host_not_on_gateway(ctx: CheckContext) -> list[Finding]:
             if host in served:
                 continue
             listed = ", ".join(f"{ns}/{h}" for ns, h in servers) or "none"
-            findings.append(Finding(
-                BY_CODE["MD403"], f"VirtualService {vss.vs_ref(vs)} declares host {host} on Gateway {ref}, whose "
+            findings.append(Problem(f"VirtualService {vss.vs_ref(vs)} declares host {host} on Gateway {ref}, whose "
                 f"servers do not serve it (hosts: {listed}); the gateway ignores this VirtualService for that host",
                 ctx.target.host,
                 (_vs_ref(vs, "host not served"), ResourceRef("Gateway", *ref.split("/"), "gateway")),
@@ -130,21 +127,17 @@ def _has_gateways(ctx: CheckContext) -> str | None:
 
 
 @check("MD404", needs=("gateways", "gatewaypods"), applies=_has_gateways)
-def gateway_selects_no_pods(ctx: CheckContext) -> list[Finding]:
+def gateway_selects_no_pods(ctx: CheckContext) -> list[Problem]:
     findings = []
     for ref, gateway in _selecting_gateways(ctx):
         selector = service_selector(gateway)
         if any(o.selector_matches(selector, o.labels(p)) for p in ctx.snapshot.all("pods")):
             continue
         text = ",".join(f"{k}={v}" for k, v in selector.items())
-        findings.append(Finding(
-            BY_CODE["MD404"], f"Gateway {ref} selects pods labelled {text}, and no pod in the cluster has these "
+        findings.append(Problem(f"Gateway {ref} selects pods labelled {text}, and no pod in the cluster has these "
             "labels: no proxy serves this gateway, so its hosts are not reachable from outside", ctx.target.host,
             (ResourceRef("Gateway", *ref.split("/"), "selects no pods"),), {"gateway": ref, "selector": selector},
             (f"Compare with the ingress gateway pods' labels: `kubectl get pods -A -l {text}` finds none; "
              "`kubectl get pods -A -l istio=ingressgateway --show-labels` shows the usual ones.",
              "Fix the Gateway's selector, or deploy the gateway it names.")))
     return findings
-
-
-CHECKS = (gateway_route_ignores_subsets, gateway_not_found, host_not_on_gateway, gateway_selects_no_pods)

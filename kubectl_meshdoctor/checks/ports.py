@@ -10,12 +10,12 @@ import re
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import CheckContext, app_containers, has_workloads
+from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
+from kubectl_meshdoctor.checks.severity import Severity
 from kubectl_meshdoctor.mesh import protocol as proto
 from kubectl_meshdoctor.mesh import workloads as w
 from kubectl_meshdoctor.mesh.tls import service_ports, target_port
-from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
 # Protocols where the server speaks first: protocol sniffing waits for the client and the connection stalls.
@@ -44,7 +44,7 @@ def _server_first(number: Any, target: Any, pods: list[dict[str, Any]]) -> str |
 
 
 @check("MD501", needs=("services",), applies=has_workloads)
-def port_protocol_undeclared(ctx: CheckContext) -> list[Finding]:
+def port_protocol_undeclared(ctx: CheckContext) -> list[Problem]:
     findings = []
     for svc in ctx.workload_services:
         pods = w.service_pods(ctx.snapshot, svc) if ctx.snapshot.readable("pods") else []
@@ -57,8 +57,7 @@ def port_protocol_undeclared(ctx: CheckContext) -> list[Finding]:
             evidence = {"port": number, "name": name or None, "appProtocol": port.get("appProtocol"),
                         "derived": derived.protocol, "reason": derived.reason}
             if derived.unrecognised_app_protocol and meaningful:
-                findings.append(Finding(
-                    BY_CODE["MD501"], f"Service {o.namespace(svc)}/{o.name(svc)} {shown}: appProtocol "
+                findings.append(Problem(f"Service {o.namespace(svc)}/{o.name(svc)} {shown}: appProtocol "
                     f"{derived.unrecognised_app_protocol!r} overrides the port name, and Istio does not recognise it, "
                     f"so the port is {'sniffed' if derived.sniffed else derived.protocol} instead of "
                     f"{proto.KNOWN[name.split('-')[0].lower()]}", ctx.target.host, (_svc(svc),), evidence,
@@ -75,21 +74,21 @@ def port_protocol_undeclared(ctx: CheckContext) -> list[Finding]:
                            "the client, so connections stall (and hang for ever on Istio 1.8+, where "
                            "protocolDetectionTimeout is 0)")
                 fix = (f"Name the port `tcp-{name or 'app'}` or set `appProtocol: tcp`.",)
-                severity = "error"
+                severity = Severity.ERROR
             else:
                 message = (f"Service {o.namespace(svc)}/{o.name(svc)} {shown} declares no protocol: Istio sniffs "
                            "each connection (HTTP/1.1 and h2c are recognised, anything else becomes TCP), and "
                            "HTTP route rules apply only when sniffing sees HTTP")
                 fix = (f"Name the port after its protocol (`http-{name or 'web'}`, `grpc`, `tcp-...`) or set "
                        "appProtocol.",)
-                severity = "info"
-            findings.append(Finding(BY_CODE["MD501"], message, ctx.target.host, (_svc(svc),), evidence, fix,
+                severity = Severity.INFO
+            findings.append(Problem(message, ctx.target.host, (_svc(svc),), evidence, fix,
                                     port=number if isinstance(number, int) else None, severity=severity))
     return findings
 
 
 @check("MD505", needs=("services", "pods"), applies=has_workloads)
-def port_protocol_collision(ctx: CheckContext) -> list[Finding]:
+def port_protocol_collision(ctx: CheckContext) -> list[Problem]:
     findings = []
     seen: set[tuple[str, int]] = set()
     for svc in ctx.workload_services:
@@ -109,8 +108,7 @@ def port_protocol_collision(ctx: CheckContext) -> list[Finding]:
                     continue
                 seen.add((o.namespace(pod), target))
                 detail = "; ".join(f"{p} from {', '.join(users)}" for p, users in protocols.items())
-                findings.append(Finding(
-                    BY_CODE["MD505"], f"Pod {o.namespace(pod)}/{o.name(pod)} is selected by several Services that "
+                findings.append(Problem(f"Pod {o.namespace(pod)}/{o.name(pod)} is selected by several Services that "
                     f"use its port {target} with different protocols ({detail}); Istio builds one inbound listener "
                     "per port, so one Service's traffic is handled with the other's protocol", ctx.target.host,
                     (ResourceRef("Pod", o.namespace(pod), o.name(pod), "selected by both"),
@@ -123,7 +121,7 @@ def port_protocol_collision(ctx: CheckContext) -> list[Finding]:
 
 
 @check("MD507", needs=("services", "pods"), applies=has_workloads)
-def target_port_not_exposed(ctx: CheckContext) -> list[Finding]:
+def target_port_not_exposed(ctx: CheckContext) -> list[Problem]:
     findings = []
     for svc in ctx.workload_services:
         pods = w.service_pods(ctx.snapshot, svc)
@@ -135,8 +133,7 @@ def target_port_not_exposed(ctx: CheckContext) -> list[Finding]:
             declared = {o.as_dict(cp).get("containerPort") for p in pods for c in o.as_list(o.spec(p).get("containers"))
                         for cp in o.as_list(o.as_dict(c).get("ports"))}
             if isinstance(target, str) and not target.isdigit() and unresolved:
-                findings.append(Finding(
-                    BY_CODE["MD507"], f"Service {o.namespace(svc)}/{o.name(svc)} port {port.get('port')} targets the "
+                findings.append(Problem(f"Service {o.namespace(svc)}/{o.name(svc)} port {port.get('port')} targets the "
                     f"named port {target!r}, which {len(unresolved)} of {len(pods)} pods do not declare: those pods "
                     "get no endpoint for this port, so its traffic never reaches them", ctx.target.host,
                     (_svc(svc), *(ResourceRef("Pod", o.namespace(p), o.name(p), "lacks the port") for p in unresolved)),
@@ -144,31 +141,27 @@ def target_port_not_exposed(ctx: CheckContext) -> list[Finding]:
                     (f"Name a containerPort {target!r} in the pod template, or set targetPort to the port number.",),
                     port=port.get("port")))
             elif isinstance(target, int) and declared - {None} and target not in declared:
-                findings.append(Finding(
-                    BY_CODE["MD507"], f"Service {o.namespace(svc)}/{o.name(svc)} port {port.get('port')} targets port "
+                findings.append(Problem(
+                    f"Service {o.namespace(svc)}/{o.name(svc)} port {port.get('port')} targets port "
                     f"{target}, which no container of its pods declares (declared: "
                     f"{', '.join(map(str, sorted(d for d in declared if d is not None)))}); Kubernetes still sends "
                     "traffic there, but check that the application really listens on it", ctx.target.host,
                     (_svc(svc),), {"targetPort": target, "declared": sorted(d for d in declared if d is not None)},
                     ("Declare the port in the container spec, or fix the Service's targetPort.",),
-                    port=port.get("port"), severity="info"))
+                    port=port.get("port"), severity=Severity.INFO))
     return findings
 
 
 @check("MD508", needs=("services", "pods"), applies=has_workloads)
-def port_reserved_by_istio(ctx: CheckContext) -> list[Finding]:
+def port_reserved_by_istio(ctx: CheckContext) -> list[Problem]:
     findings = []
     for pod, container in app_containers(ctx):
         for cp in o.as_list(container.get("ports")):
             number = o.as_dict(cp).get("containerPort")
             if number in proto.RESERVED_PORTS:
-                findings.append(Finding(
-                    BY_CODE["MD508"], f"Container {container.get('name')} of pod {o.namespace(pod)}/{o.name(pod)} "
+                findings.append(Problem(f"Container {container.get('name')} of pod {o.namespace(pod)}/{o.name(pod)} "
                     f"uses port {number}, which the sidecar uses for {proto.RESERVED_PORTS[number]}",
                     ctx.target.host, (ResourceRef("Pod", o.namespace(pod), o.name(pod), "port collision"),),
                     {"container": container.get("name"), "port": number, "istioUse": proto.RESERVED_PORTS[number]},
-                    BY_CODE["MD508"].fix, port=number))
+                    (), port=number))
     return findings
-
-
-CHECKS = (port_protocol_undeclared, port_protocol_collision, target_port_not_exposed, port_reserved_by_istio)

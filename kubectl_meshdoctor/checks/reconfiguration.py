@@ -7,17 +7,16 @@ import json
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check, reads
-from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import CannotTell, CheckContext, gateway_pods, host_pods, probed
+from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh.changes import Plan, plan
 from kubectl_meshdoctor.mesh.workloads import has_sidecar
-from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 from kubectl_meshdoctor.snapshot.evidence import PortAnswer
 
 
-def hazard_findings(result: Plan, host: str | None = None) -> list[Finding]:
-    """MD304 findings for the hazards of a plan (only those of `host`, when given)."""
+def hazard_problems(result: Plan, host: str | None = None) -> list[Problem]:
+    """MD304 problems for the hazards of a plan (only those of `host`, when given)."""
     findings = []
     for hazard in result.hazards:
         if host is not None and hazard.host != host:
@@ -26,8 +25,7 @@ def hazard_findings(result: Plan, host: str | None = None) -> list[Finding]:
                "wait, VirtualServices, wait, DestinationRules that remove subsets.",) if hazard.kind == "window" else (
                f"Define subset {hazard.subset} in the DestinationRule the route's clients use, or route elsewhere; "
                "no order of apply makes this change safe as it stands.",)
-        findings.append(Finding(
-            BY_CODE["MD304"], hazard.message, hazard.host,
+        findings.append(Problem(hazard.message, hazard.host,
             tuple(ResourceRef(kind, ns, name, role) for kind, ns, name, role in hazard.objects),
             {"hazard": "503 window during apply" if hazard.kind == "window" else "never safe",
              "subset": hazard.subset}, fix, subset=hazard.subset))
@@ -40,9 +38,9 @@ def _has_change(ctx: CheckContext) -> str | None:
 
 
 @check("MD304", needs=("virtualservices", "destinationrules"), applies=_has_change)
-def unsafe_apply_order(ctx: CheckContext) -> list[Finding]:
+def unsafe_apply_order(ctx: CheckContext) -> list[Problem]:
     assert ctx.change is not None
-    return hazard_findings(plan(ctx.change, ctx.settings), ctx.target.host)
+    return hazard_problems(plan(ctx.change, ctx.settings), ctx.target.host)
 
 
 XDS_TYPES = (("cluster", "CDS"), ("listener", "LDS"), ("route", "RDS"), ("endpoint", "EDS"))
@@ -82,7 +80,7 @@ def sync_verdicts(entry: dict[str, Any]) -> dict[str, str]:
 
 
 @check("MD303", needs=("pods", "istiodpods"), applies=probed)
-def proxies_not_synced(ctx: CheckContext) -> list[Finding]:
+def proxies_not_synced(ctx: CheckContext) -> list[Problem]:
     answers = {f"{a.namespace}/{a.pod}": read_syncz(a) for a in ctx.evidence.syncz}
     readable = {pod: entries for pod, entries in answers.items() if isinstance(entries, list)}
     if not readable:
@@ -116,13 +114,9 @@ def proxies_not_synced(ctx: CheckContext) -> list[Finding]:
     steps += [f"Not connected: check the istio-proxy container of {proxy} (readiness, its discovery address) and "
               "istiod's logs." for proxy in disconnected[:1]]
     steps.append("Wait a few seconds and run again before changing anything: pushes take time to arrive.")
-    return [Finding(
-        BY_CODE["MD303"], f"Proxies of {ctx.target.host} are not in sync with istiod, so they may still route by "
+    return [Problem(f"Proxies of {ctx.target.host} are not in sync with istiod, so they may still route by "
         "older rules: " + "; ".join(f"{p}: {why}" for p, (_, why) in problems.items())
         + (f" (not readable: {', '.join(unread)})" if unread else ""), ctx.target.host,
         tuple(ResourceRef("Pod", o.namespace(pod), o.name(pod), "proxy out of sync") for pod, _ in problems.values()),
         {"proxies": details, "istiods": {pod: ("read" if isinstance(v, list) else v) for pod, v in answers.items()}},
         tuple(steps))]
-
-
-CHECKS = (unsafe_apply_order, proxies_not_synced)

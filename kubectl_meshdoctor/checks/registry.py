@@ -1,20 +1,11 @@
-"""Every implemented check, in one list. A check that is not here does not run."""
+"""Every implemented check: importing the family modules registers their checks (checks/base.py)."""
 
 from __future__ import annotations
 
 from kubectl_meshdoctor.checks import http10, ingress, ports, reconfiguration, routing, subsets, tcp, tls, workloads
-from kubectl_meshdoctor.checks.base import Check
+from kubectl_meshdoctor.checks.base import REGISTERED, Check
 
-CHECKS: tuple[Check, ...] = (
-    *routing.CHECKS,
-    *tls.CHECKS,
-    *subsets.CHECKS,
-    *reconfiguration.CHECKS,
-    *ingress.CHECKS,
-    *workloads.CHECKS,
-    *ports.CHECKS,
-    *http10.CHECKS,
-    *tcp.CHECKS,
-)
-
+FAMILY_MODULES = (routing, tls, subsets, reconfiguration, ingress, workloads, ports, http10, tcp)
+CHECKS: tuple[Check, ...] = tuple(REGISTERED)
 IMPLEMENTED: frozenset[str] = frozenset(c.code for c in CHECKS)
+BY_CODE: dict[str, Check] = {c.code: c for c in CHECKS}

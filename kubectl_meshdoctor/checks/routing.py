@@ -10,14 +10,13 @@ from collections import defaultdict
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.views import ClientView
 from kubectl_meshdoctor.mesh.visibility import CLASS_NAMES
-from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
 
@@ -40,7 +39,7 @@ def _rule(index: int) -> str:
 # ------------------------------------------------------------------------------------------- MD101
 
 @check("MD101", needs=("virtualservices",))
-def vs_mesh_duplicate_host(ctx: CheckContext) -> list[Finding]:
+def vs_mesh_duplicate_host(ctx: CheckContext) -> list[Problem]:
     model = ctx.routing
     groups: dict[tuple[str, ...], list[tuple[ClientView, vss.MeshSelection]]] = defaultdict(list)
     for view in model.views:
@@ -61,8 +60,7 @@ def vs_mesh_duplicate_host(ctx: CheckContext) -> list[Finding]:
                        f"(in the order you want them evaluated), then delete the ignored VirtualService(s).",
                        "If the split is only for ingress traffic, bind the fragments to the gateway instead of "
                        "`mesh`: only gateways merge VirtualServices for one host.")
-        findings.append(Finding(
-            BY_CODE["MD101"], message, model.host,
+        findings.append(Problem(message, model.host,
             (_vs(winner.vs, "in effect"), *(_vs(c.vs, "ignored") for c in sel.ignored)),
             {"clientNamespaces": [v.namespace for v in views], "inEffect": winner.ref, "ignored": ignored,
              "hostPattern": winner.pattern},
@@ -81,7 +79,7 @@ def _why_ignored(lost: vss.Candidate, winner: vss.Candidate) -> str:
 # ----------------------------------------------------------------------------------- MD102, MD103
 
 @check("MD103", needs=("virtualservices",))
-def vs_multiple_catch_all(ctx: CheckContext) -> list[Finding]:
+def vs_multiple_catch_all(ctx: CheckContext) -> list[Problem]:
     model = ctx.routing
     findings = []
     for gateway in model.gateways:
@@ -97,8 +95,7 @@ def vs_multiple_catch_all(ctx: CheckContext) -> list[Finding]:
                    "not promise which fragment comes first, so the winner may change")
         remediation = (f"Keep exactly one catch-all route for {model.host} across {fragments}.",
                        "Give the other catch-all rules an explicit match (for example a path prefix), or delete them.")
-        findings.append(Finding(
-            BY_CODE["MD103"], message, model.host,
+        findings.append(Problem(message, model.host,
             tuple(_vs(r.vs, "catch-all in effect" if r is first else "catch-all never used") for r in catch_alls),
             {"gateway": gateway, "fragments": [f.ref for f in merged.fragments],
              "catchAlls": [r.origin for r in catch_alls], "inEffect": first.origin},
@@ -107,7 +104,7 @@ def vs_multiple_catch_all(ctx: CheckContext) -> list[Finding]:
 
 
 @check("MD102", needs=("virtualservices",))
-def vs_fragment_overlap(ctx: CheckContext) -> list[Finding]:
+def vs_fragment_overlap(ctx: CheckContext) -> list[Problem]:
     model = ctx.routing
     findings = []
     for gateway in model.gateways:
@@ -126,8 +123,7 @@ def vs_fragment_overlap(ctx: CheckContext) -> list[Finding]:
                 remediation = (f"Make the matches of {pair[0]} and {pair[1]} disjoint (distinct path prefixes or "
                                "headers).",
                                "Or move these rules into one VirtualService, where their order is kept.")
-                findings.append(Finding(
-                    BY_CODE["MD102"], message, model.host, (_vs(a.vs, "fragment"), _vs(b.vs, "fragment")),
+                findings.append(Problem(message, model.host, (_vs(a.vs, "fragment"), _vs(b.vs, "fragment")),
                     {"gateway": gateway, "routes": [f"{a.origin}: {a.describe()}", f"{b.origin}: {b.describe()}"]},
                     remediation))
     return findings
@@ -136,7 +132,7 @@ def vs_fragment_overlap(ctx: CheckContext) -> list[Finding]:
 # ------------------------------------------------------------------------------------------- MD104
 
 @check("MD104", needs=("virtualservices",))
-def vs_unreachable_rule(ctx: CheckContext) -> list[Finding]:
+def vs_unreachable_rule(ctx: CheckContext) -> list[Problem]:
     model = ctx.routing
     findings = []
     for vs in model.declaring:
@@ -152,8 +148,7 @@ def vs_unreachable_rule(ctx: CheckContext) -> list[Finding]:
                        "catches every request and Istio stops generating routes there")
             remediation = (f"Move {_rule(stop_rule)} (the catch-all) to the end of the http list of "
                            f"{vss.vs_ref(vs)}, or give it a narrower match.",)
-            findings.append(Finding(
-                BY_CODE["MD104"], message, model.host, (_vs(vs, "unreachable rules"),),
+            findings.append(Problem(message, model.host, (_vs(vs, "unreachable rules"),),
                 {"virtualService": vss.vs_ref(vs), "catchAllRule": stop_rule + 1,
                  "unreachableRules": [k + 1 for k in later], "gateways": gateways},
                 remediation))
@@ -175,7 +170,7 @@ def _merged_groups(ctx: CheckContext) -> list[tuple[drs.MergedRule, list[ClientV
 
 
 @check("MD105", needs=("destinationrules",))
-def dr_duplicate_subset(ctx: CheckContext) -> list[Finding]:
+def dr_duplicate_subset(ctx: CheckContext) -> list[Problem]:
     findings = []
     for merged, views in _merged_groups(ctx):
         for lost, kept in merged.duplicate_subsets:
@@ -188,8 +183,7 @@ def dr_duplicate_subset(ctx: CheckContext) -> list[Finding]:
             remediation = (f"Define subset {lost.name} in one DestinationRule only: delete it from "
                            f"{drs.dr_ref(lost.rule)}, or from {drs.dr_ref(kept.rule)} if the newer definition is "
                            "the one you meant.",)
-            findings.append(Finding(
-                BY_CODE["MD105"], message, ctx.target.host,
+            findings.append(Problem(message, ctx.target.host,
                 (_dr(kept.rule, "subset kept"), _dr(lost.rule, "subset discarded")),
                 {"subset": lost.name, "kept": {"destinationRule": drs.dr_ref(kept.rule), "labels": labels_kept},
                  "discarded": {"destinationRule": drs.dr_ref(lost.rule), "labels": labels_lost},
@@ -199,7 +193,7 @@ def dr_duplicate_subset(ctx: CheckContext) -> list[Finding]:
 
 
 @check("MD106", needs=("destinationrules",))
-def dr_discarded_traffic_policy(ctx: CheckContext) -> list[Finding]:
+def dr_discarded_traffic_policy(ctx: CheckContext) -> list[Problem]:
     findings = []
     for merged, views in _merged_groups(ctx):
         if not merged.discarded_policies or merged.policy_from is None:
@@ -215,8 +209,7 @@ def dr_discarded_traffic_policy(ctx: CheckContext) -> list[Finding]:
                       if tls_lost else ""))
         remediation = (f"Move the settings of the discarded trafficPolicy into the one of {drs.dr_ref(kept)}, and "
                        "remove trafficPolicy from the other DestinationRules.",)
-        findings.append(Finding(
-            BY_CODE["MD106"], message, ctx.target.host,
+        findings.append(Problem(message, ctx.target.host,
             (_dr(kept, "trafficPolicy in effect"), *(_dr(r, "trafficPolicy discarded")
                                                      for r, _ in merged.discarded_policies)),
             {"inEffect": {"destinationRule": drs.dr_ref(kept), "settings": kept_keys},
@@ -230,7 +223,7 @@ def dr_discarded_traffic_policy(ctx: CheckContext) -> list[Finding]:
 # ------------------------------------------------------------------------------------------- MD107
 
 @check("MD107", needs=("destinationrules",))
-def dr_shadowed(ctx: CheckContext) -> list[Finding]:
+def dr_shadowed(ctx: CheckContext) -> list[Problem]:
     model = ctx.routing
     findings = []
     for rule in model.exact_rules():
@@ -256,8 +249,7 @@ def dr_shadowed(ctx: CheckContext) -> list[Finding]:
                        "remove or narrow the rule that shadows it.",
                        "Or copy the subsets and settings they need into the DestinationRule they do use.")
         shadows = {drs.dr_ref(r) for v, _ in unused if (f := model.dr_lookup(v)).merged for r in f.merged.rules}
-        findings.append(Finding(
-            BY_CODE["MD107"], message, model.host,
+        findings.append(Problem(message, model.host,
             (_dr(rule, "unused"), *(ResourceRef("DestinationRule", *ref.split("/"), "used instead")
                                     for ref in sorted(shadows))),
             {"destinationRule": drs.dr_ref(rule), "unusedBy": {v.namespace: why for v, why in unused},
@@ -269,7 +261,7 @@ def dr_shadowed(ctx: CheckContext) -> list[Finding]:
 # ------------------------------------------------------------------------------------------- MD108
 
 @check("MD108", needs=("virtualservices", "destinationrules"))
-def host_name_not_resolved(ctx: CheckContext) -> list[Finding]:
+def host_name_not_resolved(ctx: CheckContext) -> list[Problem]:
     model = ctx.routing
     wanted = {hosts.service_fqdn(s.name, s.namespace, model.domain) for s in ctx.target.services}
     declared_elsewhere = {h for se in ctx.snapshot.all("serviceentries")
@@ -289,7 +281,7 @@ def host_name_not_resolved(ctx: CheckContext) -> list[Finding]:
                    + ("the rule applies to nothing" if where != "a route destination" else
                       "requests routed there fail (no such host in the mesh)"))
         remediation = (f"Write `{fqdn}` (or `{short}` when the {kind} is in namespace {fqdn.split('.')[1]}).",)
-        findings.append(Finding(BY_CODE["MD108"], message, ctx.target.host,
+        findings.append(Problem(message, ctx.target.host,
                                 (ResourceRef(kind, o.namespace(obj), o.name(obj), "unresolved host"),),
                                 {"written": spelled, "meant": fqdn, "in": where}, remediation))
     return findings
@@ -332,7 +324,3 @@ def _meant_service(spelled: str, wanted: set[str], domain: str, declaring: list[
         if len(parts) == 2 or (len(parts) >= 3 and parts[2] == "svc"):
             return hosts.service_fqdn(parts[0], parts[1], domain)
     return None
-
-
-CHECKS = (vs_mesh_duplicate_host, vs_fragment_overlap, vs_multiple_catch_all, vs_unreachable_rule,
-          dr_duplicate_subset, dr_discarded_traffic_policy, dr_shadowed, host_name_not_resolved)

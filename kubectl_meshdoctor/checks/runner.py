@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from kubectl_meshdoctor.checks.base import Check
+from kubectl_meshdoctor.checks.base import Check, Need
 from kubectl_meshdoctor.checks.catalogue import FAMILY_ORDER
 from kubectl_meshdoctor.checks.context import CannotTell, CheckContext
+from kubectl_meshdoctor.checks.findings import CheckResult, Finding
+from kubectl_meshdoctor.checks.severity import CheckStatus
 from kubectl_meshdoctor.cluster.resources import State
-from kubectl_meshdoctor.report.model import FAILED, NOT_RUN, PASSED, SKIPPED, CheckResult, Finding
 
 log = logging.getLogger(__name__)
 
@@ -22,16 +23,16 @@ def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[Check
             results.append(CheckResult(chk.entry, status, reason))
             continue
         try:
-            found = chk.run(ctx)
+            found = chk.findings(chk.run(ctx))
         except CannotTell as exc:
-            results.append(CheckResult(chk.entry, SKIPPED, str(exc)))
+            results.append(CheckResult(chk.entry, CheckStatus.SKIPPED, str(exc)))
             continue
         except Exception as exc:  # a bug must not hide the other checks' results or pass silently
             log.debug("check %s failed", chk.code, exc_info=True)
-            results.append(CheckResult(chk.entry, SKIPPED, f"internal error in the check: {exc!r}"))
+            results.append(CheckResult(chk.entry, CheckStatus.SKIPPED, f"internal error in the check: {exc!r}"))
             continue
         findings.extend(found)
-        results.append(CheckResult(chk.entry, FAILED if found else PASSED))
+        results.append(CheckResult(chk.entry, CheckStatus.FAILED if found else CheckStatus.PASSED))
     return results, findings
 
 
@@ -42,31 +43,31 @@ def _live_only(ctx: CheckContext, chk: Check) -> str | None:
     return None
 
 
-def _gate(ctx: CheckContext, chk: Check) -> tuple[str | None, str]:
+def _gate(ctx: CheckContext, chk: Check) -> tuple[CheckStatus | None, str]:
     """Whether a check runs. Order matters: `applies` is asked only once the data it reads is known to
     be readable (else "could not see" would pass for "does not apply"), and before the check's other
     data (so an inapplicable question is not-run even when data it would never use is missing)."""
     live_only = _live_only(ctx, chk)
     if live_only:
-        return NOT_RUN, live_only
+        return CheckStatus.NOT_RUN, live_only
     if chk.applies is not None:
-        missing = _missing_data(ctx, chk, getattr(chk.applies, "reads", chk.needs))
+        reads = getattr(chk.applies, "reads", None)
+        missing = _missing_data(ctx, chk, chk.needs if reads is None else tuple((key,) for key in reads))
         if missing:
-            return SKIPPED, missing
+            return CheckStatus.SKIPPED, missing
         not_applicable = chk.applies(ctx)
         if not_applicable:
-            return NOT_RUN, not_applicable
+            return CheckStatus.NOT_RUN, not_applicable
     missing = _missing_data(ctx, chk, chk.needs)
-    return (SKIPPED, missing) if missing else (None, "")
+    return (CheckStatus.SKIPPED, missing) if missing else (None, "")
 
 
-def _missing_data(ctx: CheckContext, chk: Check, needs: tuple[str, ...]) -> str | None:
+def _missing_data(ctx: CheckContext, chk: Check, needs: tuple[Need, ...]) -> str | None:
     """Checks that were asked for but cannot see their data: skipped, and the run is incomplete."""
     if chk.needs_istio and ctx.snapshot.status("virtualservices").state == State.NOT_SERVED:
         return "Istio is not installed: the API server does not serve networking.istio.io"
-    for need in needs:
-        # "a|b": either collection will do (PeerAuthentication on 1.5+, the legacy Policy before)
-        statuses = [ctx.snapshot.status(key) for key in need.split("|")]
+    for alternatives in needs:
+        statuses = [ctx.snapshot.status(key) for key in alternatives]
         if not any(s.ok for s in statuses):
             return statuses[0].reason()
     return None

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import CheckContext, has_workloads
+from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
+from kubectl_meshdoctor.checks.severity import Severity
 from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import workloads as w
 from kubectl_meshdoctor.mesh.views import RoutedDestination
-from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
 
@@ -36,7 +36,7 @@ def _cluster_name(ctx: CheckContext, routed: RoutedDestination) -> str:
 
 
 @check("MD301", needs=("virtualservices", "destinationrules"))
-def subset_not_defined(ctx: CheckContext) -> list[Finding]:
+def subset_not_defined(ctx: CheckContext) -> list[Problem]:
     missing: dict[tuple[str, tuple[str, ...]], list[tuple[RoutedDestination, drs.DRLookup]]] = defaultdict(list)
     for routed in ctx.routing.routed_destinations:
         subset = routed.destination.subset
@@ -73,8 +73,7 @@ def subset_not_defined(ctx: CheckContext) -> list[Finding]:
                      for r, _ in members]
         resources += [ResourceRef("DestinationRule", *ref.split("/"), "used, lacks the subset") for ref in rules]
         resources += [ResourceRef("DestinationRule", *ref.split("/"), "defines it, not used") for ref in elsewhere]
-        findings.append(Finding(
-            BY_CODE["MD301"], message, ctx.target.host, tuple(dict.fromkeys(resources)),
+        findings.append(Problem(message, ctx.target.host, tuple(dict.fromkeys(resources)),
             {"subset": subset, "clientNamespaces": clients, "routes": origins, "destinationRule": list(rules),
              "definedElsewhere": elsewhere, "envoyCluster": _cluster_name(ctx, routed),
              "envoyResponse": "503 NC (NR on Istio <= 1.9)"},
@@ -83,7 +82,7 @@ def subset_not_defined(ctx: CheckContext) -> list[Finding]:
 
 
 @check("MD302", needs=("virtualservices", "destinationrules", "services", "pods", "endpoints"), applies=has_workloads)
-def subset_no_ready_pods(ctx: CheckContext) -> list[Finding]:
+def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
     ready = _ready_pods(ctx)
     if not ready:
         return []  # no ready endpoint at all: service-no-ready-endpoints (MD506) reports the cause once
@@ -102,11 +101,11 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Finding]:
         rule = ResourceRef("DestinationRule", o.namespace(definition.rule), o.name(definition.rule),
                            "defines the subset")
         if not labels:
-            findings.append(Finding(
-                BY_CODE["MD302"], f"Subset {subset} of {ctx.target.host} in {drs.dr_ref(definition.rule)} has no "
+            findings.append(Problem(f"Subset {subset} of {ctx.target.host} in {drs.dr_ref(definition.rule)} has no "
                 f"labels, so it selects every pod of the Service, whatever its version", ctx.target.host, (rule,),
-                {"subset": subset, "labels": {}}, (f"Give subset {subset} the labels of the pods it stands for "
-                                                   "(for example `version: v1`).",), subset=subset, severity="warning"))
+                {"subset": subset, "labels": {}},
+                (f"Give subset {subset} the labels of the pods it stands for (for example `version: v1`).",),
+                subset=subset, severity=Severity.WARNING))
             continue
         ready_matching = [p for p in matching if o.name(p) in ready]
         if ready_matching:
@@ -116,8 +115,7 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Finding]:
         not_ready = ", ".join(f"{n} ({why})" for n, why in state.items())
         detail = ("no pod of the Service has these labels" if not matching else
                   f"pods with these labels exist but none is ready: {not_ready}")
-        findings.append(Finding(
-            BY_CODE["MD302"], f"Subset {subset} of {ctx.target.host} (labels {label_text}) selects no ready pod "
+        findings.append(Problem(f"Subset {subset} of {ctx.target.host} (labels {label_text}) selects no ready pod "
             f"({detail}); {routed.origin} sends traffic there, which gets 503 UH 'no healthy upstream'",
             ctx.target.host, (rule, *(ResourceRef("Pod", o.namespace(p), o.name(p), "matches the subset")
                                       for p in matching)),
@@ -134,6 +132,3 @@ def _ready_pods(ctx: CheckContext) -> set[str]:
         endpoints = ctx.snapshot.get("endpoints", o.namespace(svc), o.name(svc))
         names.update(w.endpoint_counts(endpoints).ready)
     return names
-
-
-CHECKS = (subset_not_defined, subset_no_ready_pods)

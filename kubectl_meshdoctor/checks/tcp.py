@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import CheckContext, gateway_pods, has_workloads, host_pods
+from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import accesslog
 from kubectl_meshdoctor.mesh import proxyconfig as pc
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.workloads import proxy_status
-from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
 DEFAULT_IDLE = "1h"
@@ -47,7 +46,7 @@ def _port_label(svc: dict[str, Any], port: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------- MD701
 
 @check("MD701", needs=("services", "pods"), applies=has_workloads)
-def cert_rotation_restarts_envoy(ctx: CheckContext) -> list[Finding]:
+def cert_rotation_restarts_envoy(ctx: CheckContext) -> list[Problem]:
     ports = long_lived_ports(ctx)
     if not ports:
         return []
@@ -65,8 +64,7 @@ def cert_rotation_restarts_envoy(ctx: CheckContext) -> list[Finding]:
                     "graceRatio": citadel.grace_ratio, "source": citadel.source}
     labels = ", ".join(f"{_port_label(s, p)}: {why}" for s, p, why in ports)
     ns = ctx.target.namespace
-    return [Finding(
-        BY_CODE["MD701"],
+    return [Problem(
         f"{len(filed)} pod(s) of {ctx.target.host} get their certificates as files from Citadel (istio-certs secret "
         f"mount), so pilot-agent hot-restarts Envoy {period}; the old Envoy is drained and its long-lived TCP "
         f"connections are cut about 60s later. Affected ports: {labels}",
@@ -86,8 +84,8 @@ def cert_rotation_restarts_envoy(ctx: CheckContext) -> list[Finding]:
 
 # ------------------------------------------------------------------------------------------- MD702
 
-@check("MD702", needs=("pods",), applies=has_workloads)
-def sidecar_restarts(ctx: CheckContext) -> list[Finding]:
+@check("MD702", needs=("pods",), applies=has_workloads, uses=("podlogs",))
+def sidecar_restarts(ctx: CheckContext) -> list[Problem]:
     epochs = ctx.log_summary.epochs
     restarted: dict[str, dict[str, Any]] = {}
     for pod in [*host_pods(ctx), *gateway_pods(ctx)]:
@@ -127,7 +125,7 @@ def sidecar_restarts(ctx: CheckContext) -> list[Finding]:
     if any(e.get("hotRestartEpoch") for e in restarted.values()):
         steps.append("Hot restarts come from certificate rotation with file-mounted certs (see MD701) or from "
                      "bootstrap changes; each one drops long-lived connections after the drain.")
-    return [Finding(BY_CODE["MD702"], f"Sidecars on the path to {ctx.target.host} restarted, cutting every "
+    return [Problem(f"Sidecars on the path to {ctx.target.host} restarted, cutting every "
                     "connection through them: " + "; ".join(says(n, e) for n, e in restarted.items()),
                     ctx.target.host, tuple(ResourceRef("Pod", *n.split("/", 1), "sidecar restarted")
                                            for n in restarted),
@@ -148,7 +146,7 @@ def _idle_from_policy(policy: dict[str, Any], port: Any) -> str | None:
 
 
 @check("MD703", needs=("services", "destinationrules"), applies=has_workloads)
-def tcp_idle_timeout(ctx: CheckContext) -> list[Finding]:
+def tcp_idle_timeout(ctx: CheckContext) -> list[Problem]:
     version = ctx.settings.version
     honours_dr = version is None or version.at_least(1, 21)
     proxy_idle = next((v for v in (pc.proxy_env(p).get(pc.IDLE_KEY) for p in host_pods(ctx)) if v), None) \
@@ -179,8 +177,7 @@ def tcp_idle_timeout(ctx: CheckContext) -> list[Finding]:
                        f"timeout, so the sidecars close a connection after {DEFAULT_IDLE} without traffic "
                        "(Envoy's TCP proxy default)")
             resources = (ResourceRef("Service", o.namespace(svc), o.name(svc), "TCP port"),)
-        findings.append(Finding(
-            BY_CODE["MD703"], message, ctx.target.host, resources,
+        findings.append(Problem(message, ctx.target.host, resources,
             {"port": number, "protocol": why, "idleTimeout": DEFAULT_IDLE, "setBy": "Envoy default",
              "destinationRuleHonoured": honours_dr},
             (f"If connections may stay idle longer: set `trafficPolicy.connectionPool.tcp.idleTimeout` (e.g. 24h; "
@@ -191,6 +188,3 @@ def tcp_idle_timeout(ctx: CheckContext) -> list[Finding]:
              "or enable TCP keepalives in the application or its driver so the connection never looks idle."),
             port=number if isinstance(number, int) else None))
     return findings
-
-
-CHECKS = (cert_rotation_restarts_envoy, sidecar_restarts, tcp_idle_timeout)

@@ -11,14 +11,13 @@ from collections import defaultdict
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import CheckContext, has_workloads
+from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import tls
 from kubectl_meshdoctor.mesh.destinationrules import dr_ref
-from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
-TLS_NEEDS = ("services", "pods", "destinationrules", "peerauthentications|policies")
+TLS_NEEDS = ("services", "pods", "destinationrules", ("peerauthentications", "policies"))
 
 
 def _resources(row: tls.TlsRow, endpoints: tuple[tls.Endpoint, ...]) -> list[ResourceRef]:
@@ -66,14 +65,14 @@ def _evidence(members: list[tuple[tls.TlsRow, tuple[tls.Endpoint, ...]]]) -> dic
 # ------------------------------------------------------------------------------------------- MD201
 
 @check("MD201", needs=TLS_NEEDS, applies=has_workloads)
-def tls_conflict(ctx: CheckContext) -> list[Finding]:
+def tls_conflict(ctx: CheckContext) -> list[Problem]:
     findings = []
     groups = _group(ctx.tls_rows, lambda row, e: not (row.client.explicit is None and row.client.auto))
     for members in groups.values():
         row, bad = members[0]
         evidence = _evidence(members)
         message, remediation = _conflict_text(row, bad[0], evidence)
-        findings.append(Finding(BY_CODE["MD201"], message, row.host, tuple(_resources(row, bad)), evidence,
+        findings.append(Problem(message, row.host, tuple(_resources(row, bad)), evidence,
                                 tuple(remediation), port=row.port.get("port"), subset=row.subset or None,
                                 client_namespace=evidence["clientNamespaces"][0]))
     return findings
@@ -112,7 +111,7 @@ def _conflict_text(row: tls.TlsRow, endpoint: tls.Endpoint, ev: dict[str, Any]) 
 # ------------------------------------------------------------------------------------------- MD202
 
 @check("MD202", needs=TLS_NEEDS, applies=has_workloads)
-def tls_auto_mtls_blind_spot(ctx: CheckContext) -> list[Finding]:
+def tls_auto_mtls_blind_spot(ctx: CheckContext) -> list[Problem]:
     findings = []
     groups = _group(ctx.tls_rows, lambda row, e: row.client.explicit is None and row.client.auto)
     for members in groups.values():
@@ -141,7 +140,7 @@ def tls_auto_mtls_blind_spot(ctx: CheckContext) -> list[Finding]:
                        f"to {row.host} port {port}, but {pods} require mutual TLS ({e.server.label()})")
             fix = [f"Add a DestinationRule for {row.host} with `trafficPolicy: {{tls: {{mode: ISTIO_MUTUAL}}}}`."]
         evidence["blindSpot"] = kind
-        findings.append(Finding(BY_CODE["MD202"], message, row.host, tuple(_resources(row, bad)), evidence,
+        findings.append(Problem(message, row.host, tuple(_resources(row, bad)), evidence,
                                 tuple(fix), port=evidence["ports"][0], subset=row.subset or None,
                                 client_namespace=evidence["clientNamespaces"][0]))
     return findings
@@ -150,7 +149,7 @@ def tls_auto_mtls_blind_spot(ctx: CheckContext) -> list[Finding]:
 # ------------------------------------------------------------------------------------------- MD203
 
 @check("MD203", needs=("services", "pods", "peerauthentications"), applies=has_workloads)
-def peer_authentication_ignored(ctx: CheckContext) -> list[Finding]:
+def peer_authentication_ignored(ctx: CheckContext) -> list[Problem]:
     root = ctx.settings.root_namespace
     # a pod's candidates live in its own namespace (the Service's) and the root namespace only
     namespaces = {s.namespace for s in ctx.target.services} | {root}
@@ -180,10 +179,7 @@ def peer_authentication_ignored(ctx: CheckContext) -> list[Finding]:
                             "delete the other.",
                "port-without-selector": "Add a selector to the policy (port-level settings need one), or move the "
                                         "port settings into a workload-level policy."}[kind]
-        findings.append(Finding(BY_CODE["MD203"], message, ctx.target.host,
+        findings.append(Problem(message, ctx.target.host,
                                 (ResourceRef("PeerAuthentication", o.namespace(pa), o.name(pa), "ignored"),),
                                 {"problem": kind, "peerAuthentication": tls.ref(pa)}, (fix,)))
     return findings
-
-
-CHECKS = (tls_conflict, tls_auto_mtls_blind_spot, peer_authentication_ignored)

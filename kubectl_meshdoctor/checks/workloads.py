@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.catalogue import BY_CODE
 from kubectl_meshdoctor.checks.context import CheckContext, app_containers, has_workloads
+from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import workloads as w
-from kubectl_meshdoctor.report.model import Finding, ResourceRef
 from kubectl_meshdoctor.snapshot import objects as o
 
 
@@ -21,7 +20,7 @@ def _ref(kind: str, obj: dict[str, Any], role: str = "") -> ResourceRef:
 
 
 @check("MD506", needs=("services", "endpoints"), needs_istio=False, applies=has_workloads)
-def service_no_ready_endpoints(ctx: CheckContext) -> list[Finding]:
+def service_no_ready_endpoints(ctx: CheckContext) -> list[Problem]:
     findings = []
     for svc in ctx.workload_services:
         ns, name = o.namespace(svc), o.name(svc)
@@ -56,13 +55,13 @@ def service_no_ready_endpoints(ctx: CheckContext) -> list[Finding]:
                            "(readiness probe, crash loop, image pull).",
                            f"Check the logs: `kubectl logs -n {ns} -l {sel_text} --all-containers --tail=50`.",
                            "When the pods are ready again the endpoints come back by themselves."]
-        findings.append(Finding(BY_CODE["MD506"], message, ctx.target.host, tuple(resources), evidence,
+        findings.append(Problem(message, ctx.target.host, tuple(resources), evidence,
                                 tuple(remediation)))
     return findings
 
 
 @check("MD502", needs=("services", "pods"), applies=has_workloads)
-def pod_without_sidecar(ctx: CheckContext) -> list[Finding]:
+def pod_without_sidecar(ctx: CheckContext) -> list[Problem]:
     findings = []
     for svc in ctx.workload_services:
         ns = o.namespace(svc)
@@ -76,8 +75,7 @@ def pod_without_sidecar(ctx: CheckContext) -> list[Finding]:
         message = (f"{len(bare)} of {len(pods)} pods behind Service {ns}/{o.name(svc)} run without a working "
                    "istio-proxy sidecar, so mesh routing and mTLS do not apply to them: "
                    + ", ".join(f"{n} ({why})" for n, why in reasons.items()))
-        findings.append(Finding(
-            BY_CODE["MD502"], message, ctx.target.host,
+        findings.append(Problem(message, ctx.target.host,
             (_ref("Service", svc), *(_ref("Pod", p, "no sidecar") for p in bare)),
             {"podsWithoutSidecar": reasons, "pods": len(pods), "namespaceInjection": injection},
             tuple(_sidecar_remediation(bare, ns, injection))))
@@ -137,7 +135,7 @@ VERSION_LABELS = ("version", "app.kubernetes.io/version", "service.istio.io/cano
 
 
 @check("MD503", needs=("services", "pods"), applies=has_workloads)
-def pod_missing_app_version_labels(ctx: CheckContext) -> list[Finding]:
+def pod_missing_app_version_labels(ctx: CheckContext) -> list[Problem]:
     findings = []
     for svc in ctx.workload_services:
         missing = {}
@@ -148,17 +146,16 @@ def pod_missing_app_version_labels(ctx: CheckContext) -> list[Finding]:
             if lacks:
                 missing[o.name(pod)] = lacks
         if missing:
-            findings.append(Finding(
-                BY_CODE["MD503"], f"{len(missing)} pods behind Service {o.namespace(svc)}/{o.name(svc)} lack "
+            findings.append(Problem(f"{len(missing)} pods behind Service {o.namespace(svc)}/{o.name(svc)} lack "
                 + " and ".join(sorted({k for v in missing.values() for k in v})) + " labels, so telemetry and "
                 "traces cannot tell their workloads or versions apart: " + ", ".join(missing), ctx.target.host,
                 tuple(ResourceRef("Pod", o.namespace(svc), n, "missing labels") for n in missing),
-                {"missing": missing}, BY_CODE["MD503"].fix))
+                {"missing": missing}, ()))
     return findings
 
 
 @check("MD504", needs=("services", "pods"), applies=has_workloads)
-def pod_uid_1337(ctx: CheckContext) -> list[Finding]:
+def pod_uid_1337(ctx: CheckContext) -> list[Problem]:
     findings = []
     for pod, container in app_containers(ctx):
         own = o.as_dict(container.get("securityContext")).get("runAsUser")
@@ -166,14 +163,10 @@ def pod_uid_1337(ctx: CheckContext) -> list[Finding]:
         if uid != 1337:
             continue
         where = "its own securityContext" if own is not None else "the pod's securityContext"
-        findings.append(Finding(
-            BY_CODE["MD504"], f"Container {container.get('name')} of pod {o.namespace(pod)}/{o.name(pod)} runs "
+        findings.append(Problem(f"Container {container.get('name')} of pod {o.namespace(pod)}/{o.name(pod)} runs "
             f"as UID 1337 (from {where}), the proxy's user: its outbound traffic bypasses the sidecar",
             ctx.target.host, (ResourceRef("Pod", o.namespace(pod), o.name(pod), "runs as 1337"),),
             {"container": container.get("name"), "runAsUser": 1337, "setBy": where},
             (f"Set runAsUser to another UID for container {container.get('name')} (in its securityContext "
              "or the pod's).",)))
     return findings
-
-
-CHECKS = (service_no_ready_endpoints, pod_without_sidecar, pod_missing_app_version_labels, pod_uid_1337)

@@ -33,15 +33,37 @@ DEFAULT_TOTAL = 60.0      # whole-request deadline when --request-timeout is not
 CHUNK = 1 << 16
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """kubectl's --request-timeout as the client needs it: a (connect, read) pair per attempt, and a
+    total deadline for the whole request (retries and a slow body included). None: no limit."""
+
+    connect: float | None = 5.0
+    read: float | None = 30.0
+    total: float | None = DEFAULT_TOTAL
+
+    @classmethod
+    def of(cls, seconds: float) -> Timeouts:
+        """`--request-timeout 2s`: every step and the whole request within 2 s; 0 means no limit."""
+        return cls(None, None, None) if seconds == 0 else cls(seconds, seconds, seconds)
+
+    def pair(self) -> tuple[float, float] | None:
+        """The client applies a single-number timeout only when it is an `int` (kubernetes<=35 rest.py):
+        a float such as 2.0 is silently ignored and the request can hang for ever. A (connect, read)
+        pair is honoured in every version, so that is what we always pass."""
+        if self.connect is None and self.read is None:
+            return None
+        return (self.connect or self.read or 0.0, self.read or self.connect or 0.0)
+
+
 class RawApi:
     """Each request has a total deadline (kubectl's --request-timeout, else DEFAULT_TOTAL) that bounds
     connect, retries and reading the body: a server that drips bytes cannot stall a run."""
 
-    def __init__(self, api_client: Any, timeout: float | tuple[float, float] | None, server: str = "") -> None:
+    def __init__(self, api_client: Any, timeouts: Timeouts, server: str = "") -> None:
         self._client = api_client
-        self._timeout = as_timeout_pair(timeout)
-        self._total = None if timeout is None else (
-            timeout if isinstance(timeout, int | float) else DEFAULT_TOTAL)
+        self._timeout = timeouts.pair()
+        self._total = timeouts.total
         self.server = server or api_client.configuration.host
         self.requests = 0
         self.bytes_received = 0
@@ -129,15 +151,6 @@ def _retry_wait(exc: Any, throttled: int, failed: int) -> float | None:
     if exc.status in (500, 502, 503, 504) and failed < SERVER_ERROR_RETRIES:
         return BACKOFF
     return None
-
-
-def as_timeout_pair(timeout: float | tuple[float, float] | None) -> tuple[float, float] | None:
-    """The client applies a single-number timeout only when it is an `int` (kubernetes<=35 rest.py):
-    a float such as 2.0 is silently ignored and the request can hang for ever. A (connect, read)
-    pair is honoured in every version, so that is what we always pass."""
-    if timeout is None or isinstance(timeout, tuple):
-        return timeout
-    return (float(timeout), float(timeout))
 
 
 def _status_error(exc: Any) -> Exception:

@@ -9,12 +9,15 @@ picks the files and the context itself and hands the client an explicit, isolate
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kubectl_meshdoctor.cluster.api import Timeouts
+from kubectl_meshdoctor.durations import go_duration_seconds
 from kubectl_meshdoctor.errors import KubeconfigError, UsageError
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -36,7 +39,26 @@ class KubeOptions:
     server: str | None = None
     insecure_skip_tls_verify: bool = False
     certificate_authority: str | None = None
-    request_timeout: float | None = None  # seconds; None = no timeout (kubectl's "0")
+    request_timeout: Timeouts = field(default_factory=Timeouts)
+
+    @classmethod
+    def from_flags(cls, v: dict[str, Any]) -> KubeOptions:
+        """From the kubectl flags as the CLI parsed them (cli/flags.py KUBE_FLAGS)."""
+        return cls(namespace=v["namespace"], kubeconfig=v["kubeconfig"], context=v["context"], cluster=v["cluster"],
+                   user=v["user"], as_user=v["as_user"], as_groups=tuple(v["as_group"] or ()), token=v["token"],
+                   server=v["server"], insecure_skip_tls_verify=v["insecure_skip_tls_verify"],
+                   certificate_authority=v["certificate_authority"], request_timeout=timeouts(v["request_timeout"]))
+
+
+def timeouts(text: str | None) -> Timeouts:
+    """kubectl's --request-timeout: '0' means no timeout; '2s', '1m30s', '500ms'; a bare number is seconds."""
+    if text is None:
+        return Timeouts()
+    value = text.strip()
+    seconds = float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else go_duration_seconds(value)
+    if seconds is None:
+        raise UsageError(f"invalid --request-timeout {text!r}: use e.g. 2s, 1m, 0 (no timeout)")
+    return Timeouts.of(seconds)
 
 
 @dataclass
@@ -44,7 +66,7 @@ class Connection:
     api_client: Any
     context: str | None
     namespace: str
-    timeout: float | None
+    timeout: Timeouts
     user_label: str = ""
     notes: list[str] = field(default_factory=list)
 

@@ -103,9 +103,6 @@ class Http10State:
     why: str
     version_blocked: bool = False  # switched on, but this Istio does not apply it to inbound listeners
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"namespace": self.namespace, "pod": self.pod, "role": self.role, "acceptsHttp10": self.accepts,
-                "why": self.why}
 
 
 def http10_state(pod: dict[str, Any], role: str, global_on: bool, version: IstioVersion | None) -> Http10State:

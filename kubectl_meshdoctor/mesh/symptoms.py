@@ -45,11 +45,6 @@ class Symptom:
         flags = ",".join(self.flags) or "-"
         return f"{self.code} {flags}" + (f" {self.details}" if self.details else "")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"direction": self.direction, "code": self.code, "flags": list(self.flags), "details": self.details,
-                "port": self.port, "subset": self.subset or None, "count": self.count, "first": self.first,
-                "last": self.last, "sample": self.sample, "pods": list(self.pods),
-                "upstreamFailure": self.failure or None}
 
 
 @dataclass(frozen=True)

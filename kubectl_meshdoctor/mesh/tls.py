@@ -409,13 +409,6 @@ class TlsRow:
         return ", ".join(self.client.deciders) or (
             ", ".join(dr_ref(r) for r in self.lookup.merged.rules) + " (no tls)" if self.lookup.merged else "-")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port.get("port"), "subset": self.subset or None,
-                "clientNamespace": self.client_ns, "status": self.status, "server": self.server_label(),
-                "client": self.client.label(), "authnPolicy": self.policy_label(),
-                "destinationRule": self.rule_label(),
-                "endpoints": [{"pod": o.name(e.pod), "server": e.server.mode, "sent": e.sent, "verdict": e.verdict}
-                              for e in self.endpoints]}
 
 
 def subset_pods(pods: list[dict[str, Any]], found: DRLookup, subset: str) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.settings import MeshSettings
-from kubectl_meshdoctor.mesh.target import EXTERNAL, Target
+from kubectl_meshdoctor.mesh.target import Target
 from kubectl_meshdoctor.mesh.visibility import visibility_class
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
@@ -128,6 +128,16 @@ class RoutingModel:
         service_ns = self.target.namespace if self.target.services else None
         return self.lookup_for(view.namespace, self.host, service_ns)
 
+    def client_namespaces(self, current: str, asked: tuple[str, ...]) -> list[str]:
+        """Asked for with --client-namespace, else: the -n namespace, the host's, and every namespace whose
+        VirtualServices or DestinationRules mention the host (its likely callers)."""
+        if asked:
+            return list(dict.fromkeys(asked))
+        found = [current, self.target.namespace]
+        found += [o.namespace(vs) for vs in (*self.declaring, *self.routing_here)]
+        found += [o.namespace(dr) for dr in self.exact_rules()]
+        return [ns for ns in dict.fromkeys(found) if ns]
+
     def exact_rules(self) -> list[dict[str, Any]]:
         return [r for r in self.destination_rules if drs.dr_host(r, self.domain) == self.host]
 
@@ -215,48 +225,3 @@ def build_model(snapshot: Snapshot, settings: MeshSettings, target: Target) -> R
     views = tuple(ClientView(ns, tuple(dict.fromkeys(why))) for ns, why in reasons.items())
     return RoutingModel(target, settings, vs_all, dr_all, views, tuple(gateways), tuple(declaring),
                         tuple(routing_here), snapshot)
-
-
-def describe(model: RoutingModel) -> dict[str, Any]:
-    """The Routing section: per client view, the VirtualService in effect with its routes and the
-    DestinationRule in effect with its subsets; per gateway, the merged fragments. Plain data, so the
-    JSON report and the text renderer show the same thing."""
-    views = []
-    # An external host is reached through gateways; sidecar views of it would only say "none".
-    for view in model.views if model.target.kind != EXTERNAL else ():
-        sel = model.mesh_selection(view)
-        lookup = model.dr_lookup(view)
-        entry: dict[str, Any] = {"clientNamespace": view.namespace, "why": list(view.reasons)}
-        if sel.winner is not None:
-            routes, _ = vss.routes_for(sel.winner.vs, vss.MESH, model.domain, model.delegates)
-            entry["virtualService"] = {"inEffect": sel.winner.ref, "ignored": [c.ref for c in sel.ignored],
-                                       "routes": [_route(r) for r in routes]}
-        else:
-            entry["virtualService"] = None
-        entry["destinationRule"] = _lookup(lookup)
-        views.append(entry)
-    gateways = []
-    for gw in model.gateways:
-        merged = model.gateway_merge(gw)
-        if merged.fragments:
-            gateways.append({"gateway": gw, "fragments": [f.ref for f in merged.fragments],
-                             "routes": [_route(r) for r in merged.routes]})
-    return {"host": model.host, "views": views, "gateways": gateways}
-
-
-def _route(route: vss.HttpRoute) -> dict[str, Any]:
-    return {"from": route.origin, "match": route.describe(), "catchAll": route.catch_all,
-            "destinations": [d.describe() for d in route.destinations]}
-
-
-def _lookup(lookup: drs.DRLookup) -> dict[str, Any] | None:
-    if lookup.merged is None:
-        return None
-    merged = lookup.merged
-    return {"foundIn": f"{lookup.step} {lookup.namespace}" if lookup.namespace else lookup.step,
-            "host": lookup.pattern, "rules": [drs.dr_ref(r) for r in merged.rules],
-            "subsets": [f"{s.name} (from {drs.dr_ref(s.rule)})" for s in merged.subsets],
-            "trafficPolicyFrom": drs.dr_ref(merged.policy_from) if merged.policy_from else None,
-            "discarded": [f"subset {lost.name} of {drs.dr_ref(lost.rule)}" for lost, _ in merged.duplicate_subsets]
-            + [f"trafficPolicy of {drs.dr_ref(r)}" for r, _ in merged.discarded_policies],
-            "notes": list(lookup.notes)}

@@ -7,12 +7,9 @@ read is bounded: a few pods per role, a time window and a byte cap per log, a de
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_meshdoctor.cluster.resources import CONTROL_PLANE_SELECTOR
-from kubectl_meshdoctor.mesh import nginx
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.target import Target, target_services
 from kubectl_meshdoctor.mesh.views import RoutingModel
@@ -37,36 +34,6 @@ class EvidenceOptions:
     log_bytes: int = 512 * 1024
     probe: bool = False
     client_namespaces: tuple[str, ...] = ()
-
-
-def client_namespaces(routing: RoutingModel, target: Target, current: str, asked: tuple[str, ...]) -> list[str]:
-    """Asked for with --client-namespace, else: the -n namespace, the host's, and every namespace whose
-    VirtualServices or DestinationRules mention the host (its likely callers)."""
-    if asked:
-        return list(dict.fromkeys(asked))
-    found = [current, target.namespace]
-    found += [o.namespace(vs) for vs in (*routing.declaring, *routing.routing_here)]
-    found += [o.namespace(dr) for dr in routing.exact_rules()]
-    return [ns for ns in dict.fromkeys(found) if ns]
-
-
-def read_more(reader: LiveReader, settings: MeshSettings, target: Target, routing: RoutingModel,
-              options: EvidenceOptions, overlay_snapshot: Callable[[], Snapshot]) -> None:
-    """Rounds three and four: client namespaces, then the pods that mount an NGINX config aimed at the
-    host (usually none), then istiod's pods when probing."""
-    clients = client_namespaces(routing, target, reader.namespace, options.client_namespaces)
-    reader.read_clients(clients, CLIENT_POD_SAMPLE if options.logs else 0)
-    reader.notes.append(f"client pods and NGINX configs were looked for in: {', '.join(clients)} "
-                        "(name others with --client-namespace)")
-    with_clients = overlay_snapshot()
-    services = target_services(with_clients, target)
-    nginx_ns = [o.namespace(cm) for cm in with_clients.all("configmaps")
-                if nginx.http10_hits(cm, target.host, services, settings.cluster_domain)]
-    reader.read_pods_in("nginxpods", nginx_ns, why_none="(no NGINX config proxies to the host)")
-    if options.probe:
-        cp = settings.control_plane
-        reader.read_pods_in("istiodpods", [cp.namespace if cp else settings.root_namespace],
-                            CONTROL_PLANE_SELECTOR)
 
 
 def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, target: Target, routing: RoutingModel,
@@ -105,7 +72,7 @@ def _log_requests(snapshot: Snapshot, target: Target, routing: RoutingModel, cur
     servers = _pick([p for p in host.values() if has_sidecar(p)], HOST_POD_LOGS, "the host's", notes)
     gateways = {(o.namespace(p), o.name(p)): p for p in gateway_proxies(snapshot, routing.gateways)}
     gateway_list = _pick(list(gateways.values()), GATEWAY_POD_LOGS, "gateway", notes)
-    namespaces = set(client_namespaces(routing, target, current, options.client_namespaces))
+    namespaces = set(routing.client_namespaces(current, options.client_namespaces))
     clients = [p for p in snapshot.all("pods") if o.namespace(p) in namespaces and has_sidecar(p)
                and (o.namespace(p), o.name(p)) not in host and (o.namespace(p), o.name(p)) not in gateways]
     client_list = _pick(clients, CLIENT_POD_LOGS, "client", notes)

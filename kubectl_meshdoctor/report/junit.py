@@ -6,8 +6,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from kubectl_meshdoctor.checks.catalogue import FAMILY_BY_KEY
+from kubectl_meshdoctor.checks.severity import CheckStatus
 from kubectl_meshdoctor.report.layout import sections
-from kubectl_meshdoctor.report.model import NOT_RUN, SKIPPED, Report
+from kubectl_meshdoctor.report.model import Report
 
 
 def to_junit(reports: list[Report]) -> str:
@@ -21,7 +22,7 @@ def to_junit(reports: list[Report]) -> str:
                 case = ET.SubElement(suite, "testcase", classname=report.host,
                                      name=f"{line.result.entry.code} {line.result.entry.id}: "
                                           f"{line.result.entry.statement}")
-                if line.result.status in (SKIPPED, NOT_RUN):
+                if line.result.status in (CheckStatus.SKIPPED, CheckStatus.NOT_RUN):
                     skipped += 1
                     ET.SubElement(case, "skipped", message=f"{line.result.status}: {line.result.reason}")
                 for finding in line.findings:

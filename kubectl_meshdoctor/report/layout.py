@@ -3,15 +3,16 @@ with its findings underneath."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from kubectl_meshdoctor.checks.catalogue import FAMILIES, Family
-from kubectl_meshdoctor.report.model import FAILED, NOT_RUN, PASSED, SKIPPED, CheckResult, Finding, Report
+from kubectl_meshdoctor.checks.findings import CheckResult, Finding
+from kubectl_meshdoctor.checks.severity import CheckStatus, Severity
+from kubectl_meshdoctor.report.model import Report
+from kubectl_meshdoctor.report.sections import ClientRouting, Symptoms
 
-MARKS = {PASSED: "✓", SKIPPED: "-", NOT_RUN: "·"}
-SEVERITY_MARKS = {"error": "✗", "warning": "‼", "info": "i"}
+MARKS = {CheckStatus.PASSED: "✓", CheckStatus.SKIPPED: "-", CheckStatus.NOT_RUN: "·"}
+SEVERITY_MARKS = {Severity.ERROR: "✗", Severity.WARNING: "‼", Severity.INFO: "i"}
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,14 @@ class CheckLine:
 
     @property
     def mark(self) -> str:
-        if self.result.status == FAILED:
-            worst = min(self.findings, key=lambda f: ("error", "warning", "info").index(f.level))
+        if self.result.status == CheckStatus.FAILED:
+            worst = min(self.findings, key=lambda f: f.level.rank)
             return SEVERITY_MARKS[worst.level]
         return MARKS[self.result.status]
 
     @property
     def severity(self) -> str:
-        return next((f.level for f in self.findings), "")
+        return next((f.level.value for f in self.findings), "")
 
 
 def sections(report: Report) -> list[tuple[Family, list[CheckLine]]]:
@@ -59,32 +60,30 @@ def source_line(report: Report) -> str:
     return " · ".join(parts)
 
 
-def group_views(views: list[dict[str, Any]]) -> list[tuple[list[str], dict[str, Any]]]:
+def group_views(views: tuple[ClientRouting, ...]) -> list[tuple[list[str], ClientRouting]]:
     """Client namespaces that get exactly the same VirtualService and DestinationRule, shown once."""
-    groups: dict[str, tuple[list[str], dict[str, Any]]] = {}
+    groups: dict[object, tuple[list[str], ClientRouting]] = {}
     for view in views:
-        key = json.dumps([view["virtualService"], view["destinationRule"]], sort_keys=True)
-        groups.setdefault(key, ([], view))[0].append(view["clientNamespace"])
+        groups.setdefault((view.virtual_service, view.destination_rule), ([], view))[0].append(view.client_namespace)
     return list(groups.values())
 
 
-def symptom_lines(symptoms: dict[str, Any]) -> tuple[str, list[tuple[bool, str, str]]]:
+def symptom_lines(symptoms: Symptoms) -> tuple[str, list[tuple[bool, str, str]]]:
     """The Symptoms section as (heading, [(explained, what was seen, what explains it)]), for every
     human format alike."""
-    if symptoms.get("notRead"):
-        return f"Symptoms: proxy logs not read ({symptoms['notRead']})", []
-    classes = ", ".join(f"{k} {v}" for k, v in symptoms["byClass"].items()) or "none"
-    heading = (f"Symptoms in the proxy logs (last {symptoms['window']}: {symptoms['proxiesRead']} proxies, "
-               f"{symptoms['forHost']} of {symptoms['accessLogLines']} access-log lines for this host: {classes}"
-               + (f"; {symptoms['unparsedLines']} lines not understood" if symptoms["unparsedLines"] else "") + ")")
+    if symptoms.not_read:
+        return f"Symptoms: proxy logs not read ({symptoms.not_read})", []
+    classes = ", ".join(f"{k} {v}" for k, v in symptoms.by_class.items()) or "none"
+    heading = (f"Symptoms in the proxy logs (last {symptoms.window}: {symptoms.proxies_read} proxies, "
+               f"{symptoms.for_host} of {symptoms.access_log_lines} access-log lines for this host: {classes}"
+               + (f"; {symptoms.unparsed_lines} lines not understood" if symptoms.unparsed_lines else "") + ")")
     lines = []
-    for e in symptoms["entries"]:
-        flags = ",".join(e["flags"]) or "-"
-        where = ", ".join(x for x in (f"port {e['port']}" if e["port"] else "",
-                                      f"subset {e['subset']}" if e["subset"] else "") if x)
-        seen = (f"{e['code']} {flags}{' ' + e['details'] if e['details'] else ''} ×{e['count']} {e['direction']} "
-                f"at {', '.join(e['pods'][:3])}{' (' + where + ')' if where else ''}, {e['first']} – {e['last']}")
-        cause = (f"explained by {', '.join(e['explainedBy'])}: {e['explanation']}" if e["explainedBy"]
-                 else e["explanation"])
-        lines.append((bool(e["explainedBy"]), seen, cause))
+    for e in symptoms.entries:
+        flags = ",".join(e.flags) or "-"
+        where = ", ".join(x for x in (f"port {e.port}" if e.port else "", f"subset {e.subset}" if e.subset else "")
+                          if x)
+        seen = (f"{e.code} {flags}{' ' + e.details if e.details else ''} ×{e.count} {e.direction} "
+                f"at {', '.join(e.pods[:3])}{' (' + where + ')' if where else ''}, {e.first} – {e.last}")
+        cause = f"explained by {', '.join(e.explained_by)}: {e.explanation}" if e.explained_by else e.explanation
+        lines.append((bool(e.explained_by), seen, cause))
     return heading, lines

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
+from kubectl_meshdoctor.checks.findings import Finding
 from kubectl_meshdoctor.cluster.resources import RESOURCES
 from kubectl_meshdoctor.errors import UsageError
-from kubectl_meshdoctor.report.model import Finding
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 

@@ -8,8 +8,10 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.text import Text
 
+from kubectl_meshdoctor.checks.severity import CheckStatus, Severity
 from kubectl_meshdoctor.report.layout import CheckLine, group_views, sections, source_line, symptom_lines
-from kubectl_meshdoctor.report.model import NOT_RUN, SKIPPED, Report
+from kubectl_meshdoctor.report.model import Report
+from kubectl_meshdoctor.report.sections import Route, Routing, Symptoms, Workloads
 from kubectl_meshdoctor.report.verdict import headline
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -51,9 +53,9 @@ def render_text(report: Report, console: Console) -> None:
         for finding in report.resolved:
             label = Text(f"{finding.entry.code} {finding.entry.id}: ", style="green")
             _indented(console, label + Text(finding.message), 2, bullet="✓ ")
-    if report.routing and (report.routing["views"] or report.routing["gateways"]):
+    if report.routing and (report.routing.views or report.routing.gateways):
         _render_routing(console, report.routing)
-    if report.workloads and report.workloads["services"]:
+    if report.workloads and report.workloads.services:
         _render_workloads(console, report.workloads)
     if report.notes:
         console.print()
@@ -61,11 +63,11 @@ def render_text(report: Report, console: Console) -> None:
         for note in report.notes:
             console.print(Text("  • ") + Text(note))
     console.print()
-    worst = "✗" if report.count("error") else "‼" if report.count("warning") else "✓"
+    worst = "✗" if report.count(Severity.ERROR) else "‼" if report.count(Severity.WARNING) else "✓"
     console.print(Text.assemble((worst + " ", STYLE[worst]), (headline(report), "bold")))
 
 
-def _render_symptoms(console: Console, symptoms: dict[str, Any]) -> None:
+def _render_symptoms(console: Console, symptoms: Symptoms) -> None:
     heading, lines = symptom_lines(symptoms)
     console.print()
     console.print(Text(heading, style="bold underline"))
@@ -78,7 +80,7 @@ def _render_symptoms(console: Console, symptoms: dict[str, Any]) -> None:
 def _render_check(console: Console, line: CheckLine) -> None:
     entry = line.result.entry
     head = Text.assemble(entry.statement, ("  " + entry.code, "dim"))
-    if line.result.status in (SKIPPED, NOT_RUN):
+    if line.result.status in (CheckStatus.SKIPPED, CheckStatus.NOT_RUN):
         head.append(f"  {line.result.status}: ", style=STYLE[line.mark])
         head.append(line.result.reason)
     elif line.result.reason:
@@ -108,61 +110,60 @@ def _indented(console: Console, text: Text, left: int, bullet: str | Text = "") 
         console.print(Text(" " * left) + (bullet if n == 0 else Text(hang)) + line)
 
 
-def _render_routing(console: Console, routing: dict[str, Any]) -> None:
+def _render_routing(console: Console, routing: Routing) -> None:
     console.print()
     console.print(Text("Routing: what clients really get", style="bold underline"))
-    for namespaces, view in group_views(routing["views"]):
+    for namespaces, view in group_views(routing.views):
         _indented(console, Text(f"Clients in {', '.join(namespaces)}", style="bold"), 2)
-        vs = view["virtualService"]
+        vs = view.virtual_service
         if vs is None:
             _indented(console, Text("VirtualService: none (default round-robin to the Service)"), 4)
         else:
-            ignored = f"  (ignored: {', '.join(vs['ignored'])})" if vs["ignored"] else ""
-            _indented(console, Text(f"VirtualService {vs['inEffect']}{ignored}"), 4)
-            _render_routes(console, vs["routes"])
-        dr = view["destinationRule"]
+            ignored = f"  (ignored: {', '.join(vs.ignored)})" if vs.ignored else ""
+            _indented(console, Text(f"VirtualService {vs.in_effect}{ignored}"), 4)
+            _render_routes(console, vs.routes)
+        dr = view.destination_rule
         if dr is None:
             _indented(console, Text("DestinationRule: none"), 4)
         else:
-            line = f"DestinationRule {', '.join(dr['rules'])} (found in the {dr['foundIn']}, host {dr['host']})"
+            line = f"DestinationRule {', '.join(dr.rules)} (found in the {dr.found_in}, host {dr.host})"
             _indented(console, Text(line), 4)
-            if dr["subsets"]:
-                _indented(console, Text("subsets: " + ", ".join(dr["subsets"])), 6)
-            if dr["trafficPolicyFrom"]:
-                _indented(console, Text(f"trafficPolicy from {dr['trafficPolicyFrom']}"), 6)
-            if dr["discarded"]:
-                _indented(console, Text("discarded: " + ", ".join(dr["discarded"]), style="yellow"), 6)
-    for gw in routing["gateways"]:
-        _indented(console, Text(f"Gateway {gw['gateway']}: fragments {', '.join(gw['fragments'])}",
-                                style="bold"), 2)
-        _render_routes(console, gw["routes"])
+            if dr.subsets:
+                _indented(console, Text("subsets: " + ", ".join(dr.subsets)), 6)
+            if dr.traffic_policy_from:
+                _indented(console, Text(f"trafficPolicy from {dr.traffic_policy_from}"), 6)
+            if dr.discarded:
+                _indented(console, Text("discarded: " + ", ".join(dr.discarded), style="yellow"), 6)
+    for gw in routing.gateways:
+        _indented(console, Text(f"Gateway {gw.gateway}: fragments {', '.join(gw.fragments)}", style="bold"), 2)
+        _render_routes(console, gw.routes)
 
 
-def _render_workloads(console: Console, workloads: dict[str, Any]) -> None:
+def _render_workloads(console: Console, workloads: Workloads) -> None:
     console.print()
     console.print(Text("Workloads: what Istio makes of each port", style="bold underline"))
-    for svc in workloads["services"]:
-        _indented(console, Text(f"Service {svc['service']}", style="bold"), 2)
-        for port in svc["ports"]:
-            shown = f"{port['port']}" + (f" ({port['name']})" if port["name"] else "")
-            _indented(console, Text(f"{shown} -> {port['protocol']}: {port['reason']}"), 4, bullet="port ")
-    if workloads["pods"] is not None:
-        pods = workloads["pods"]
-        ready = sum(1 for p in pods if p["ready"])
-        meshed = sum(1 for p in pods if p["sidecar"])
+    for svc in workloads.services:
+        _indented(console, Text(f"Service {svc.service}", style="bold"), 2)
+        for port in svc.ports:
+            shown = f"{port.port}" + (f" ({port.name})" if port.name else "")
+            _indented(console, Text(f"{shown} -> {port.protocol}: {port.reason}"), 4, bullet="port ")
+    if workloads.pods is not None:
+        pods = workloads.pods
+        ready = sum(1 for p in pods if p.ready)
+        meshed = sum(1 for p in pods if p.sidecar)
         _indented(console, Text(f"Pods: {len(pods)}, {ready} ready, {meshed} with a sidecar", style="bold"), 2)
         for pod in pods:
-            state = ("ready" if pod["ready"] else "NOT READY") + ", " + (
-                f"sidecar {pod['proxyVersion'] or ''}".rstrip() if pod["sidecar"] else "NO SIDECAR")
-            labels = ",".join(f"{k}={v}" for k, v in pod["labels"].items() if k in ("app", "version"))
-            _indented(console, Text(f"{pod['pod']}  {state}  {labels}"), 4)
+            state = ("ready" if pod.ready else "NOT READY") + ", " + (
+                f"sidecar {pod.proxy_version or ''}".rstrip() if pod.sidecar else "NO SIDECAR")
+            labels = ",".join(f"{k}={v}" for k, v in pod.labels.items() if k in ("app", "version"))
+            _indented(console, Text(f"{pod.pod}  {state}  {labels}"), 4)
 
 
-def _render_routes(console: Console, routes: list[dict[str, Any]]) -> None:
+def _render_routes(console: Console, routes: tuple[Route, ...]) -> None:
     for i, route in enumerate(routes, 1):
-        dests = ", ".join(route["destinations"]) or "(no destination)"
-        tail = "  [catch-all]" if route["catchAll"] else ""
-        _indented(console, Text(f"{route['match']} -> {dests}  ({route['from']}){tail}"), 6, bullet=f"{i}. ")
+        dests = ", ".join(route.destinations) or "(no destination)"
+        tail = "  [catch-all]" if route.catch_all else ""
+        _indented(console, Text(f"{route.match} -> {dests}  ({route.from_}){tail}"), 6, bullet=f"{i}. ")
 
 
 def render_plan(plan_report: Any, console: Console) -> None:

@@ -1,26 +1,50 @@
-"""The exit code of FINDINGS.md, computed in one place for every output format."""
+"""The exit code of FINDINGS.md and the one-line verdict, computed in one place for every command and
+output format."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Any
+
+from kubectl_meshdoctor.checks.severity import CheckStatus, Severity
 from kubectl_meshdoctor.errors import ExitCode
-from kubectl_meshdoctor.report.model import SKIPPED, Report
-
-RANK = {"error": 0, "warning": 1, "info": 2}
-FAIL_ON = ("error", "warning", "info", "none")
+from kubectl_meshdoctor.report.docs import PlanReport, ScanReport, TlsReport
+from kubectl_meshdoctor.report.model import Report
 
 
-def exit_code(report: Report, fail_on: str = "error") -> ExitCode:
-    if fail_on != "none" and any(RANK[f.level] <= RANK[fail_on] for f in report.findings):
+class FailOn(StrEnum):
+    """--fail-on: the lowest severity that makes the exit code 1 (none: findings never do)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    NONE = "none"
+
+    def fails(self, severity: Severity) -> bool:
+        return self is not FailOn.NONE and severity.at_least(Severity(self.value))
+
+
+def exit_code(doc: Any, fail_on: FailOn = FailOn.ERROR) -> ExitCode:
+    if isinstance(doc, TlsReport):
+        return exit_code(doc.report, fail_on)
+    if isinstance(doc, ScanReport):
+        codes = [exit_code(r, fail_on) for r in doc.reports] or [ExitCode.OK]
+        return ExitCode.FINDINGS if ExitCode.FINDINGS in codes else max(codes)
+    if isinstance(doc, PlanReport):
+        return ExitCode.FINDINGS if any(fail_on.fails(f.level) for f in doc.findings) else ExitCode.OK
+    if not isinstance(doc, Report):
+        return ExitCode.OK
+    if any(fail_on.fails(f.level) for f in doc.findings):
         return ExitCode.FINDINGS
-    if any(c.status == SKIPPED for c in report.checks):
+    if any(c.status == CheckStatus.SKIPPED for c in doc.checks):
         return ExitCode.INCOMPLETE
     return ExitCode.OK
 
 
 def headline(report: Report) -> str:
     """One line that answers 'is traffic to this host broken?'."""
-    errors, warnings, infos = (report.count(s) for s in ("error", "warning", "info"))
-    skipped = report.count_status(SKIPPED)
+    errors, warnings, infos = (report.count(s) for s in Severity)
+    skipped = report.count_status(CheckStatus.SKIPPED)
     counts = ", ".join(f"{n} {word}{'s' if n != 1 else ''}" for n, word in
                        ((errors, "error"), (warnings, "warning"), (infos, "info")) if n) or "no problems found"
     incomplete = f"; {skipped} check{'s' if skipped != 1 else ''} could not run, so this is incomplete" \

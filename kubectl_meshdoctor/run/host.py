@@ -1,7 +1,8 @@
-"""One `host` run, start to end: read (cluster and/or files) -> snapshot -> target -> checks -> Report.
+"""`host` and `tls`: read (cluster and/or files) -> snapshot -> target -> checks -> Report.
 
-The CLI only parses flags and renders; everything a run decides is decided here, in the order the
-architecture fixes, so tests can drive it without the CLI.
+Everything a run decides is decided here, in the order the architecture fixes, so tests can drive it
+without the CLI; the reads come from the declared plan in run/readplan.py, pruned by the checks the
+command selects.
 """
 
 from __future__ import annotations
@@ -10,35 +11,42 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubectl_meshdoctor.checks.attribution import attribute, summary_dict
+from kubectl_meshdoctor.checks.attribution import attribute
+from kubectl_meshdoctor.checks.base import Check
 from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.findings import Finding
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.checks.runner import run_checks
+from kubectl_meshdoctor.checks.severity import CheckStatus
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, State
+from kubectl_meshdoctor.durations import go_duration_seconds
+from kubectl_meshdoctor.errors import UsageError
 from kubectl_meshdoctor.mesh.changes import ChangeSet
-from kubectl_meshdoctor.mesh.inventory import describe_workloads
-from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
+from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
-from kubectl_meshdoctor.mesh.views import build_model, describe
-from kubectl_meshdoctor.mesh.workloads import (
-    label_selector_string,
-    selecting_gateways,
-    service_selector,
+from kubectl_meshdoctor.probes.gather import EvidenceOptions, gather
+from kubectl_meshdoctor.report.docs import TlsReport
+from kubectl_meshdoctor.report.model import Report, Source
+from kubectl_meshdoctor.report.progress import ProgressFn, spinner
+from kubectl_meshdoctor.report.sections import (
+    Symptoms,
+    http10_section,
+    routing_section,
+    symptoms_section,
+    tls_section,
+    workloads_section,
 )
-from kubectl_meshdoctor.probes.gather import EvidenceOptions, gather, read_more
-from kubectl_meshdoctor.report.model import FAILED, PASSED, Finding, Report, Source
 from kubectl_meshdoctor.report.suppress import parse_rules, split
+from kubectl_meshdoctor.run.reading import execute
+from kubectl_meshdoctor.run.readplan import HOST_ROUNDS, ReadPlan, Seen, needed_by
 from kubectl_meshdoctor.snapshot.evidence import LiveEvidence
 from kubectl_meshdoctor.snapshot.files import LoadedFiles, load_files
 from kubectl_meshdoctor.snapshot.model import Snapshot
-
-ProgressFn = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -51,20 +59,40 @@ class HostRequest:
     suppress: tuple[str, ...] = ()  # CODE_OR_ID[=Kind/ns/name] rules
     evidence: EvidenceOptions = dataclasses.field(default_factory=EvidenceOptions)  # logs and probes (live runs only)
 
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return tuple(c for c in CHECKS if not self.families or c.entry.family in self.families)
 
-def diagnose_host(request: HostRequest, kube: KubeOptions, progress: ProgressFn = lambda _m: None) -> Report:
+
+def evidence_options(no_logs: bool, since: str, log_bytes: int, probe: bool,
+                     client_namespaces: tuple[str, ...] | list[str]) -> EvidenceOptions:
+    seconds = go_duration_seconds(since)
+    if seconds is None or seconds <= 0:
+        raise UsageError(f"--since must be a duration such as 30s, 15m or 2h, not {since!r}")
+    return EvidenceOptions(not no_logs, max(1, int(seconds)), since, log_bytes, probe, tuple(client_namespaces))
+
+
+def diagnose_host(request: HostRequest, kube: KubeOptions, no_color: bool = False) -> Report:
     started = time.perf_counter()
     stats: dict[str, Any] = {}
-    report = _diagnose(request, kube, progress, stats)
-    if os.environ.get("MESHDOCTOR_STATS"):  # for bench/: where the time went, and what was fetched
+    with spinner(no_color) as progress:
+        report = _diagnose(request, kube, progress, stats)
+    if os.environ.get("MESHDOCTOR_STATS"):  # for bench/: where the time went, and what was read
         stats["totalSeconds"] = time.perf_counter() - started
         stats["analysisSeconds"] = stats["totalSeconds"] - stats.get("fetchSeconds", 0.0)
         Path(os.environ["MESHDOCTOR_STATS"]).write_text(json.dumps(stats))
     return report
 
 
+def diagnose_tls(request: HostRequest, kube: KubeOptions, no_color: bool = False) -> TlsReport:
+    """`host` shows routing; this command is about TLS."""
+    return TlsReport(dataclasses.replace(diagnose_host(request, kube, no_color), routing=None))
+
+
 def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, stats: dict[str, Any]) -> Report:
     if request.offline:
+        if not request.files:
+            raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")
         namespace = kube.namespace or "default"
         files = load_files(list(request.files), namespace)
         snapshot = offline_snapshot(files)
@@ -74,9 +102,8 @@ def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, sta
         evidence = LiveEvidence()
     else:
         fetch_started = time.perf_counter()
-        snapshot, namespace, notes, change, api, evidence = _live_snapshot(request, kube, progress)
-        stats.update(fetchSeconds=time.perf_counter() - fetch_started, requests=api.requests,
-                     bytesReceived=api.bytes_received)
+        snapshot, namespace, notes, change, evidence = _live_snapshot(request, kube, progress, stats)
+        stats["fetchSeconds"] = time.perf_counter() - fetch_started
     settings = read_mesh_settings(snapshot, request.cluster_domain)
     target = resolve_target(snapshot, request.host, namespace, request.cluster_domain)
     progress("running checks")
@@ -97,29 +124,31 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     resolved = None
     if change is not None:
         findings, resolved = _compare_with_base(findings, CheckContext(change.base, settings, target), checks)
-    findings.sort(key=lambda f: ({"error": 0, "warning": 1, "info": 2}[f.level], f.entry.code))
+    findings.sort(key=lambda f: (f.level.rank, f.entry.code))
     source = Source(snapshot.mode, snapshot.context, str(settings.version) if settings.version else None,
                     settings.auto_mtls, settings.root_namespace)
-    routing = describe(ctx.routing) if snapshot.readable("virtualservices") else None
-    tls_ran = any(r.entry.family == "tls" and r.status in (PASSED, FAILED) for r in results)
-    tls = [row.to_dict() for row in ctx.tls_rows] if tls_ran else None
-    http10_ran = any(r.entry.family == "http10" and r.status in (PASSED, FAILED) for r in results)
-    http10 = [s.to_dict() for _, s in ctx.http10_receivers] if http10_ran and snapshot.readable("pods") else None
-    return Report(request.host, target.host, target.namespace, source, tuple(results), tuple(findings),
-                  tuple([*target.notes, *notes, *settings.notes]), routing, tls, resolved,
-                  describe_workloads(snapshot, settings, target) if snapshot.readable("services") else None,
-                  tuple(suppressed), http10, symptoms)
+    answered = {r.entry.family for r in results if r.status.answered}
+    return Report(
+        target_input=request.host, host=target.host, namespace=target.namespace, source=source,
+        checks=tuple(results), findings=tuple(findings), notes=(*target.notes, *notes, *settings.notes),
+        routing=routing_section(ctx.routing) if snapshot.readable("virtualservices") else None,
+        tls=tls_section(ctx.tls_rows) if "tls" in answered else None, resolved=resolved,
+        workloads=workloads_section(snapshot, settings, target) if snapshot.readable("services") else None,
+        suppressed=tuple(suppressed),
+        http10=http10_section([s for _, s in ctx.http10_receivers])
+        if "http10" in answered and snapshot.readable("pods") else None,
+        symptoms=symptoms)
 
 
-def _symptoms(ctx: CheckContext, findings: list[Finding]) -> tuple[list[Finding], dict[str, Any] | None]:
+def _symptoms(ctx: CheckContext, findings: list[Finding]) -> tuple[list[Finding], Symptoms | None]:
     """The access logs' failures for the host, each tied to the findings that explain it."""
     if not ctx.evidence.logs_read:
         return findings, None
     status = ctx.snapshot.status("podlogs")
     if not status.ok:
-        return findings, {"window": ctx.evidence.since, "notRead": status.reason(), "entries": []}
+        return findings, Symptoms(ctx.evidence.since, not_read=status.reason())
     attributed, findings = attribute(ctx.log_summary, findings, ctx.target.host)
-    return findings, summary_dict(ctx.log_summary, attributed)
+    return findings, symptoms_section(ctx.log_summary, attributed)
 
 
 def _passed_when_all_suppressed(results: list, findings: list[Finding], suppressed: list) -> list:
@@ -128,8 +157,8 @@ def _passed_when_all_suppressed(results: list, findings: list[Finding], suppress
     counts: dict[str, int] = {}
     for finding, _ in suppressed:
         counts[finding.entry.code] = counts.get(finding.entry.code, 0) + 1
-    return [dataclasses.replace(r, status=PASSED, reason=f"{counts[r.entry.code]} finding(s) suppressed")
-            if r.status == FAILED and r.entry.code in counts and r.entry.code not in remaining else r
+    return [dataclasses.replace(r, status=CheckStatus.PASSED, reason=f"{counts[r.entry.code]} finding(s) suppressed")
+            if r.status == CheckStatus.FAILED and r.entry.code in counts and r.entry.code not in remaining else r
             for r in results]
 
 
@@ -157,32 +186,33 @@ def offline_statuses(files: LoadedFiles) -> dict[str, CollectionStatus]:
             for key, res in BY_KEY.items()}
 
 
-def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn):
+def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn,
+                   stats: dict[str, Any]) -> tuple[Snapshot, str, list[str], ChangeSet | None, LiveEvidence]:
     from kubectl_meshdoctor.snapshot.live import LiveReader
 
     reader = LiveReader.open(kube, progress)
-    overlay = load_files(list(request.files), reader.namespace).objects if request.files else ()
+    overlay = tuple(load_files(list(request.files), reader.namespace).objects) if request.files else ()
     mode = "overlay" if request.files else "live"
-    interim = reader.snapshot(overlay, mode)
-    target = resolve_target(interim, request.host, reader.namespace, request.cluster_domain)
-    routing = build_model(interim, read_mesh_settings(interim, request.cluster_domain), target)
-    reader.read_round_two(_target_services(interim, target), mesh_config_ref(interim),
-                          gateway_selectors(interim, routing.gateways))
-    with_pods = reader.snapshot(overlay, mode)
-    settings = read_mesh_settings(with_pods, request.cluster_domain)
-    read_more(reader, settings, target, routing, request.evidence, lambda: reader.snapshot(overlay, mode))
-    progress("reading proxy logs" if request.evidence.logs else "reading pods")
-    evidence = gather(reader, reader.snapshot(overlay, mode), settings, target, routing, request.evidence)
-    change = ChangeSet(reader.snapshot((), "live"), tuple(overlay)) if overlay else None
-    return reader.snapshot(overlay, mode), reader.namespace, reader.notes, change, reader.api, evidence
-
-
-def gateway_selectors(snapshot: Snapshot, gateways: tuple[str, ...]) -> list[str]:
-    """Label selectors of the given Gateways (`ns/name`), for listing their proxies."""
-    return [label_selector_string(service_selector(gw)) for _, gw in selecting_gateways(snapshot, gateways)]
-
-
-def _target_services(snapshot: Snapshot, target: Target):
-    for ref in target.services:
-        svc = snapshot.get("services", ref.namespace, ref.name)
-        yield ref.namespace, ref.name, service_selector(svc) if svc else {}
+    options = request.evidence
+    plan = ReadPlan(HOST_ROUNDS, needed_by(request.checks, options.logs, options.probe))
+    seen = Seen(reader.snapshot(overlay, mode), reader.namespace, request.host, request.cluster_domain,
+                client_namespaces=options.client_namespaces, probe=options.probe)
+    snapshot = execute(reader, plan, seen, overlay, mode)
+    seen = dataclasses.replace(seen, snapshot=snapshot)
+    clients = plan.needed & {"appconfigmaps", "podlogs"}
+    if clients:
+        target = seen.target
+        asked = seen.routing(target).client_namespaces(reader.namespace, options.client_namespaces)
+        reader.notes.append(f"client pods and NGINX configs were looked for in: {', '.join(asked)} "
+                            "(name others with --client-namespace)")
+    progress("reading proxy logs" if "podlogs" in plan.needed else "reading pods")
+    options = dataclasses.replace(options, logs=options.logs and "podlogs" in plan.needed)
+    settings = read_mesh_settings(snapshot, request.cluster_domain)
+    target = resolve_target(snapshot, request.host, reader.namespace, request.cluster_domain)
+    evidence = gather(reader, snapshot, settings, target, seen.routing(target), options)
+    stats.update(requests=reader.api.requests, bytesReceived=reader.api.bytes_received, reads=reader.made(),
+                 logs=[{"namespace": log.namespace, "pod": log.pod, "container": "istio-proxy",
+                        "sinceSeconds": options.since_seconds, "limitBytes": options.log_bytes}
+                       for log in evidence.logs])
+    change = ChangeSet(reader.snapshot((), "live"), overlay) if overlay else None
+    return reader.snapshot(overlay, mode), reader.namespace, reader.notes, change, evidence

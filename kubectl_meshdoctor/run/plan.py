@@ -7,43 +7,22 @@ applies anything itself; with --write-dir it writes one file per step for the us
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from kubectl_meshdoctor.checks.reconfiguration import hazard_findings
+from kubectl_meshdoctor.checks.reconfiguration import hazard_problems, unsafe_apply_order
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.errors import UsageError
-from kubectl_meshdoctor.mesh.changes import ChangeSet, Plan, plan
+from kubectl_meshdoctor.mesh.changes import ChangeSet, plan
 from kubectl_meshdoctor.mesh.settings import read_mesh_settings
-from kubectl_meshdoctor.report.model import Finding
-from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.report.docs import PlanReport
+from kubectl_meshdoctor.run.reading import execute
+from kubectl_meshdoctor.run.readplan import HOST_ROUNDS, MODEL, ReadPlan, Seen
 from kubectl_meshdoctor.snapshot.files import load_files
 
 STEP_FILES = ("01-add-subsets.yaml", "02-virtualservices.yaml", "03-remove-subsets.yaml")
-
-
-@dataclass(frozen=True)
-class PlanReport:
-    source: str
-    plan: Plan
-    findings: tuple[Finding, ...]
-    files: tuple[str, ...]  # one per step, where the step objects are (written or to write)
-    written: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "apiVersion": "meshdoctor/v1", "kind": "Plan", "source": self.source,
-            "oneShotSafe": self.plan.one_shot_safe, "stepFilesWritten": self.written,
-            "steps": [{"step": i, "title": step.title, "why": list(step.why), "wait": step.wait or None,
-                       "command": f"kubectl apply -f {path}",
-                       "objects": [{"kind": o.kind(obj), "namespace": o.namespace(obj), "name": o.name(obj)}
-                                   for obj in step.objects]}
-                      for i, (step, path) in enumerate(zip(self.plan.steps, self.files, strict=True), 1)],
-            "findings": [f.to_dict() for f in self.findings],
-        }
 
 
 def make_plan(change_files: list[str], base_files: list[str], offline: bool, kube: KubeOptions,
@@ -72,11 +51,13 @@ def make_plan(change_files: list[str], base_files: list[str], offline: bool, kub
         directory.mkdir(parents=True, exist_ok=True)
         for step, path in zip(result.steps, files, strict=True):
             Path(path).write_text(yaml.safe_dump_all(list(step.objects), sort_keys=False))
-    return PlanReport(source, result, tuple(hazard_findings(result)), files, bool(directory))
+    findings = tuple(unsafe_apply_order.findings(hazard_problems(result)))
+    return PlanReport(source, result, findings, files, bool(directory))
 
 
 def _live_base(kube: KubeOptions) -> tuple[Any, str, str]:
     from kubectl_meshdoctor.snapshot.live import LiveReader
 
     reader = LiveReader.open(kube)
-    return reader.snapshot((), "live"), reader.namespace, f"live cluster (context {reader.context})"
+    base = execute(reader, ReadPlan(HOST_ROUNDS[:1], MODEL), Seen(reader.snapshot(), reader.namespace))
+    return base, reader.namespace, f"live cluster (context {reader.context})"

@@ -1,31 +1,28 @@
-"""`scan` and `snapshot`: one read of a scope (a namespace or the cluster), many hosts.
+"""`scan`: one read of a scope (a namespace or the cluster), many hosts.
 
 `scan` runs the host checks for every Service in scope, and every external host that a gateway-bound
 VirtualService in scope declares, over one snapshot: the cluster is read once, not once per host.
-`snapshot` writes what such a read saw, for a post-mortem or for `--offline` later.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import yaml
-
+from kubectl_meshdoctor.checks.registry import CHECKS
+from kubectl_meshdoctor.checks.severity import Severity
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
-from kubectl_meshdoctor.cluster.resources import BY_KEY
-from kubectl_meshdoctor.errors import MeshdoctorError
-from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
+from kubectl_meshdoctor.errors import MeshdoctorError, UsageError
+from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import is_gateway_bound, resolve_target
 from kubectl_meshdoctor.mesh.virtualservices import declared_hosts
-from kubectl_meshdoctor.report.model import Report
-from kubectl_meshdoctor.report.verdict import RANK
-from kubectl_meshdoctor.run.host import HostRequest, analyse, gateway_selectors, offline_snapshot
+from kubectl_meshdoctor.report.docs import ScanReport
+from kubectl_meshdoctor.report.progress import ProgressFn, spinner
+from kubectl_meshdoctor.run.host import HostRequest, analyse, offline_snapshot
+from kubectl_meshdoctor.run.reading import execute
+from kubectl_meshdoctor.run.readplan import SCOPE_ROUNDS, ReadPlan, Seen, needed_by
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
-from kubectl_meshdoctor.snapshot.files import CAPTURED_ANNOTATION, load_files
+from kubectl_meshdoctor.snapshot.files import load_files
 
 
 @dataclass(frozen=True)
@@ -36,20 +33,29 @@ class Scope:
     notes: tuple[str, ...]
 
 
-def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offline: bool,
-               cluster_domain: str) -> Scope:
+@dataclass(frozen=True)
+class ScanRequest:
+    all_namespaces: bool = False
+    files: tuple[str, ...] = ()
+    offline: bool = False
+    cluster_domain: str = "cluster.local"
+    suppress: tuple[str, ...] = ()
+
+
+def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offline: bool, cluster_domain: str,
+               progress: ProgressFn = lambda _m: None) -> Scope:
     if offline:
+        if not files:
+            raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")
         snapshot = offline_snapshot(load_files(files, kube.namespace or "default"))
         namespace = None if all_namespaces else kube.namespace
         return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, ())
     from kubectl_meshdoctor.snapshot.live import LiveReader
 
-    reader = LiveReader.open(kube)
+    reader = LiveReader.open(kube, progress)
     namespace = None if all_namespaces else reader.namespace
-    interim = reader.snapshot()
-    gateways = tuple(f"{o.namespace(g)}/{o.name(g)}" for g in interim.all("gateways"))
-    reader.read_scope(namespace, mesh_config_ref(interim), gateway_selectors(interim, gateways))
-    snapshot = reader.snapshot()
+    plan = ReadPlan(SCOPE_ROUNDS, needed_by(CHECKS, logs=False, probe=False))
+    snapshot = execute(reader, plan, Seen(reader.snapshot(), reader.namespace, domain=cluster_domain, scope=namespace))
     return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, tuple(reader.notes))
 
 
@@ -64,7 +70,15 @@ def hosts_in(scope: Scope) -> list[str]:
     return sorted(services) + sorted(external)
 
 
-def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = ()) -> list[Report]:
+def scan_scope(request: ScanRequest, kube: KubeOptions, no_color: bool = False) -> ScanReport:
+    with spinner(no_color) as progress:
+        scope = read_scope(kube, request.all_namespaces, list(request.files), request.offline,
+                           request.cluster_domain, progress)
+        progress("running checks")
+        return scan(scope, request.cluster_domain, request.suppress)
+
+
+def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = ()) -> ScanReport:
     reports = []
     for host in hosts_in(scope):
         try:
@@ -73,33 +87,5 @@ def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = ()) -> l
             continue
         request = HostRequest(host, cluster_domain=cluster_domain, suppress=suppress)
         reports.append(analyse(request, scope.snapshot, scope.settings, target, list(scope.notes)))
-    return sorted(reports, key=lambda r: (-r.count("error"), -r.count("warning"), r.host))
-
-
-def worst(report: Report) -> str:
-    finding = min(report.findings, key=lambda f: RANK[f.level], default=None)
-    return f"{finding.entry.code} {finding.entry.id}" if finding else "-"
-
-
-def write_snapshot(scope: Scope, path: str, context: str | None) -> int:
-    """One YAML List of the collections read (never Secrets; of ConfigMaps only the mesh config), with a
-    header comment and the list of collections it holds, so that an empty one is known to be empty."""
-    items = []
-    captured = sorted(k for k, s in scope.snapshot.statuses.items() if s.ok)
-    for key in captured:
-        resource = BY_KEY[key]
-        if resource.stores_as:
-            continue  # gateway pods are stored with the other pods
-        api_version = f"{resource.group}/{resource.versions[0]}" if resource.group else resource.versions[0]
-        for obj in scope.snapshot.all(key):
-            items.append({"apiVersion": api_version, "kind": resource.kind,
-                          **{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}})
-    header = (f"# meshdoctor snapshot of {'all namespaces' if scope.namespace is None else scope.namespace}, "
-              f"context {context or '-'}, {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, "
-              f"Istio {scope.settings.describe_version()}\n"
-              "# Secrets are never read; of the ConfigMaps only the mesh config is.\n")
-    document: dict[str, Any] = {"apiVersion": "v1", "kind": "List",
-                                "metadata": {"annotations": {CAPTURED_ANNOTATION: ",".join(captured)}},
-                                "items": items}
-    Path(path).write_text(header + yaml.safe_dump(document, sort_keys=False))
-    return len(items)
+    return ScanReport(tuple(sorted(reports, key=lambda r: (-r.count(Severity.ERROR), -r.count(Severity.WARNING),
+                                                           r.host))))

@@ -1,15 +1,13 @@
-"""A snapshot from the live cluster, in two parallel rounds.
+"""Executes a read plan against the live cluster and grows one snapshot.
 
-Round one reads what every host run needs and what does not depend on the host: Services and Istio
-configuration in all namespaces (small), namespaces, and the control plane's Deployment. Round two
-reads what only this host needs, narrowed on the server: the pods of its Services' selectors, their
-Endpoints by name, and the mesh ConfigMap. Listing all pods would cost seconds at 10k pods
-(PERF-FLOOR.md); listing the selected ones costs a tenth of one.
+The plan itself (which collections, in which rounds, narrowed by which selectors) is declared in
+run/readplan.py; this reader only connects, runs each round's LIST requests in parallel, keeps every
+collection's outcome for the report, and hands out the snapshot so far (built once per round).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,20 +21,11 @@ from kubectl_meshdoctor.cluster.fetch import (
     list_collections,
 )
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions, connect
-from kubectl_meshdoctor.cluster.resources import (
-    BY_KEY,
-    CITADEL_SELECTOR,
-    CONTROL_PLANE_SELECTOR,
-    DEFAULT_ROOT_NAMESPACE,
-    CollectionStatus,
-    State,
-)
+from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.errors import ClusterError
 from kubectl_meshdoctor.snapshot import objects as o
 from kubectl_meshdoctor.snapshot.model import Snapshot
 
-ROUND_ONE = ("services", "virtualservices", "destinationrules", "gateways", "serviceentries",
-             "peerauthentications", "policies", "meshpolicies")
 ProgressFn = Callable[[str], None]
 
 
@@ -52,6 +41,9 @@ class LiveReader:
     server_version: str = ""
     results: list[ListResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    requested: list[ListRequest] = field(default_factory=list)  # every LIST sent to the server
+    _cached: tuple[tuple[int, int, str], Snapshot] | None = field(default=None, repr=False)
+    _generation: int = 0  # bumped by every read, so the snapshot is rebuilt once per round
 
     @classmethod
     def open(cls, kube: KubeOptions, progress: ProgressFn = lambda _msg: None) -> LiveReader:
@@ -60,13 +52,11 @@ class LiveReader:
         conn = connect(kube)
         reader = cls(RawApi(conn.api_client, conn.timeout), conn.context, conn.namespace, progress)
         reader.start()
-        reader.read_round_one()
-        reader._fail_if_nothing_readable()
         if not reader.discovery or not reader.discovery.serves_istio():
             reader.notes.append("Istio is not installed in this cluster (no *.istio.io API): mesh checks skipped")
         return reader
 
-    def _fail_if_nothing_readable(self) -> None:
+    def fail_if_nothing_readable(self) -> None:
         states = [r.status.state for r in self.results]
         if states and all(s in (State.FORBIDDEN, State.NOT_SERVED) for s in states) and State.FORBIDDEN in states:
             raise ClusterError("forbidden: these credentials cannot list anything meshdoctor needs "
@@ -80,63 +70,29 @@ class LiveReader:
         self.server_version = o.as_str(check_access(self.api).get("gitVersion"))
         self.discovery = discover(self.api)
 
-    def read_round_one(self) -> None:
-        self.progress("reading services and Istio configuration")
-        requests = [ListRequest(key) for key in ROUND_ONE]
-        requests += [ListRequest("namespaces"), ListRequest("deployments", label_selector=CONTROL_PLANE_SELECTOR),
-                     ListRequest("deployments", label_selector=CITADEL_SELECTOR)]
+    def read(self, requests: list[ListRequest], progress: str = "", retry_forbidden_in: tuple[str, ...] = ()) -> None:
+        """One round: its LISTs in parallel. Collections forbidden cluster-wide are read again in
+        `retry_forbidden_in` (many on-call users may read only some namespaces)."""
+        if progress:
+            self.progress(progress)
+        self._generation += 1
         self._read(requests)
-        self._retry_forbidden_in(self.namespace, DEFAULT_ROOT_NAMESPACE)
-
-    def read_round_two(self, services: Iterable[tuple[str, str, dict[str, str]]],
-                       mesh_config: tuple[str, str], gateway_selectors: Iterable[str] = ()) -> None:
-        """services: (namespace, name, selector) of each Service behind the host; gateway_selectors: the
-        label selectors of the Gateways that route to it (their proxies may run in any namespace)."""
-        self.progress("reading the host's pods and endpoints")
-        requests = _gateway_pods(gateway_selectors)
-        for namespace, name, selector in services:
-            requests.append(ListRequest("endpoints", namespace, field_selector=f"metadata.name={name}"))
-            if selector:
-                requests.append(ListRequest("pods", namespace,
-                                            label_selector=",".join(f"{k}={v}" for k, v in sorted(selector.items()))))
-        cm_namespace, cm_name = mesh_config
-        requests.append(ListRequest("configmaps", cm_namespace, field_selector=f"metadata.name={cm_name}"))
-        self._read(requests)
-        if not any(r.resource == "gatewaypods" for r in requests):  # no gateway routes here: nothing to read
-            self.results.append(ListResult(ListRequest("gatewaypods"), CollectionStatus(
-                "gatewaypods", State.OK, "(no gateway routes to the host)")))
-
-    def read_clients(self, namespaces: Iterable[str], sample_pods: int) -> None:
-        """Round three of a host run: ConfigMaps (NGINX configs) in the client namespaces, and a sample
-        of their pods (a first page, not all: their sidecars' logs are evidence, not inventory)."""
-        requests = [ListRequest("appconfigmaps", ns) for ns in namespaces]
-        if sample_pods:
-            requests += [ListRequest("clientpods", ns, max_items=sample_pods) for ns in namespaces]
-        self._read(requests)
-
-    def read_pods_in(self, key: str, namespaces: Iterable[str], label_selector: str = "",
-                     why_none: str = "") -> None:
-        """All pods of a role in some namespaces; none to read is recorded as read (with why_none)."""
-        requests = [ListRequest(key, ns, label_selector=label_selector) for ns in dict.fromkeys(namespaces)]
-        self._read(requests)
-        if not requests:
-            self.record(CollectionStatus(key, State.OK, why_none))
+        if retry_forbidden_in:
+            self._retry_forbidden_in(*retry_forbidden_in)
 
     def record(self, status: CollectionStatus) -> None:
         """The outcome of something read outside a LIST (logs, port-forwards), reported the same way."""
+        self._generation += 1
         self.results.append(ListResult(ListRequest(status.resource), status))
 
-    def read_scope(self, namespace: str | None, mesh_config: tuple[str, str],
-                   gateway_selectors: Iterable[str]) -> None:
-        """For `scan` and `snapshot`: every Pod and Endpoints in the scope (one namespace, or all)."""
-        self.progress("reading pods and endpoints")
-        cm_namespace, cm_name = mesh_config
-        self._read([ListRequest("pods", namespace), ListRequest("endpoints", namespace),
-                    ListRequest("configmaps", cm_namespace, field_selector=f"metadata.name={cm_name}"),
-                    ListRequest("appconfigmaps", namespace), *_gateway_pods(gateway_selectors)])
-        self.record(CollectionStatus("nginxpods", State.OK, "(every pod in scope was read)"))
+    def snapshot(self, overlay: tuple[tuple[str, dict[str, Any]], ...] = (), mode: str = "live") -> Snapshot:
+        """The snapshot of everything read so far (with the overlay laid on it), built once per round."""
+        key = (self._generation, id(overlay), mode)
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, self._build(overlay, mode))
+        return self._cached[1]
 
-    def snapshot(self, overlay: Iterable[tuple[str, dict[str, Any]]] = (), mode: str = "live") -> Snapshot:
+    def _build(self, overlay: tuple[tuple[str, dict[str, Any]], ...], mode: str) -> Snapshot:
         statuses: dict[str, CollectionStatus] = {}
         objects: list[tuple[str, dict[str, Any]]] = []
         for result in self.results:
@@ -147,9 +103,17 @@ class LiveReader:
         objects.extend(overlay)
         return Snapshot.build(objects, statuses, mode, self.context, self.server_version)
 
+    def made(self) -> list[dict[str, Any]]:
+        """The LISTs made, for the benchmark's kubectl floor (bench/run.py)."""
+        return [{"resource": BY_KEY[r.resource].path_name, "group": BY_KEY[r.resource].group,
+                 "namespace": r.namespace, "labelSelector": r.label_selector, "fieldSelector": r.field_selector,
+                 "limit": r.max_items} for r in self.requested]
+
     def _read(self, requests: list[ListRequest]) -> None:
         assert self.discovery is not None, "start() first"
         for result in list_collections(self.api, self.discovery, requests):
+            if result.status.state != State.NOT_SERVED:
+                self.requested.append(result.request)
             if result.request.resource == "appconfigmaps":  # keep NGINX configs; drop other apps' settings unread
                 result.items = [cm for cm in result.items if _may_proxy(cm)]
             self.results.append(result)
@@ -164,9 +128,10 @@ class LiveReader:
             return
         self.results = [r for r in self.results if r not in forbidden]
         assert self.discovery is not None
-        retried = list_collections(self.api, self.discovery, [
-            ListRequest(r.request.resource, ns, r.request.label_selector, r.request.field_selector)
-            for r in forbidden for ns in dict.fromkeys(namespaces)])
+        again = [ListRequest(r.request.resource, ns, r.request.label_selector, r.request.field_selector)
+                 for r in forbidden for ns in dict.fromkeys(namespaces)]
+        retried = list_collections(self.api, self.discovery, again)
+        self.requested.extend(r.request for r in retried)
         for original in forbidden:
             key = original.request.resource
             readable = [r for r in retried if r.request.resource == key and r.status.ok]
@@ -179,8 +144,3 @@ class LiveReader:
 
 def _may_proxy(configmap: dict[str, Any]) -> bool:
     return any(isinstance(v, str) and "proxy_pass" in v for v in o.as_dict(configmap.get("data")).values())
-
-
-def _gateway_pods(selectors: Iterable[str]) -> list[ListRequest]:
-    """Gateway proxies may run in any namespace: one cluster-wide list per Gateway selector."""
-    return [ListRequest("gatewaypods", None, label_selector=sel) for sel in dict.fromkeys(selectors)]

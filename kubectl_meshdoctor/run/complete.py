@@ -1,4 +1,5 @@
-"""`kubectl_complete-meshdoctor`: kubectl (1.26+) runs it to complete `kubectl meshdoctor ...`.
+"""Completion: `kubectl_complete-meshdoctor` (kubectl 1.26+ runs it to complete `kubectl meshdoctor ...`)
+and typer's own shell completion of host names.
 
 kubectl passes the words after the plugin name (the last one being completed, maybe empty) and reads
 one candidate per line; a last line `:4` asks the shell not to fall back to file names. Host names
@@ -8,12 +9,10 @@ print an error or hang a shell.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 COMMANDS = ("host", "tls", "scan", "plan", "snapshot", "checks", "explain", "version")
 NO_FILES, FILES = ":4", ":0"
-TIMEOUT = (1.0, 1.5)
 
 
 def _flag(args: list[str], *names: str) -> str | None:
@@ -29,13 +28,14 @@ def _flag(args: list[str], *names: str) -> str | None:
 def cluster_names(args: list[str], what: str) -> list[str]:
     """Services of the namespace (short names, and name.namespace for the others), or namespaces."""
     try:
-        from kubectl_meshdoctor.cluster.api import RawApi
+        from kubectl_meshdoctor.cluster.api import RawApi, Timeouts
         from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions, connect
 
+        timeouts = Timeouts(1.0, 1.5, 1.5)
         conn = connect(KubeOptions(namespace=_flag(args, "-n", "--namespace"),
                                    kubeconfig=_flag(args, "--kubeconfig"), context=_flag(args, "--context"),
-                                   request_timeout=TIMEOUT))  # type: ignore[arg-type]
-        api = RawApi(conn.api_client, TIMEOUT)
+                                   request_timeout=timeouts))
+        api = RawApi(conn.api_client, timeouts)
         if what == "namespaces":
             return [i["metadata"]["name"] for i in api.get("/api/v1/namespaces").get("items", [])]
         items = api.get("/api/v1/services").get("items", [])
@@ -71,6 +71,8 @@ def candidates(args: list[str], app: Any) -> tuple[list[str], str]:
     return [], NO_FILES
 
 
-def main(app: Any) -> None:
-    found, directive = candidates(sys.argv[1:], app)
-    sys.stdout.write("".join(f"{c}\n" for c in found) + directive + "\n")
+def complete_host(ctx: Any, incomplete: str) -> list[str]:
+    """Host names from the cluster for typer's shell completion (silent and bounded, like kubectl's)."""
+    words = [w for k, v in (ctx.params or {}).items() if v and k in ("namespace", "kubeconfig", "context")
+             for w in (f"--{k}", str(v))]
+    return [n for n in cluster_names([*words, incomplete], "services") if n.startswith(incomplete)]

@@ -1,0 +1,34 @@
+"""The two scales every check result is read on: how bad a finding is, and how far a check got.
+
+Both are StrEnums so they compare and serialize as the words of the JSON contract, and Severity is
+ordered so that "at or above --fail-on" and "worst first" are one comparison, not a lookup table.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"      # traffic is failing or will fail now
+    WARNING = "warning"  # fails under likely conditions, or configuration is silently ignored
+    INFO = "info"        # worth knowing during triage
+
+    @property
+    def rank(self) -> int:
+        """0 for the worst: sorts errors first."""
+        return list(Severity).index(self)
+
+    def at_least(self, threshold: Severity) -> bool:
+        return self.rank <= threshold.rank
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"    # asked for, but its data could not be read: the run is incomplete
+    NOT_RUN = "not-run"    # not asked for (live-only offline, a probe without --probe) or without meaning here
+
+    @property
+    def answered(self) -> bool:
+        return self in (CheckStatus.PASSED, CheckStatus.FAILED)

@@ -1,0 +1,130 @@
+"""The commands: each parses its flags into a request, calls its use case in run/, and emits the
+document it gets back. Heavy imports (kubernetes, rich, yaml) happen inside, so `version` stays instant."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+
+from kubectl_meshdoctor.cli import flags as f
+from kubectl_meshdoctor.cli.flags import kube_command
+from kubectl_meshdoctor.errors import EXIT_CODES_HELP, ExitCode, UsageError
+
+
+def _finish(doc: Any, output: Any, fail_on: Any = None) -> ExitCode:
+    from kubectl_meshdoctor.report.emit import emit
+    from kubectl_meshdoctor.report.verdict import exit_code
+
+    emit(doc, output)
+    return exit_code(doc, fail_on) if fail_on is not None else ExitCode.OK
+
+
+def _setup(doc_type: str, output: str, no_color: bool, fail_on: str = "error") -> tuple[Any, Any]:
+    """-o and --fail-on checked before anything is read."""
+    from kubectl_meshdoctor.report import docs, model
+    from kubectl_meshdoctor.report.emit import parse_output
+    from kubectl_meshdoctor.report.verdict import FailOn
+
+    if fail_on not in list(FailOn):
+        raise UsageError(f"--fail-on must be one of {', '.join(FailOn)}")
+    kind = getattr(docs, doc_type, None) or getattr(model, doc_type)
+    return parse_output(output, kind, no_color or bool(os.environ.get("NO_COLOR"))), FailOn(fail_on)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(epilog=EXIT_CODES_HELP)
+    @kube_command
+    def host(kube: Any, host: f.Host, filename: f.Files = None, offline: f.Offline = False, output: f.Output = "text",
+             fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False, cluster_domain: f.Domain = "cluster.local",
+             suppress: f.Suppress = None, no_logs: f.NoLogs = False, since: f.Since = "15m",
+             log_bytes: f.LogBytes = 512 * 1024, probe: f.Probe = False,
+             client_namespace: f.ClientNs = None) -> ExitCode:
+        """Diagnose traffic to one host: routing, TLS, subsets, ingress, workload, HTTP/1.0 and long-lived TCP
+        problems, each with the objects involved and the fix. Live runs also read the proxies' logs."""
+        from kubectl_meshdoctor.run.host import HostRequest, diagnose_host, evidence_options
+
+        out, threshold = _setup("Report", output, no_color, fail_on)
+        evidence = evidence_options(no_logs, since, log_bytes, probe, client_namespace or ())
+        request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, (), tuple(suppress or ()), evidence)
+        return _finish(diagnose_host(request, kube, out.no_color), out, threshold)
+
+    @app.command(epilog=EXIT_CODES_HELP)
+    @kube_command
+    def tls(kube: Any, host: f.Host, filename: f.Files = None, offline: f.Offline = False, output: f.Output = "text",
+            fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False,
+            cluster_domain: f.Domain = "cluster.local") -> ExitCode:
+        """Client TLS against server mTLS for every client namespace, port and subset of a host (what
+        `istioctl authn tls-check` showed, for Istio 1.0 to today), with the conflicts explained."""
+        from kubectl_meshdoctor.run.host import HostRequest, diagnose_tls
+
+        out, threshold = _setup("TlsReport", output, no_color, fail_on)
+        request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, ("tls",))
+        return _finish(diagnose_tls(request, kube, out.no_color), out, threshold)
+
+    @app.command(epilog=EXIT_CODES_HELP)
+    @kube_command
+    def plan(kube: Any, filename: f.Files = None,
+             base: Annotated[list[str] | None, typer.Option("--base", help="With --offline: the files of the world "
+                                                                           "the change lands on.")] = None,
+             offline: f.Offline = False,
+             write_dir: Annotated[str | None, typer.Option("--write-dir", help="Write one file per step here.")] = None,
+             output: f.Output = "text", fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False,
+             cluster_domain: f.Domain = "cluster.local") -> ExitCode:
+        """The safe order to apply a change of DestinationRules and VirtualServices (make-before-break), and
+        what applying it in one go would break. Applies nothing."""
+        from kubectl_meshdoctor.run.plan import make_plan
+
+        out, threshold = _setup("PlanReport", output, no_color, fail_on)
+        doc = make_plan(list(filename or ()), list(base or ()), offline, kube, write_dir, cluster_domain)
+        return _finish(doc, out, threshold)
+
+    @app.command(epilog=EXIT_CODES_HELP)
+    @kube_command
+    def scan(kube: Any, all_namespaces: f.AllNamespaces = False, filename: f.Files = None, offline: f.Offline = False,
+             output: f.Output = "text", fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False,
+             cluster_domain: f.Domain = "cluster.local", suppress: f.Suppress = None) -> ExitCode:
+        """Every host in a namespace (or with -A, the cluster) through the host checks, worst first, from one
+        read of the cluster: for when you do not know yet which host is broken."""
+        from kubectl_meshdoctor.run.scope import ScanRequest, scan_scope
+
+        out, threshold = _setup("ScanReport", output, no_color, fail_on)
+        request = ScanRequest(all_namespaces, tuple(filename or ()), offline, cluster_domain, tuple(suppress or ()))
+        return _finish(scan_scope(request, kube, out.no_color), out, threshold)
+
+    @app.command()
+    @kube_command
+    def snapshot(kube: Any, output: Annotated[str, typer.Option("-o", "--output", help="The file to write.")],
+                 all_namespaces: f.AllNamespaces = False, cluster_domain: f.Domain = "cluster.local") -> ExitCode:
+        """Save what meshdoctor reads (never Secrets) as one YAML file, for a post-mortem or `--offline -f`."""
+        from kubectl_meshdoctor.run.dump import dump
+
+        dump(kube, all_namespaces, output, cluster_domain)
+        return ExitCode.OK
+
+    @app.command(name="checks")
+    @kube_command
+    def list_checks(kube: Any, output: f.Output = "text", no_color: f.NoColor = False) -> ExitCode:
+        """The findings catalogue: every code, its id, family, severity, and whether it needs a live cluster."""
+        from kubectl_meshdoctor.run.info import catalogue
+
+        return _finish(catalogue(), _setup("Catalogue", output, no_color)[0])
+
+    @app.command()
+    @kube_command
+    def explain(kube: Any, code: Annotated[str, typer.Argument(help="A code (MD201) or an id (tls-conflict).")],
+                output: f.Output = "text") -> ExitCode:
+        """What a finding means, why it breaks traffic, and how to fix it."""
+        from kubectl_meshdoctor.run.info import explanation
+
+        doc = explanation(code)
+        return _finish(doc, _setup("Explanation", output, False)[0])
+
+    @app.command()
+    @kube_command
+    def version(kube: Any, output: f.Output = "text") -> ExitCode:
+        """Print the plugin's version (no cluster needed)."""
+        from kubectl_meshdoctor.run.info import version as version_doc
+
+        return _finish(version_doc(), _setup("Version", output, False)[0])

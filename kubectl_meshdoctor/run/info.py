@@ -1,0 +1,29 @@
+"""`checks`, `explain` and `version`: what the plugin knows, no cluster needed."""
+
+from __future__ import annotations
+
+import difflib
+
+from kubectl_meshdoctor import __version__
+from kubectl_meshdoctor.checks.catalogue import BY_CODE, BY_ID, CATALOGUE, lookup
+from kubectl_meshdoctor.checks.registry import IMPLEMENTED
+from kubectl_meshdoctor.errors import UsageError
+from kubectl_meshdoctor.report.docs import Catalogue, Explanation, Version
+
+
+def catalogue() -> Catalogue:
+    return Catalogue(CATALOGUE, IMPLEMENTED)
+
+
+def explanation(code: str) -> Explanation:
+    entry = lookup(code)
+    if entry is None:
+        close = difflib.get_close_matches(code.lower(), list(BY_ID), n=3) or \
+            difflib.get_close_matches(code.upper(), list(BY_CODE), n=3)
+        raise UsageError(f"unknown check {code!r}" + (f"; did you mean {' or '.join(close)}?" if close else
+                                                       "; `kubectl meshdoctor checks` lists them all"))
+    return Explanation(entry)
+
+
+def version() -> Version:
+    return Version(__version__)

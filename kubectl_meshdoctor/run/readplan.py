@@ -1,0 +1,193 @@
+"""The read plan: what a run lists from the API server, declared as rounds.
+
+A round is a pure function from what has been read so far (the snapshot, the asked-for host, the
+options) to LIST requests, each tagged with the collections it serves. The checks a command selects
+prune the plan: a request is made only when one of the collections it serves is needed by a selected
+check, or by the model every check stands on (services and Istio configuration, the control plane,
+the mesh config). So `tls` lists no client ConfigMaps and reads no logs, and the benchmark's kubectl
+floor is derived from the requests a run actually made (MESHDOCTOR_STATS), not from a second list.
+
+Rounds for `host` (each depends on the one before):
+  1. configuration: Services, Istio configuration, Namespaces, the control plane's Deployments
+  2. the host: its pods by its Services' selectors, their Endpoints by name, the mesh ConfigMap, the
+     proxies of the Gateways routing to it (any namespace, by the Gateways' selectors)
+  3. its callers: ConfigMaps (NGINX configs) and a page of pods in the client namespaces
+  4. the pods that mount an NGINX config aimed at the host, and istiod's pods when probing
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from kubectl_meshdoctor.checks.base import Check
+from kubectl_meshdoctor.cluster.fetch import ListRequest
+from kubectl_meshdoctor.cluster.resources import (
+    CITADEL_SELECTOR,
+    CONTROL_PLANE_SELECTOR,
+    DEFAULT_ROOT_NAMESPACE,
+    CollectionStatus,
+    State,
+)
+from kubectl_meshdoctor.mesh import nginx
+from kubectl_meshdoctor.mesh.settings import mesh_config_ref, read_mesh_settings
+from kubectl_meshdoctor.mesh.target import Target, resolve_target, target_services
+from kubectl_meshdoctor.mesh.views import RoutingModel, build_model
+from kubectl_meshdoctor.mesh.workloads import label_selector_string, selecting_gateways, service_selector
+from kubectl_meshdoctor.snapshot import Snapshot
+from kubectl_meshdoctor.snapshot import objects as o
+
+CONFIGURATION = ("services", "virtualservices", "destinationrules", "gateways", "serviceentries",
+                 "peerauthentications", "policies", "meshpolicies")
+# What the model reads whatever the checks: host resolution, visibility, settings and version.
+MODEL = frozenset({*CONFIGURATION, "namespaces", "deployments", "configmaps"})
+CLIENT_POD_SAMPLE = 100  # pods listed per client namespace (one page), to pick client sidecars from
+
+
+@dataclass(frozen=True)
+class Read:
+    """One planned LIST, or (request None) a collection with nothing to list, recorded as read."""
+
+    collection: str
+    serves: frozenset[str]
+    request: ListRequest | None = None
+    nothing_because: str = ""
+
+    @classmethod
+    def list(cls, request: ListRequest, *serves: str) -> Read:
+        return cls(request.resource, frozenset(serves or (request.resource,)), request)
+
+    @classmethod
+    def nothing(cls, collection: str, why: str, *serves: str) -> Read:
+        return cls(collection, frozenset(serves or (collection,)), None, why)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a round may look at: the snapshot so far and what the user asked."""
+
+    snapshot: Snapshot
+    namespace: str                 # the user's namespace (-n, else the context's)
+    host: str = ""                 # `host` and `tls` only
+    domain: str = "cluster.local"
+    scope: str | None = None       # `scan`/`snapshot`: one namespace, or None for all
+    client_namespaces: tuple[str, ...] = ()  # --client-namespace
+    probe: bool = False
+
+    @property
+    def target(self) -> Target:
+        return resolve_target(self.snapshot, self.host, self.namespace, self.domain)
+
+    def routing(self, target: Target) -> RoutingModel:
+        return build_model(self.snapshot, read_mesh_settings(self.snapshot, self.domain), target)
+
+
+Round = Callable[[Seen], list[Read]]
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    rounds: tuple[tuple[str, Round], ...]  # (progress message, round)
+    needed: frozenset[str] = field(default_factory=frozenset)
+
+    def reads(self, round_: Round, seen: Seen) -> list[Read]:
+        return [r for r in round_(seen) if r.serves & self.needed]
+
+
+def needed_by(checks: Iterable[Check], logs: bool, probe: bool) -> frozenset[str]:
+    """The collections a run reads: the model's, and what the selected checks need or use; logs and
+    port-forwards only when asked for."""
+    wanted = set(MODEL)
+    for chk in checks:
+        wanted |= chk.collections | set(chk.uses)
+    if not logs:
+        wanted.discard("podlogs")
+    if not probe:
+        wanted -= {"portforward", "istiodpods"}
+    return frozenset(wanted)
+
+
+def configuration(seen: Seen) -> list[Read]:
+    return [*(Read.list(ListRequest(key)) for key in CONFIGURATION), Read.list(ListRequest("namespaces")),
+            Read.list(ListRequest("deployments", label_selector=CONTROL_PLANE_SELECTOR)),
+            Read.list(ListRequest("deployments", label_selector=CITADEL_SELECTOR))]
+
+
+def _mesh_config(snapshot: Snapshot) -> Read:
+    namespace, name = mesh_config_ref(snapshot)
+    return Read.list(ListRequest("configmaps", namespace, field_selector=f"metadata.name={name}"))
+
+
+def _gateway_proxies(snapshot: Snapshot, gateways: tuple[str, ...], why_none: str) -> list[Read]:
+    """Gateway proxies may run in any namespace: one cluster-wide list per Gateway selector."""
+    selectors = dict.fromkeys(label_selector_string(service_selector(gw)) for _, gw in
+                              selecting_gateways(snapshot, gateways))
+    if not selectors:
+        return [Read.nothing("gatewaypods", why_none, "gatewaypods", "podlogs")]
+    return [Read.list(ListRequest("gatewaypods", None, label_selector=s), "gatewaypods", "podlogs") for s in selectors]
+
+
+def host_workloads(seen: Seen) -> list[Read]:
+    target = seen.target
+    reads = _gateway_proxies(seen.snapshot, seen.routing(target).gateways, "(no gateway routes to the host)")
+    for ref in target.services:
+        svc = seen.snapshot.get("services", ref.namespace, ref.name)
+        reads.append(Read.list(ListRequest("endpoints", ref.namespace, field_selector=f"metadata.name={ref.name}")))
+        selector = service_selector(svc) if svc else {}
+        if selector:
+            reads.append(Read.list(ListRequest("pods", ref.namespace, label_selector=label_selector_string(selector)),
+                                   "pods", "podlogs"))
+    return [*reads, _mesh_config(seen.snapshot)]
+
+
+def clients(seen: Seen) -> list[Read]:
+    """ConfigMaps that may hold NGINX configs, and a sample of pods whose sidecars' logs show the
+    outbound side, in the namespaces that likely call the host."""
+    target = seen.target
+    namespaces = seen.routing(target).client_namespaces(seen.namespace, seen.client_namespaces)
+    return [*(Read.list(ListRequest("appconfigmaps", ns)) for ns in namespaces),
+            *(Read.list(ListRequest("clientpods", ns, max_items=CLIENT_POD_SAMPLE), "podlogs") for ns in namespaces)]
+
+
+def nginx_and_istiod(seen: Seen) -> list[Read]:
+    target = seen.target
+    settings = read_mesh_settings(seen.snapshot, seen.domain)
+    services = target_services(seen.snapshot, target)
+    hits = dict.fromkeys(o.namespace(cm) for cm in seen.snapshot.all("configmaps")
+                         if nginx.http10_hits(cm, target.host, services, seen.domain))
+    reads = [Read.list(ListRequest("nginxpods", ns)) for ns in hits] or [
+        Read.nothing("nginxpods", "(no NGINX config proxies to the host)")]
+    cp = settings.control_plane
+    reads.append(Read.list(ListRequest("istiodpods", cp.namespace if cp else settings.root_namespace,
+                                       label_selector=CONTROL_PLANE_SELECTOR)))
+    return reads
+
+
+def scope_workloads(seen: Seen) -> list[Read]:
+    """`scan` and `snapshot`: every Pod and Endpoints in the scope (one namespace, or all)."""
+    gateways = tuple(f"{o.namespace(g)}/{o.name(g)}" for g in seen.snapshot.all("gateways"))
+    return [Read.list(ListRequest("pods", seen.scope), "pods", "podlogs"),
+            Read.list(ListRequest("endpoints", seen.scope)), _mesh_config(seen.snapshot),
+            Read.list(ListRequest("appconfigmaps", seen.scope)),
+            *_gateway_proxies(seen.snapshot, gateways, "(no Gateway selects proxies)"),
+            Read.nothing("nginxpods", "(every pod in scope was read)")]
+
+
+HOST_ROUNDS: tuple[tuple[str, Round], ...] = (
+    ("reading services and Istio configuration", configuration),
+    ("reading the host's pods and endpoints", host_workloads),
+    ("reading the client namespaces", clients),
+    ("reading NGINX and istiod pods", nginx_and_istiod),
+)
+SCOPE_ROUNDS: tuple[tuple[str, Round], ...] = (
+    ("reading services and Istio configuration", configuration),
+    ("reading pods and endpoints", scope_workloads),
+)
+
+
+def recorded(read: Read) -> CollectionStatus:
+    """A collection with nothing to list is read, and empty."""
+    return CollectionStatus(read.collection, State.OK, read.nothing_because)
+
+
+RETRY_NAMESPACES = (DEFAULT_ROOT_NAMESPACE,)
