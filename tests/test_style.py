@@ -20,3 +20,9 @@ def test_ruff_is_clean():
     result = subprocess.run([ruff, "check", *paths], cwd=ROOT,
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_is_clean_on_the_core_layers():
+    """snapshot/, mesh/, checks/ and run/ (pyproject's [tool.mypy] files) type-check under --strict."""
+    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

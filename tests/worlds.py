@@ -7,7 +7,9 @@ test, so both walk the same worlds.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from kubectl_meshdoctor.checks.catalogue import CATALOGUE
 from tests.conftest import BASE, EXAMPLES, SCENARIOS
 
 GROUND_NAMES = {"base.yaml", "ground.yaml", "ground-1.4.yaml", "ground-current.yaml", "services.yaml", "reviews.yaml",
@@ -41,3 +43,18 @@ EXAMPLE_WORLDS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
 
 def world_id(path: Path) -> str:
     return f"{path.parent.name}/{path.stem}"
+
+
+LIVE_ONLY = {e.code for e in CATALOGUE if e.live}  # logs, probes, restarts: not in files
+ANSWERED = ("passed", "failed")
+
+
+def findings_by_host(doc: dict[str, Any], other: dict[str, Any]) -> dict[str, set[tuple[Any, ...]]]:
+    """Findings per host of a `scan -o json`, of the checks both runs answered."""
+    answered_elsewhere = {(r["target"]["host"], c["code"]) for r in other["reports"] for c in r["checks"]
+                          if c["status"] in ANSWERED}
+    return {r["target"]["host"]: {(f["code"], f["port"], f["subset"], f["clientNamespace"],
+                                   tuple(sorted((x["kind"], x["namespace"], x["name"]) for x in f["resources"])))
+                                  for f in r["findings"] if f["code"] not in LIVE_ONLY
+                                  and (r["target"]["host"], f["code"]) in answered_elsewhere}
+            for r in doc["reports"] if r["target"]["host"] != "kubernetes.default.svc.cluster.local"}

@@ -17,6 +17,12 @@ class ResourceRef:
     name: str
     role: str = ""
 
+    @classmethod
+    def at(cls, kind: str, ref: str, role: str = "") -> ResourceRef:
+        """From `namespace/name` (or a bare name, cluster-scoped)."""
+        namespace, _, name = ref.rpartition("/")
+        return cls(kind, namespace, name, role)
+
     def label(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
 

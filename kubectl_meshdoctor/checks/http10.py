@@ -192,7 +192,7 @@ def http10_rejected(ctx: CheckContext) -> list[Problem]:
         findings.append(Problem(
             f"{seen.count} HTTP/1.0 request(s) rejected with 426 Upgrade Required {direction} ({receivers}, "
             f"last {ctx.evidence.since}); sample: {accesslog.shorten(seen.sample, 160)}",
-            ctx.target.host, tuple(ResourceRef("Pod", *p.split("/", 1), f"rejects HTTP/1.0 ({seen.direction})")
+            ctx.target.host, tuple(ResourceRef.at("Pod", p, f"rejects HTTP/1.0 ({seen.direction})")
                                    for p in seen.pods),
             {"pods": list(seen.pods), "direction": seen.direction, "count": seen.count, "first": seen.first,
              "last": seen.last, "sample": seen.sample},

@@ -108,7 +108,7 @@ def host_not_on_gateway(ctx: CheckContext) -> list[Problem]:
             findings.append(Problem(f"VirtualService {vss.vs_ref(vs)} declares host {host} on Gateway {ref}, whose "
                 f"servers do not serve it (hosts: {listed}); the gateway ignores this VirtualService for that host",
                 ctx.target.host,
-                (_vs_ref(vs, "host not served"), ResourceRef("Gateway", *ref.split("/"), "gateway")),
+                (_vs_ref(vs, "host not served"), ResourceRef.at("Gateway", ref, "gateway")),
                 {"gateway": ref, "host": host, "gatewayHosts": [f"{ns}/{h}" for ns, h in servers]},
                 (f"Add {host} to a server of Gateway {ref} (or `{o.namespace(vs)}/{host}`), or correct the host in "
                  f"{vss.vs_ref(vs)}.",)))
@@ -136,7 +136,7 @@ def gateway_selects_no_pods(ctx: CheckContext) -> list[Problem]:
         text = ",".join(f"{k}={v}" for k, v in selector.items())
         findings.append(Problem(f"Gateway {ref} selects pods labelled {text}, and no pod in the cluster has these "
             "labels: no proxy serves this gateway, so its hosts are not reachable from outside", ctx.target.host,
-            (ResourceRef("Gateway", *ref.split("/"), "selects no pods"),), {"gateway": ref, "selector": selector},
+            (ResourceRef.at("Gateway", ref, "selects no pods"),), {"gateway": ref, "selector": selector},
             (f"Compare with the ingress gateway pods' labels: `kubectl get pods -A -l {text}` finds none; "
              "`kubectl get pods -A -l istio=ingressgateway --show-labels` shows the usual ones.",
              "Fix the Gateway's selector, or deploy the gateway it names.")))

@@ -38,8 +38,9 @@ def _server_first(number: Any, target: Any, pods: list[dict[str, Any]]) -> str |
             container = o.as_dict(container)
             ports = [o.as_dict(p).get("containerPort") for p in o.as_list(container.get("ports"))]
             image = o.as_str(container.get("image"))
-            if (target in ports or not ports) and SERVER_FIRST_IMAGES.search(image.rpartition("/")[2]):
-                return f"{SERVER_FIRST_IMAGES.search(image.rpartition('/')[2])[1]} (image {image})"
+            found = SERVER_FIRST_IMAGES.search(image.rpartition("/")[2])
+            if (target in ports or not ports) and found:
+                return f"{found[1]} (image {image})"
     return None
 
 

@@ -7,6 +7,7 @@ where it happens, so the fix can be written without reading Istio's source.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
@@ -141,8 +142,8 @@ def vs_unreachable_rule(ctx: CheckContext) -> list[Problem]:
             stop, later = vss.unreachable_rules(vs, gateway, model.domain)
             if stop is not None and later:
                 by_outcome[(stop.rule, tuple(later))].append(gateway)
-        for (stop_rule, later), gateways in by_outcome.items():
-            dead = ", ".join(_rule(k) for k in later)
+        for (stop_rule, never), gateways in by_outcome.items():
+            dead = ", ".join(_rule(k) for k in never)
             scope = "" if gateways == list(vss.vs_gateways(vs)) else f" for {', '.join(gateways)}"
             message = (f"In VirtualService {vss.vs_ref(vs)}, {dead} can never match{scope}: {_rule(stop_rule)} "
                        "catches every request and Istio stops generating routes there")
@@ -250,7 +251,7 @@ def dr_shadowed(ctx: CheckContext) -> list[Problem]:
                        "Or copy the subsets and settings they need into the DestinationRule they do use.")
         shadows = {drs.dr_ref(r) for v, _ in unused if (f := model.dr_lookup(v)).merged for r in f.merged.rules}
         findings.append(Problem(message, model.host,
-            (_dr(rule, "unused"), *(ResourceRef("DestinationRule", *ref.split("/"), "used instead")
+            (_dr(rule, "unused"), *(ResourceRef.at("DestinationRule", ref, "used instead")
                                     for ref in sorted(shadows))),
             {"destinationRule": drs.dr_ref(rule), "unusedBy": {v.namespace: why for v, why in unused},
              "usedBy": users},
@@ -292,7 +293,7 @@ def _service_exists(ctx: CheckContext, fqdn: str) -> bool:
     return parsed is not None and ctx.snapshot.get("services", parsed.namespace, parsed.name) is not None
 
 
-def _host_mentions(model: Any):
+def _host_mentions(model: Any) -> Iterator[tuple[dict[str, Any], str, str, str]]:
     """(object, kind, host as written, where) for every host a VirtualService or DestinationRule names."""
     for vs in model.virtual_services:
         for h in o.as_list(o.spec(vs).get("hosts")):
@@ -310,7 +311,7 @@ def _host_mentions(model: Any):
             yield dr, "DestinationRule", h, "host"
 
 
-def _meant_service(spelled: str, wanted: set[str], domain: str, declaring: list[dict[str, Any]],
+def _meant_service(spelled: str, wanted: set[str], domain: str, declaring: Sequence[dict[str, Any]],
                    obj: dict[str, Any]) -> str | None:
     """The Service FQDN a dotted non-FQDN name was meant to be: one of the host's Services, or, inside
     the VirtualServices that serve the host, any `name.ns[.svc]` that completes to an FQDN."""

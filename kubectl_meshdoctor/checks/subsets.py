@@ -71,8 +71,8 @@ def subset_not_defined(ctx: CheckContext) -> list[Problem]:
                        "Or remove the subset from the route until the DestinationRule exists.")
         resources = [ResourceRef("VirtualService", o.namespace(r.vs), o.name(r.vs), "routes to the subset")
                      for r, _ in members]
-        resources += [ResourceRef("DestinationRule", *ref.split("/"), "used, lacks the subset") for ref in rules]
-        resources += [ResourceRef("DestinationRule", *ref.split("/"), "defines it, not used") for ref in elsewhere]
+        resources += [ResourceRef.at("DestinationRule", ref, "used, lacks the subset") for ref in rules]
+        resources += [ResourceRef.at("DestinationRule", ref, "defines it, not used") for ref in elsewhere]
         findings.append(Problem(message, ctx.target.host, tuple(dict.fromkeys(resources)),
             {"subset": subset, "clientNamespaces": clients, "routes": origins, "destinationRule": list(rules),
              "definedElsewhere": elsewhere, "envoyCluster": _cluster_name(ctx, routed),

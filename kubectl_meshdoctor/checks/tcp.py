@@ -127,7 +127,7 @@ def sidecar_restarts(ctx: CheckContext) -> list[Problem]:
                      "bootstrap changes; each one drops long-lived connections after the drain.")
     return [Problem(f"Sidecars on the path to {ctx.target.host} restarted, cutting every "
                     "connection through them: " + "; ".join(says(n, e) for n, e in restarted.items()),
-                    ctx.target.host, tuple(ResourceRef("Pod", *n.split("/", 1), "sidecar restarted")
+                    ctx.target.host, tuple(ResourceRef.at("Pod", n, "sidecar restarted")
                                            for n in restarted),
                     {"pods": restarted}, tuple(steps))]
 

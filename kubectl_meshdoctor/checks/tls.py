@@ -8,6 +8,7 @@ conflict names the objects that decided both sides.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
@@ -39,7 +40,8 @@ def _resources(row: tls.TlsRow, endpoints: tuple[tls.Endpoint, ...]) -> list[Res
     return [ResourceRef(k, ns, n, role) for (k, ns, n), role in out.items()]
 
 
-def _group(rows: list[tls.TlsRow], wanted) -> dict[tuple[Any, ...], list[tuple[tls.TlsRow, tuple[tls.Endpoint, ...]]]]:
+def _group(rows: list[tls.TlsRow], wanted: Callable[[tls.TlsRow, tls.Endpoint], bool],
+           ) -> dict[tuple[Any, ...], list[tuple[tls.TlsRow, tuple[tls.Endpoint, ...]]]]:
     """Conflicting rows grouped by what decided them, so one cause gives one finding."""
     groups: dict[tuple[Any, ...], list[tuple[tls.TlsRow, tuple[tls.Endpoint, ...]]]] = defaultdict(list)
     for row in rows:

@@ -87,7 +87,7 @@ def _why_no_sidecar(pod: dict[str, Any], ns: str, injection: str | None) -> str:
         return "hostNetwork pods are never injected"
     if w.has_sidecar(pod):
         return f"the istio-proxy sidecar is not ready ({w.sidecar_not_ready(pod)})"
-    for source in (o.annotations(pod), o.labels(pod)):
+    for source in (o.annotations_of(pod), o.labels(pod)):
         if source.get("sidecar.istio.io/inject", "").lower() == "false":
             return "injection disabled by sidecar.istio.io/inject=false"
     if injection == "disabled":

@@ -3,34 +3,21 @@ document it gets back. Heavy imports (kubernetes, rich, yaml) happen inside, so 
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
 
 from kubectl_meshdoctor.cli import flags as f
 from kubectl_meshdoctor.cli.flags import kube_command
-from kubectl_meshdoctor.errors import EXIT_CODES_HELP, ExitCode, UsageError
+from kubectl_meshdoctor.errors import EXIT_CODES_HELP, ExitCode
 
 
-def _finish(doc: Any, output: Any, fail_on: Any = None) -> ExitCode:
-    from kubectl_meshdoctor.report.emit import emit
-    from kubectl_meshdoctor.report.verdict import exit_code
+def _emit() -> Any:
+    """report.emit, imported when a command runs (not at startup): prepare() checks -o and --fail-on
+    before anything is read, finish() prints the document and gives its exit code."""
+    from kubectl_meshdoctor.report import emit
 
-    emit(doc, output)
-    return exit_code(doc, fail_on) if fail_on is not None else ExitCode.OK
-
-
-def _setup(doc_type: str, output: str, no_color: bool, fail_on: str = "error") -> tuple[Any, Any]:
-    """-o and --fail-on checked before anything is read."""
-    from kubectl_meshdoctor.report import docs, model
-    from kubectl_meshdoctor.report.emit import parse_output
-    from kubectl_meshdoctor.report.verdict import FailOn
-
-    if fail_on not in list(FailOn):
-        raise UsageError(f"--fail-on must be one of {', '.join(FailOn)}")
-    kind = getattr(docs, doc_type, None) or getattr(model, doc_type)
-    return parse_output(output, kind, no_color or bool(os.environ.get("NO_COLOR"))), FailOn(fail_on)
+    return emit
 
 
 def register(app: typer.Typer) -> None:
@@ -45,10 +32,10 @@ def register(app: typer.Typer) -> None:
         problems, each with the objects involved and the fix. Live runs also read the proxies' logs."""
         from kubectl_meshdoctor.run.host import HostRequest, diagnose_host, evidence_options
 
-        out, threshold = _setup("Report", output, no_color, fail_on)
+        out, threshold = _emit().prepare("Report", output, no_color, fail_on)
         evidence = evidence_options(no_logs, since, log_bytes, probe, client_namespace or ())
         request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, (), tuple(suppress or ()), evidence)
-        return _finish(diagnose_host(request, kube, out.no_color), out, threshold)
+        return _emit().finish(diagnose_host(request, kube, out.no_color), out, threshold)
 
     @app.command(epilog=EXIT_CODES_HELP)
     @kube_command
@@ -59,9 +46,9 @@ def register(app: typer.Typer) -> None:
         `istioctl authn tls-check` showed, for Istio 1.0 to today), with the conflicts explained."""
         from kubectl_meshdoctor.run.host import HostRequest, diagnose_tls
 
-        out, threshold = _setup("TlsReport", output, no_color, fail_on)
+        out, threshold = _emit().prepare("TlsReport", output, no_color, fail_on)
         request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, ("tls",))
-        return _finish(diagnose_tls(request, kube, out.no_color), out, threshold)
+        return _emit().finish(diagnose_tls(request, kube, out.no_color), out, threshold)
 
     @app.command(epilog=EXIT_CODES_HELP)
     @kube_command
@@ -76,9 +63,9 @@ def register(app: typer.Typer) -> None:
         what applying it in one go would break. Applies nothing."""
         from kubectl_meshdoctor.run.plan import make_plan
 
-        out, threshold = _setup("PlanReport", output, no_color, fail_on)
+        out, threshold = _emit().prepare("PlanReport", output, no_color, fail_on)
         doc = make_plan(list(filename or ()), list(base or ()), offline, kube, write_dir, cluster_domain)
-        return _finish(doc, out, threshold)
+        return _emit().finish(doc, out, threshold)
 
     @app.command(epilog=EXIT_CODES_HELP)
     @kube_command
@@ -89,9 +76,9 @@ def register(app: typer.Typer) -> None:
         read of the cluster: for when you do not know yet which host is broken."""
         from kubectl_meshdoctor.run.scope import ScanRequest, scan_scope
 
-        out, threshold = _setup("ScanReport", output, no_color, fail_on)
+        out, threshold = _emit().prepare("ScanReport", output, no_color, fail_on)
         request = ScanRequest(all_namespaces, tuple(filename or ()), offline, cluster_domain, tuple(suppress or ()))
-        return _finish(scan_scope(request, kube, out.no_color), out, threshold)
+        return _emit().finish(scan_scope(request, kube, out.no_color), out, threshold)
 
     @app.command()
     @kube_command
@@ -109,7 +96,7 @@ def register(app: typer.Typer) -> None:
         """The findings catalogue: every code, its id, family, severity, and whether it needs a live cluster."""
         from kubectl_meshdoctor.run.info import catalogue
 
-        return _finish(catalogue(), _setup("Catalogue", output, no_color)[0])
+        return _emit().finish(catalogue(), _emit().prepare("Catalogue", output, no_color)[0])
 
     @app.command()
     @kube_command
@@ -118,8 +105,7 @@ def register(app: typer.Typer) -> None:
         """What a finding means, why it breaks traffic, and how to fix it."""
         from kubectl_meshdoctor.run.info import explanation
 
-        doc = explanation(code)
-        return _finish(doc, _setup("Explanation", output, False)[0])
+        return _emit().finish(explanation(code), _emit().prepare("Explanation", output, False)[0])
 
     @app.command()
     @kube_command
@@ -127,4 +113,4 @@ def register(app: typer.Typer) -> None:
         """Print the plugin's version (no cluster needed)."""
         from kubectl_meshdoctor.run.info import version as version_doc
 
-        return _finish(version_doc(), _setup("Version", output, False)[0])
+        return _emit().finish(version_doc(), _emit().prepare("Version", output, False)[0])

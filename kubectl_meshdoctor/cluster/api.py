@@ -71,7 +71,8 @@ class RawApi:
     def get(self, path: str, query: dict[str, str | int] | None = None) -> dict[str, Any]:
         body = self.get_bytes(path, query, "application/json")
         try:
-            return json.loads(body)
+            doc: dict[str, Any] = json.loads(body)
+            return doc
         except ValueError as exc:
             raise ApiStatusError(200, "invalid response from the API server (not JSON)") from exc
 
@@ -179,7 +180,7 @@ def _tls_reason(text: str) -> str:
 
 def _root_cause(exc: BaseException) -> str:
     """urllib3 wraps the real reason (refused, timed out, certificate) several levels deep."""
-    reason: BaseException | None = exc
+    reason: Any = exc
     while getattr(reason, "reason", None) is not None and reason is not reason.reason:
         reason = reason.reason
     text = str(reason)

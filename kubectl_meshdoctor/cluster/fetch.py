@@ -112,7 +112,7 @@ def _paginate(api: RawApi, path: str, request: ListRequest) -> list[dict[str, An
     restarted = False
     while True:
         limit = min(PAGE_SIZE, request.max_items) if request.max_items else PAGE_SIZE
-        query = {"limit": limit, "continue": token, "labelSelector": request.label_selector,
+        query: dict[str, str | int] = {"limit": limit, "continue": token, "labelSelector": request.label_selector,
                  "fieldSelector": request.field_selector}
         try:
             page = api.get(path, query)

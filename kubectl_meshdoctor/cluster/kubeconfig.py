@@ -132,7 +132,7 @@ def connect(opts: KubeOptions, environ: os._Environ[str] | dict[str, str] | None
     return Connection(client, context, opts.namespace or namespace, opts.request_timeout, user_label)
 
 
-def _load_kubeconfig(paths: list[Path], opts: KubeOptions, cfg: Any) -> tuple[str | None, str, dict | None]:
+def _load_kubeconfig(paths: list[Path], opts: KubeOptions, cfg: Any) -> tuple[str | None, str, dict[str, Any] | None]:
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
@@ -163,7 +163,7 @@ def _load_kubeconfig(paths: list[Path], opts: KubeOptions, cfg: Any) -> tuple[st
     return context, ctx_entry.get("namespace") or "default", user_entry
 
 
-def _load_in_cluster(opts: KubeOptions, cfg: Any, env: Any) -> tuple[str | None, str, dict | None]:
+def _load_in_cluster(opts: KubeOptions, cfg: Any, env: Any) -> tuple[str | None, str, dict[str, Any] | None]:
     """In a pod: the service account. The client does not read the namespace file; kubectl does."""
     if env.get("KUBERNETES_SERVICE_HOST") and (SERVICE_ACCOUNT_DIR / "token").is_file():
         from kubernetes.config.incluster_config import InClusterConfigLoader
@@ -213,7 +213,7 @@ def _has_credentials(cfg: Any) -> bool:
     return bool(keys.get("authorization") or keys.get("BearerToken") or cfg.cert_file or cfg.username)
 
 
-def _declares_credentials(user: dict | None) -> bool:
+def _declares_credentials(user: dict[str, Any] | None) -> bool:
     if not user:
         return False
     return any(user.get(k) for k in ("exec", "auth-provider", "token", "tokenFile", "client-certificate",

@@ -8,6 +8,7 @@ forbidden or missing collection against the checks that depended on it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def resource_for(api_version: str, kind: str) -> Resource | None:
     return _BY_GROUP_KIND.get((group, kind))
 
 
-class State:
+class State(StrEnum):
     """How reading one collection went. Anything but OK means checks that need it are skipped."""
 
     OK = "ok"
@@ -107,7 +108,7 @@ class State:
 @dataclass(frozen=True)
 class CollectionStatus:
     resource: str
-    state: str
+    state: State
     scope: str = ""  # "in bookinfo", "in all namespaces", "in the input files"
     message: str = ""
 

@@ -127,8 +127,8 @@ def _with_old_subsets(rule: dict[str, Any], old: dict[str, Any] | None) -> dict[
     return {**rule, "spec": {**o.spec(rule), "subsets": [*o.as_list(o.spec(rule).get("subsets")), *kept]}}
 
 
-def _hazards(change: ChangeSet, after: Snapshot, added: dict, removed: dict, new_routes: set,
-             routes_before: dict, routes_after: dict, settings: MeshSettings) -> list[Hazard]:
+def _hazards(change: ChangeSet, after: Snapshot, added: dict[Any, Any], removed: dict[Any, Any], new_routes: set[Any],
+             routes_before: dict[Any, Any], routes_after: dict[Any, Any], settings: MeshSettings) -> list[Hazard]:
     out: list[Hazard] = []
     changed_vs = {(o.namespace(v), o.name(v)) for v in change.of("virtualservices")}
     rules_after = list(after.all("destinationrules"))

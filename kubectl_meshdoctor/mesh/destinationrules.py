@@ -128,7 +128,7 @@ def _pick(candidates: list[dict[str, Any]], settings: MeshSettings, client_ns: s
     chosen = [r for r in candidates if dr_host(r, domain) == pattern]
     if settings.version is not None and settings.version < IstioVersion(1, 0, 1):
         chosen = sorted(chosen, key=creation_order)[-1:]  # 1.0.0 did not merge: the newest rule won
-    notes = ()
+    notes: tuple[str, ...] = ()
     exports = {tuple(e for e in o.as_list(o.spec(r).get("exportTo")) if isinstance(e, str)) for r in chosen}
     if len(exports) > 1 and (settings.version is None or settings.version.at_least(1, 24)):
         notes = ("Istio 1.24+ keeps DestinationRules with different exportTo apart "

@@ -42,7 +42,7 @@ def proxy_env(pod: dict[str, Any]) -> dict[str, str]:
 
 def annotation_proxy_metadata(pod: dict[str, Any]) -> tuple[dict[str, str] | None, str]:
     """proxyMetadata of the `proxy.istio.io/config` annotation (YAML or JSON), and a parse problem if any."""
-    text = o.annotations(pod).get(PROXY_CONFIG_ANNOTATION)
+    text = o.annotations_of(pod).get(PROXY_CONFIG_ANNOTATION)
     if text is None:
         return None, ""
     try:
@@ -134,7 +134,7 @@ def cert_delivery(pod: dict[str, Any]) -> str:
     the legacy secret mount are present (1.5's mountMtlsCerts)."""
     volumes: set[str] = set()
     try:
-        status = json.loads(o.annotations(pod).get(STATUS_ANNOTATION, "") or "{}")
+        status = json.loads(o.annotations_of(pod).get(STATUS_ANNOTATION, "") or "{}")
         volumes.update(v for v in o.as_list(o.as_dict(status).get("volumes")) if isinstance(v, str))
     except ValueError:
         pass

@@ -8,7 +8,7 @@ and subset overrides, and auto mTLS. The verdict follows the compatibility matri
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +45,9 @@ def target_port(service_port: dict[str, Any], pod: dict[str, Any] | None) -> int
     for container in o.as_list(o.spec(pod).get("containers")):
         for port in o.as_list(o.as_dict(container).get("ports")):
             port = o.as_dict(port)
-            if port.get("name") == target and isinstance(port.get("containerPort"), int):
-                return port["containerPort"]
+            number = port.get("containerPort")
+            if port.get("name") == target and isinstance(number, int):
+                return number
     return None
 
 
@@ -172,7 +173,8 @@ def _targets_service(policy: dict[str, Any], fqdn: str, port: dict[str, Any], do
     return False
 
 
-def legacy_server_mode(policies: list[dict[str, Any]], mesh_policies: list[dict[str, Any]], service: dict[str, Any],
+def legacy_server_mode(policies: Sequence[dict[str, Any]], mesh_policies: Sequence[dict[str, Any]],
+                       service: dict[str, Any],
                        port: dict[str, Any], domain: str) -> ServerMode:
     """Per Service and Service port: the oldest service-specific Policy, else the namespace `default`
     Policy, else MeshPolicy `default`, else plaintext only."""

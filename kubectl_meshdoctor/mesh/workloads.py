@@ -135,8 +135,9 @@ def container_port(pod: dict[str, Any], service_port: dict[str, Any]) -> int | N
         if container.get("name") == PROXY_CONTAINER:
             continue
         for declared in map(o.as_dict, o.as_list(container.get("ports"))):
-            if declared.get("name") == target and isinstance(declared.get("containerPort"), int):
-                return declared["containerPort"]
+            number = declared.get("containerPort")
+            if declared.get("name") == target and isinstance(number, int):
+                return number
     return None
 
 

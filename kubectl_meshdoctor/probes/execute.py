@@ -11,7 +11,8 @@ import json
 import time
 from typing import Any
 
-from kubectl_meshdoctor.probes.portforward import CONNECT_SECONDS, PortAnswer, open_within
+from kubectl_meshdoctor.probes.portforward import CONNECT_SECONDS, open_within
+from kubectl_meshdoctor.snapshot.evidence import PortAnswer
 
 STDOUT, ERROR = 1, 3
 

@@ -17,7 +17,7 @@ from kubectl_meshdoctor.mesh.workloads import gateway_proxies, has_sidecar, pod_
 from kubectl_meshdoctor.probes.logs import LogRequest, read_logs
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
-from kubectl_meshdoctor.snapshot.evidence import LiveEvidence
+from kubectl_meshdoctor.snapshot.evidence import HttpProbe, LiveEvidence, PodLog, PortAnswer
 from kubectl_meshdoctor.snapshot.live import LiveReader
 
 HOST_POD_LOGS = 10      # the host's own sidecars (inbound)
@@ -38,7 +38,7 @@ class EvidenceOptions:
 
 def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, target: Target, routing: RoutingModel,
            options: EvidenceOptions) -> LiveEvidence:
-    logs: tuple = ()
+    logs: tuple[PodLog, ...] = ()
     notes: list[str] = []
     if options.logs:
         requests, sampled = _log_requests(snapshot, target, routing, reader.namespace, options)
@@ -49,8 +49,8 @@ def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, targe
         cut = [f"{log.namespace}/{log.pod}" for log in read if log.truncated]
         if cut:
             notes.append(f"proxy logs cut at {options.log_bytes} bytes (--log-bytes): {', '.join(cut[:5])}")
-    http_probes: tuple = ()
-    syncz: tuple = ()
+    http_probes: tuple[HttpProbe, ...] = ()
+    syncz: tuple[PortAnswer, ...] = ()
     if options.probe:
         from kubectl_meshdoctor.probes.active import portforward_status, probe_http_ports, probe_syncz
 
@@ -66,7 +66,7 @@ def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, targe
 
 def _log_requests(snapshot: Snapshot, target: Target, routing: RoutingModel, current: str,
                   options: EvidenceOptions) -> tuple[list[LogRequest], list[str]]:
-    notes = []
+    notes: list[str] = []
     host = {(o.namespace(p), o.name(p)): p
             for svc in target_services(snapshot, target) for p in service_pods(snapshot, svc)}
     servers = _pick([p for p in host.values() if has_sidecar(p)], HOST_POD_LOGS, "the host's", notes)

@@ -7,16 +7,18 @@ document has no renderer for is refused before the cluster is read (exit 2), nev
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TextIO
 
-from kubectl_meshdoctor.errors import UsageError
+from kubectl_meshdoctor.errors import ExitCode, UsageError
 from kubectl_meshdoctor.report import machine
 from kubectl_meshdoctor.report.docs import Catalogue, Explanation, PlanReport, ScanReport, TlsReport, Version
 from kubectl_meshdoctor.report.model import Report
+from kubectl_meshdoctor.report.verdict import FailOn, exit_code
 
 
 class Format(StrEnum):
@@ -153,3 +155,17 @@ def emit(doc: Any, out: Output, stream: TextIO | None = None) -> None:
         stream.write(machine.to_jsonpath(doc.to_data(), out.template))
     else:
         HUMAN[type(doc)][out.format](doc, out, stream)
+
+
+def prepare(kind: str, output: str, no_color: bool, fail_on: str = "error") -> tuple[Output, FailOn]:
+    """-o and --fail-on of a command whose document is of type `kind`, checked before anything is read."""
+    if fail_on not in list(FailOn):
+        raise UsageError(f"--fail-on must be one of {', '.join(FailOn)}")
+    doc_type = next(t for t in HUMAN if t.__name__ == kind)
+    return parse_output(output, doc_type, no_color or bool(os.environ.get("NO_COLOR"))), FailOn(fail_on)
+
+
+def finish(doc: Any, out: Output, fail_on: FailOn | None = None) -> ExitCode:
+    """Print the document; its exit code (FINDINGS.md) when the command has --fail-on, else 0."""
+    emit(doc, out)
+    return exit_code(doc, fail_on) if fail_on is not None else ExitCode.OK

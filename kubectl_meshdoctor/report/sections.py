@@ -46,8 +46,8 @@ class MeshRoutes:
 
 @dataclass(frozen=True)
 class RulesInEffect:
-    found_in: str
-    host: str
+    found_in: str | None
+    host: str | None
     rules: tuple[str, ...]
     subsets: tuple[str, ...]
     traffic_policy_from: str | None

@@ -39,7 +39,7 @@ def why_suppressed(finding: Finding, rules: list[tuple[str, str]], snapshot: Sna
     for ref in finding.resources:
         key = _BY_KIND.get(ref.kind)
         obj = snapshot.get(key, ref.namespace, ref.name) if key else None
-        listed = [s.strip() for s in o.annotations(obj).get(ANNOTATION, "").split(",") if s.strip()]
+        listed = [s.strip() for s in o.annotations_of(obj).get(ANNOTATION, "").split(",") if s.strip()]
         if any(_names(finding, s) for s in listed):
             return f"annotation {ANNOTATION} on {ref.label()}"
     return None

@@ -18,7 +18,7 @@ from typing import Any
 from kubectl_meshdoctor.checks.attribution import attribute
 from kubectl_meshdoctor.checks.base import Check
 from kubectl_meshdoctor.checks.context import CheckContext
-from kubectl_meshdoctor.checks.findings import Finding
+from kubectl_meshdoctor.checks.findings import CheckResult, Finding
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.checks.runner import run_checks
 from kubectl_meshdoctor.checks.severity import CheckStatus
@@ -151,7 +151,8 @@ def _symptoms(ctx: CheckContext, findings: list[Finding]) -> tuple[list[Finding]
     return findings, symptoms_section(ctx.log_summary, attributed)
 
 
-def _passed_when_all_suppressed(results: list, findings: list[Finding], suppressed: list) -> list:
+def _passed_when_all_suppressed(results: list[CheckResult], findings: list[Finding],
+                               suppressed: list[tuple[Finding, str]]) -> list[CheckResult]:
     """A check whose every finding was suppressed on purpose passes, and says so."""
     remaining = {f.entry.code for f in findings}
     counts: dict[str, int] = {}
@@ -162,7 +163,8 @@ def _passed_when_all_suppressed(results: list, findings: list[Finding], suppress
             for r in results]
 
 
-def _compare_with_base(findings: list[Finding], base: CheckContext, checks: tuple) -> tuple[list[Finding], tuple]:
+def _compare_with_base(findings: list[Finding], base: CheckContext, checks: tuple[Check, ...],
+                       ) -> tuple[list[Finding], tuple[Finding, ...]]:
     """What-if: mark each finding new or unchanged against the live state, and list those it resolves."""
     _, before = run_checks(base, checks)
     before_ids = {f.identity() for f in before}

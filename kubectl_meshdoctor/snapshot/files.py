@@ -44,7 +44,7 @@ def load_files(paths: list[str], default_namespace: str) -> LoadedFiles:
     for label, text in _read_all(paths):
         sources.append(label)
         for line, doc in _documents(label, text):
-            captured.update(c for c in o.annotations(doc).get(CAPTURED_ANNOTATION, "").split(",") if c in BY_KEY)
+            captured.update(c for c in o.annotations_of(doc).get(CAPTURED_ANNOTATION, "").split(",") if c in BY_KEY)
             for obj in _expand(label, line, doc):
                 resource = resource_for(o.as_str(obj.get("apiVersion")), o.kind(obj))
                 if resource is None:
@@ -107,6 +107,8 @@ def _documents(label: str, text: str) -> Iterator[tuple[int, Any]]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:
+                continue
             line = node.start_mark.line + 1
             if _expanded_size(node) > MAX_NODES:
                 raise InputFileError(f"{label}:{line}: the document expands to more than {MAX_NODES} nodes through "

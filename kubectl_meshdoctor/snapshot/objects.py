@@ -51,7 +51,7 @@ def labels(obj: Any) -> dict[str, str]:
     return {k: v for k, v in as_dict(meta(obj).get("labels")).items() if isinstance(v, str)}
 
 
-def annotations(obj: Any) -> dict[str, str]:
+def annotations_of(obj: Any) -> dict[str, str]:
     return {k: v for k, v in as_dict(meta(obj).get("annotations")).items() if isinstance(v, str)}
 
 

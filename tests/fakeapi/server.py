@@ -445,7 +445,8 @@ class FakeApiServer:
     def __init__(self, cluster: FakeCluster) -> None:
         self.cluster = cluster
         self._server = _Server(cluster)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll so that shutdown() returns at once: a test suite starts hundreds of these
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self) -> str:
