@@ -1,4 +1,4 @@
-"""MD101-MD108 on broken and correct worlds, offline and live.
+"""MD101-MD109 on broken and correct worlds (MD109, live only, on the fake API server).
 
 Expected winners and losers come from ISTIO-SEMANTICS.md §B and §A.3.1-A.3.2 (Istio's own order:
 visibility class, then creation time, then name; DestinationRule lookup client -> service -> root).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BASE, SCENARIOS, found, run_cli, run_world
+from tests.conftest import BASE, SCENARIOS, found, objects_of, offline, run_cli, run_world, scenario_files
 
 MODES = ("offline",)  # live: tests/test_parity_fake.py proves every world the same served by the API
 ROUTING = tuple(f"MD10{i}" for i in range(1, 9))
@@ -203,3 +203,35 @@ def test_offline_configuration_absent_from_files_is_none_but_runtime_state_is_un
     assert status["MD502"] == {"id": "pod-without-sidecar", "code": "MD502", "status": "skipped",
                                "reason": "no Pod objects in the input files"}
     assert result.exit_code == 4
+
+
+# ------------------------------------------------------------------------------------------- MD109
+# Live only (a directory of files rarely holds every Service of the cluster), so these run on the
+# fake API server.
+
+def test_routes_and_rules_for_hosts_no_service_or_serviceentry_defines(live):
+    cluster = live(objects_of(scenario_files("routing/services", "routing/not-in-registry")))
+    doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json").json()
+    by_host = {f["evidence"]["unknownHost"]: f for f in found(doc, "MD109")}
+    assert set(by_host) == {"reviews-canary.bookinfo.svc.cluster.local", "audit.example.net"}
+    canary = by_host["reviews-canary.bookinfo.svc.cluster.local"]
+    assert canary["evidence"]["envoyResponse"] == "503 NC"
+    assert [(r["kind"], r["name"]) for r in canary["resources"]] == [("VirtualService", "reviews")]
+    legacy = cluster.run("host", "legacy.bookinfo.svc.cluster.local", "-o", "json").json()
+    [own] = [f for f in found(legacy, "MD109") if f["evidence"]["unknownHost"] == legacy["target"]["host"]]
+    assert {(r["kind"], r["name"]) for r in own["resources"]} == {("VirtualService", "legacy"),
+                                                                   ("DestinationRule", "legacy")}
+
+
+def test_hosts_known_by_a_service_or_a_wildcard_serviceentry_are_silent(live):
+    cluster = live(objects_of(scenario_files("routing/services", "routing/in-registry")))
+    for host in ("reviews", "legacy"):
+        doc = cluster.run("host", host, "-n", "bookinfo", "-o", "json").json()
+        assert found(doc, "MD109") == []
+        assert next(c for c in doc["checks"] if c["code"] == "MD109")["status"] == "passed"
+
+
+def test_host_not_in_registry_is_not_run_offline():
+    doc = run_cli("host", "reviews", "-n", "bookinfo", "-o", "json",
+                  *offline(*scenario_files("routing/services", "routing/not-in-registry"))).json()
+    assert next(c for c in doc["checks"] if c["code"] == "MD109")["status"] == "not-run"

@@ -117,9 +117,11 @@ CATALOGUE: tuple[Entry, ...] = (
     Entry("MD109", "host-not-in-registry", "routing", Severity.WARNING,
           "The host is routed to, but no Service or ServiceEntry defines it",
           "The host exists in the service registry",
-          "Routes to a host Istio does not know fail (503 or 404 NR) and rules for it have no effect.",
+          "Istio's service registry holds the cluster's Services and the ServiceEntries' hosts; a route to "
+          "any other host has no Envoy cluster behind it (503 NC from sidecars and gateways), and a "
+          "VirtualService or DestinationRule for it configures nothing.",
           ("Create the Service or ServiceEntry, or correct the host name in the rules.",),
-          (_BP,), explains=("no-route",)),
+          (_BP,), live=True, related=("IST0101",), explains=("no-route", "no-cluster"), explains_last=True),
     Entry("MD201", "tls-conflict", "tls", Severity.ERROR,
           "The client's TLS mode cannot talk to the server's mTLS mode on a port",
           "Client TLS matches server mTLS on every port",

@@ -14,8 +14,9 @@ from kubectl_meshdoctor.checks.base import check
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import destinationrules as drs
-from kubectl_meshdoctor.mesh import hosts
+from kubectl_meshdoctor.mesh import hosts, registry
 from kubectl_meshdoctor.mesh import virtualservices as vss
+from kubectl_meshdoctor.mesh.target import CONFIG_ONLY
 from kubectl_meshdoctor.mesh.views import ClientView
 from kubectl_meshdoctor.mesh.visibility import CLASS_NAMES
 from kubectl_meshdoctor.snapshot import objects as o
@@ -325,3 +326,36 @@ def _meant_service(spelled: str, wanted: set[str], domain: str, declaring: Seque
         if len(parts) == 2 or (len(parts) >= 3 and parts[2] == "svc"):
             return hosts.service_fqdn(parts[0], parts[1], domain)
     return None
+
+
+# ------------------------------------------------------------------------------------------- MD109
+
+@check("MD109", needs=("services", "serviceentries", "virtualservices"))
+def host_not_in_registry(ctx: CheckContext) -> list[Problem]:
+    """The registry is what Istio builds clusters from (ISTIO-SEMANTICS §B): Kubernetes Services and
+    ServiceEntry hosts, wildcards included. Live only: a directory of files rarely holds every Service."""
+    model = ctx.routing
+    known = registry.Registry.of(ctx.snapshot, model.domain)
+    findings = []
+    if ctx.target.kind == CONFIG_ONLY and not known.defines(ctx.target.host):
+        rules = [*(_vs(vs, "declares the host") for vs in model.declaring),
+                 *(_dr(dr, "configures the host") for dr in model.exact_rules())]
+        findings.append(Problem(
+            f"No Service or ServiceEntry defines {ctx.target.host}: Istio does not know the host, so "
+            f"{len(rules)} object(s) configure nothing and requests for it fail (404 NR at a sidecar)",
+            ctx.target.host, tuple(rules), {"unknownHost": ctx.target.host}))
+    unknown: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for vs in (*model.declaring, *model.routing_here):
+        for dest in vss.all_destinations(vs, model.domain):
+            if not hosts.is_ip(dest.host) and dest.host != ctx.target.host and not known.defines(dest.host) \
+                    and not known.meant_service(dest.host) and vs not in unknown[dest.host]:
+                unknown[dest.host].append(vs)
+    for host, senders in sorted(unknown.items()):
+        findings.append(Problem(
+            f"{', '.join(f'VirtualService {vss.vs_ref(vs)}' for vs in senders)} route(s) to {host}, which no "
+            "Service or ServiceEntry defines: Envoy has no cluster for it and answers 503 (flag NC) for that "
+            "share of the traffic", ctx.target.host, tuple(_vs(vs, "routes to an unknown host") for vs in senders),
+            {"unknownHost": host, "envoyResponse": "503 NC"},
+            (f"Correct the destination host in {vss.vs_ref(senders[0])} (a short name resolves in the "
+             "VirtualService's own namespace), or create the Service or a ServiceEntry for it.",)))
+    return findings
