@@ -48,3 +48,7 @@ def test_registered_checks_are_unique_and_declare_their_data():
     codes = [c.code for c in CHECKS]
     assert len(codes) == len(set(codes))
     assert all(c.needs for c in CHECKS)
+
+
+def test_each_check_lives_in_the_module_of_its_family():
+    assert {c.code: c.run.__module__.rsplit(".", 1)[1] for c in CHECKS} == {c.code: c.entry.family for c in CHECKS}

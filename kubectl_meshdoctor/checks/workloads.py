@@ -1,18 +1,28 @@
 """Service and pod requirements ("Route rules have no effect on my application").
 
-The foundation's two checks live here: a Service with no ready endpoint, and pods that run outside
-the mesh because they have no sidecar.
+A Service with no ready endpoint, pods that run outside the mesh, and what Istio makes of each port:
+the protocol decides whether HTTP routing applies at all, and a server-first protocol on a sniffed port
+stalls, so a port's severity follows its consequence rather than its spelling.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
 from kubectl_meshdoctor.checks.context import CheckContext, app_containers, has_workloads
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
+from kubectl_meshdoctor.checks.severity import Severity
+from kubectl_meshdoctor.mesh import protocol as proto
 from kubectl_meshdoctor.mesh import workloads as w
+from kubectl_meshdoctor.mesh.tls import service_ports, target_port
 from kubectl_meshdoctor.snapshot import objects as o
+
+# Protocols where the server speaks first: protocol sniffing waits for the client and the connection stalls.
+SERVER_FIRST_PORTS = {21: "FTP", 110: "POP3", 143: "IMAP", 465: "SMTPS", 587: "SMTP submission",
+                      3307: "MySQL", 33060: "MySQL X protocol", 4222: "NATS"}
+SERVER_FIRST_IMAGES = re.compile(r"(mysql|mariadb|percona|postfix|smtp|exim|vsftpd|proftpd|nats)", re.I)
 
 
 def _ref(kind: str, obj: dict[str, Any], role: str = "") -> ResourceRef:
@@ -169,4 +179,149 @@ def pod_uid_1337(ctx: CheckContext) -> list[Problem]:
             {"container": container.get("name"), "runAsUser": 1337, "setBy": where},
             (f"Set runAsUser to another UID for container {container.get('name')} (in its securityContext "
              "or the pod's).",)))
+    return findings
+
+
+
+def _svc(svc: dict[str, Any]) -> ResourceRef:
+    return ResourceRef("Service", o.namespace(svc), o.name(svc), "port")
+
+
+def _server_first(number: Any, target: Any, pods: list[dict[str, Any]]) -> str | None:
+    """A hint that the port carries a server-first protocol: its number, or the image listening on it."""
+    for candidate in (number, target):
+        if isinstance(candidate, int) and SERVER_FIRST_PORTS.get(candidate):
+            return f"{SERVER_FIRST_PORTS[candidate]} (port {candidate})"
+    for pod in pods:
+        for container in o.as_list(o.spec(pod).get("containers")):
+            container = o.as_dict(container)
+            ports = [o.as_dict(p).get("containerPort") for p in o.as_list(container.get("ports"))]
+            image = o.as_str(container.get("image"))
+            found = SERVER_FIRST_IMAGES.search(image.rpartition("/")[2])
+            if (target in ports or not ports) and found:
+                return f"{found[1]} (image {image})"
+    return None
+
+
+@check("MD501", needs=("services",), applies=has_workloads)
+def port_protocol_undeclared(ctx: CheckContext) -> list[Problem]:
+    findings = []
+    for svc in ctx.workload_services:
+        pods = w.service_pods(ctx.snapshot, svc) if ctx.snapshot.readable("pods") else []
+        for port in service_ports(svc) + [o.as_dict(p) for p in o.as_list(o.spec(svc).get("ports"))
+                                          if o.as_dict(p).get("protocol") == "UDP"]:
+            derived = proto.derive(port, ctx.settings.version)
+            name, number = o.as_str(port.get("name")), port.get("port")
+            shown = f"port {number}" + (f" ({name})" if name else "")
+            meaningful = name.split("-")[0].lower() in proto.KNOWN
+            evidence = {"port": number, "name": name or None, "appProtocol": port.get("appProtocol"),
+                        "derived": derived.protocol, "reason": derived.reason}
+            if derived.unrecognised_app_protocol and meaningful:
+                findings.append(Problem(f"Service {o.namespace(svc)}/{o.name(svc)} {shown}: appProtocol "
+                    f"{derived.unrecognised_app_protocol!r} overrides the port name, and Istio does not recognise it, "
+                    f"so the port is {'sniffed' if derived.sniffed else derived.protocol} instead of "
+                    f"{proto.KNOWN[name.split('-')[0].lower()]}", ctx.target.host, (_svc(svc),), evidence,
+                    ("Set appProtocol to a protocol Istio knows (http, http2, grpc, tcp, tls...) or remove it so "
+                     "that the port name applies.",), port=number if isinstance(number, int) else None))
+                continue
+            if not derived.sniffed:
+                continue
+            hint = _server_first(number, port.get("targetPort"), pods)
+            if hint:
+                evidence["serverFirst"] = hint
+                message = (f"Service {o.namespace(svc)}/{o.name(svc)} {shown} declares no protocol and carries "
+                           f"{hint}, a protocol where the server speaks first: Istio's protocol sniffing waits for "
+                           "the client, so connections stall (and hang for ever on Istio 1.8+, where "
+                           "protocolDetectionTimeout is 0)")
+                fix = (f"Name the port `tcp-{name or 'app'}` or set `appProtocol: tcp`.",)
+                severity = Severity.ERROR
+            else:
+                message = (f"Service {o.namespace(svc)}/{o.name(svc)} {shown} declares no protocol: Istio sniffs "
+                           "each connection (HTTP/1.1 and h2c are recognised, anything else becomes TCP), and "
+                           "HTTP route rules apply only when sniffing sees HTTP")
+                fix = (f"Name the port after its protocol (`http-{name or 'web'}`, `grpc`, `tcp-...`) or set "
+                       "appProtocol.",)
+                severity = Severity.INFO
+            findings.append(Problem(message, ctx.target.host, (_svc(svc),), evidence, fix,
+                                    port=number if isinstance(number, int) else None, severity=severity))
+    return findings
+
+
+@check("MD505", needs=("services", "pods"), applies=has_workloads)
+def port_protocol_collision(ctx: CheckContext) -> list[Problem]:
+    findings = []
+    seen: set[tuple[str, int]] = set()
+    for svc in ctx.workload_services:
+        for pod in w.service_pods(ctx.snapshot, svc):
+            selecting = [s for s in ctx.snapshot.in_namespace("services", o.namespace(pod))
+                         if w.service_selector(s) and o.selector_matches(w.service_selector(s), o.labels(pod))]
+            by_port: dict[int, dict[str, list[str]]] = {}
+            for other in selecting:
+                for port in service_ports(other):
+                    target = target_port(port, pod)
+                    if target is not None:
+                        derived = proto.derive(port, ctx.settings.version).protocol
+                        by_port.setdefault(target, {}).setdefault(derived, []).append(
+                            f"{o.name(other)}:{port.get('port')}")
+            for target, protocols in by_port.items():
+                if len(protocols) < 2 or (o.namespace(pod), target) in seen:
+                    continue
+                seen.add((o.namespace(pod), target))
+                detail = "; ".join(f"{p} from {', '.join(users)}" for p, users in protocols.items())
+                findings.append(Problem(f"Pod {o.namespace(pod)}/{o.name(pod)} is selected by several Services that "
+                    f"use its port {target} with different protocols ({detail}); Istio builds one inbound listener "
+                    "per port, so one Service's traffic is handled with the other's protocol", ctx.target.host,
+                    (ResourceRef("Pod", o.namespace(pod), o.name(pod), "selected by both"),
+                     *(ResourceRef("Service", o.namespace(pod), u.split(":")[0], "uses the port")
+                       for users in protocols.values() for u in users)),
+                    {"targetPort": target, "protocols": protocols},
+                    (f"Use the same protocol prefix for port {target} in every Service that selects the pod, or "
+                     "stop selecting the pod from one of them.",), port=target))
+    return findings
+
+
+@check("MD507", needs=("services", "pods"), applies=has_workloads)
+def target_port_not_exposed(ctx: CheckContext) -> list[Problem]:
+    findings = []
+    for svc in ctx.workload_services:
+        pods = w.service_pods(ctx.snapshot, svc)
+        if not pods:
+            continue
+        for port in service_ports(svc):
+            target = port.get("targetPort", port.get("port"))
+            unresolved = [p for p in pods if target_port(port, p) is None]
+            declared = {o.as_dict(cp).get("containerPort") for p in pods for c in o.as_list(o.spec(p).get("containers"))
+                        for cp in o.as_list(o.as_dict(c).get("ports"))}
+            if isinstance(target, str) and not target.isdigit() and unresolved:
+                findings.append(Problem(f"Service {o.namespace(svc)}/{o.name(svc)} port {port.get('port')} targets the "
+                    f"named port {target!r}, which {len(unresolved)} of {len(pods)} pods do not declare: those pods "
+                    "get no endpoint for this port, so its traffic never reaches them", ctx.target.host,
+                    (_svc(svc), *(ResourceRef("Pod", o.namespace(p), o.name(p), "lacks the port") for p in unresolved)),
+                    {"targetPort": target, "podsWithout": [o.name(p) for p in unresolved]},
+                    (f"Name a containerPort {target!r} in the pod template, or set targetPort to the port number.",),
+                    port=port.get("port")))
+            elif isinstance(target, int) and declared - {None} and target not in declared:
+                findings.append(Problem(
+                    f"Service {o.namespace(svc)}/{o.name(svc)} port {port.get('port')} targets port "
+                    f"{target}, which no container of its pods declares (declared: "
+                    f"{', '.join(map(str, sorted(d for d in declared if d is not None)))}); Kubernetes still sends "
+                    "traffic there, but check that the application really listens on it", ctx.target.host,
+                    (_svc(svc),), {"targetPort": target, "declared": sorted(d for d in declared if d is not None)},
+                    ("Declare the port in the container spec, or fix the Service's targetPort.",),
+                    port=port.get("port"), severity=Severity.INFO))
+    return findings
+
+
+@check("MD508", needs=("services", "pods"), applies=has_workloads)
+def port_reserved_by_istio(ctx: CheckContext) -> list[Problem]:
+    findings = []
+    for pod, container in app_containers(ctx):
+        for cp in o.as_list(container.get("ports")):
+            number = o.as_dict(cp).get("containerPort")
+            if number in proto.RESERVED_PORTS:
+                findings.append(Problem(f"Container {container.get('name')} of pod {o.namespace(pod)}/{o.name(pod)} "
+                    f"uses port {number}, which the sidecar uses for {proto.RESERVED_PORTS[number]}",
+                    ctx.target.host, (ResourceRef("Pod", o.namespace(pod), o.name(pod), "port collision"),),
+                    {"container": container.get("name"), "port": number, "istioUse": proto.RESERVED_PORTS[number]},
+                    (), port=number))
     return findings
