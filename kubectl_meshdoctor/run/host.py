@@ -201,17 +201,13 @@ def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn
                 client_namespaces=options.client_namespaces, probe=options.probe)
     snapshot = execute(reader, plan, seen, overlay, mode)
     seen = dataclasses.replace(seen, snapshot=snapshot)
-    clients = plan.needed & {"appconfigmaps", "podlogs"}
-    if clients:
-        target = seen.target
-        asked = seen.routing(target).client_namespaces(reader.namespace, options.client_namespaces)
+    if plan.needed & {"appconfigmaps", "podlogs"}:
+        asked = seen.routing.client_namespaces(reader.namespace, options.client_namespaces)
         reader.notes.append(f"client pods and NGINX configs were looked for in: {', '.join(asked)} "
                             "(name others with --client-namespace)")
     progress("reading proxy logs" if "podlogs" in plan.needed else "reading pods")
     options = dataclasses.replace(options, logs=options.logs and "podlogs" in plan.needed)
-    settings = read_mesh_settings(snapshot, request.cluster_domain)
-    target = resolve_target(snapshot, request.host, reader.namespace, request.cluster_domain)
-    evidence = gather(reader, snapshot, settings, target, seen.routing(target), options)
+    evidence = gather(reader, snapshot, seen.settings, seen.target, seen.routing, options)
     stats.update(requests=reader.api.requests, bytesReceived=reader.api.bytes_received, reads=reader.made(),
                  logs=[{"namespace": log.namespace, "pod": log.pod, "container": "istio-proxy",
                         "sinceSeconds": options.since_seconds, "limitBytes": options.log_bytes}

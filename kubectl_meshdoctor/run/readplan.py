@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from kubectl_meshdoctor.checks.base import Check
 from kubectl_meshdoctor.cluster.fetch import ListRequest
@@ -30,7 +31,7 @@ from kubectl_meshdoctor.cluster.resources import (
     State,
 )
 from kubectl_meshdoctor.mesh import nginx
-from kubectl_meshdoctor.mesh.settings import mesh_config_ref, read_mesh_settings
+from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target, target_services
 from kubectl_meshdoctor.mesh.views import RoutingModel, build_model
 from kubectl_meshdoctor.mesh.workloads import label_selector_string, selecting_gateways, service_selector
@@ -74,12 +75,18 @@ class Seen:
     client_namespaces: tuple[str, ...] = ()  # --client-namespace
     probe: bool = False
 
-    @property
+    @cached_property
     def target(self) -> Target:
         return resolve_target(self.snapshot, self.host, self.namespace, self.domain)
 
-    def routing(self, target: Target) -> RoutingModel:
-        return build_model(self.snapshot, read_mesh_settings(self.snapshot, self.domain), target)
+    @cached_property
+    def settings(self) -> MeshSettings:
+        return read_mesh_settings(self.snapshot, self.domain)
+
+    @cached_property
+    def routing(self) -> RoutingModel:
+        """The routing model of the host over this round's snapshot, built once per round."""
+        return build_model(self.snapshot, self.settings, self.target)
 
 
 Round = Callable[[Seen], list[Read]]
@@ -129,7 +136,7 @@ def _gateway_proxies(snapshot: Snapshot, gateways: tuple[str, ...], why_none: st
 
 def host_workloads(seen: Seen) -> list[Read]:
     target = seen.target
-    reads = _gateway_proxies(seen.snapshot, seen.routing(target).gateways, "(no gateway routes to the host)")
+    reads = _gateway_proxies(seen.snapshot, seen.routing.gateways, "(no gateway routes to the host)")
     for ref in target.services:
         svc = seen.snapshot.get("services", ref.namespace, ref.name)
         reads.append(Read.list(ListRequest("endpoints", ref.namespace, field_selector=f"metadata.name={ref.name}")))
@@ -143,15 +150,13 @@ def host_workloads(seen: Seen) -> list[Read]:
 def clients(seen: Seen) -> list[Read]:
     """ConfigMaps that may hold NGINX configs, and a sample of pods whose sidecars' logs show the
     outbound side, in the namespaces that likely call the host."""
-    target = seen.target
-    namespaces = seen.routing(target).client_namespaces(seen.namespace, seen.client_namespaces)
+    namespaces = seen.routing.client_namespaces(seen.namespace, seen.client_namespaces)
     return [*(Read.list(ListRequest("appconfigmaps", ns)) for ns in namespaces),
             *(Read.list(ListRequest("clientpods", ns, max_items=CLIENT_POD_SAMPLE), "podlogs") for ns in namespaces)]
 
 
 def nginx_and_istiod(seen: Seen) -> list[Read]:
-    target = seen.target
-    settings = read_mesh_settings(seen.snapshot, seen.domain)
+    target, settings = seen.target, seen.settings
     services = target_services(seen.snapshot, target)
     hits = dict.fromkeys(o.namespace(cm) for cm in seen.snapshot.all("configmaps")
                          if nginx.http10_hits(cm, target.host, services, seen.domain))
