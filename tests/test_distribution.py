@@ -85,7 +85,7 @@ def test_krew_style_install_runs_through_kubectl(release, tmp_path):
     demo = subprocess.run([KUBECTL, "meshdoctor", "host", "reviews", "-n", "bookinfo", "--offline", "-f",
                            str(EXAMPLES / "bookinfo")], capture_output=True, text=True, env=env, timeout=120,
                           check=False)
-    assert demo.returncode == 1 and "One VirtualService per host for sidecars" in demo.stdout
+    assert demo.returncode == 1 and "MD101 vs-mesh-duplicate-host" in demo.stdout
 
 
 def test_wheel_installs_in_a_fresh_virtualenv(tmp_path):

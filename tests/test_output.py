@@ -71,10 +71,19 @@ def test_text_report_reads_top_down_without_colour_when_piped():
     result = run_cli(*DEMO)
     out = result.stdout
     assert not ANSI.search(out)
-    assert out.index("Service and pod requirements") < out.index("✗ The Service has ready endpoints")
-    assert out.index("✗ The Service has ready endpoints") < out.index("‼ Every pod behind the host")
+    lines = out.splitlines()
+    assert lines[3].startswith("✗ 2 errors, 1 warning — traffic to this host is failing")  # the verdict leads
+    # problems by impact: no ready endpoint (every request fails) before the ignored VirtualService (an
+    # error too, but of configuration) and the pod without a sidecar (a warning)
+    assert out.index("✗ MD506 service-no-ready-endpoints") < out.index("✗ MD101 vs-mesh-duplicate-host") \
+        < out.index("‼ MD502 pod-without-sidecar") < out.index("✓ 24 checks passed")
+    assert out.index("✓ 24 checks passed") < 60 * 120 and len(lines[:lines.index(next(
+        line for line in lines if line.startswith("✓ 24 checks passed")))]) <= 50  # one screen above it
     assert "Objects: Service bookinfo/reviews" in out
-    assert out.rstrip().splitlines()[-1].startswith("✗ 2 errors, 1 warning")
+    assert "✓ Gateway fragments for a host do not overlap" not in out  # passing checks collapsed...
+    verbose = run_cli(*DEMO, "--verbose").stdout
+    assert "✓ Gateway fragments for a host do not overlap  MD102" in verbose  # ...unless asked for
+    assert "· Every subset selects ready pods  MD302  not-run: superseded: MD506" in verbose
     assert not any(line != line.rstrip() for line in out.splitlines())
 
 

@@ -112,4 +112,5 @@ def test_what_if_marks_new_findings_and_lists_resolved_ones(live):
 def test_what_if_text_marks_each_finding(live):
     cluster = live(objects_of(WORLD))
     out = cluster.run("host", "reviews", "-n", "bookinfo", "-f", str(PLAN / "vs-only-v3.yaml")).stdout
-    assert "[new] VirtualService bookinfo/reviews http rule #1 sends clients in bookinfo to subset v3" in out
+    assert "✗ [new] MD301 subset-not-defined" in out
+    assert "VirtualService bookinfo/reviews http rule #1 sends clients in bookinfo to subset v3" in out

@@ -40,7 +40,7 @@ def test_help_reads_as_a_kubectl_plugin():
 def test_demo_through_kubectl_exits_one_and_passes_the_exit_code():
     result = kubectl("meshdoctor", "host", "reviews", "-n", "bookinfo", "--offline", "-f", str(EXAMPLES / "bookinfo"))
     assert result.returncode == 1
-    assert "The Service has ready endpoints" in result.stdout
+    assert "MD506 service-no-ready-endpoints" in result.stdout
 
 
 def test_usage_error_is_one_line_and_exit_two():

@@ -50,7 +50,7 @@ def test_missing_subset_503s_are_attributed_to_subset_not_defined(live):
         {"direction": "outbound", "code": 503, "flags": ["NR"], "count": 1, "port": 9080}]
     text = cluster.run("host", "reviews", "-n", "bookinfo").stdout
     symptoms_at = text.index("Symptoms in the proxy logs (last 15m: ")
-    assert symptoms_at < text.index("Routing fragments")  # first thing after the header
+    assert text.index("traffic to this host is failing") < symptoms_at < text.index("Problems, worst first")
     assert "503 NC cluster_not_found ×2 outbound at bookinfo/productpage-v1-6b746f74dc-9stvs" in text
     assert "explained by MD301 subset-not-defined" in text
 

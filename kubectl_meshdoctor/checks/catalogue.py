@@ -51,6 +51,7 @@ class Entry:
     related: tuple[str, ...] = ()
     explains: tuple[str, ...] = ()  # the access-log symptom classes (checks/attribution.py) it explains
     explains_last: bool = False  # explains them only when no other finding does (the less specific cause)
+    outage: bool = False  # as an error, every request it concerns fails: shown before every other finding
 
 
 CATALOGUE: tuple[Entry, ...] = (
@@ -131,14 +132,15 @@ CATALOGUE: tuple[Entry, ...] = (
            "let auto mTLS decide).",
            "Or relax the server side (PeerAuthentication PERMISSIVE) while clients are fixed."),
           (_NET + "#503-errors-after-setting-destination-rule",), related=("IST0113",),
-          explains=("server-tls-mismatch", "upstream-connect")),
+          explains=("server-tls-mismatch", "upstream-connect"), outage=True),
     Entry("MD202", "tls-auto-mtls-blind-spot", "tls", Severity.ERROR,
           "Auto mTLS picks the wrong mode for this server",
           "Auto mTLS chooses a mode the server accepts",
           "Auto mTLS looks only at namespace- and mesh-wide PeerAuthentication; workload and port-level "
           "policies, and headless services with sidecar-less endpoints, make it choose wrongly.",
           ("Set the client TLS mode explicitly in a DestinationRule for the host.",),
-          (_NET + "#503-errors-after-setting-destination-rule",), explains=("server-tls-mismatch", "upstream-connect")),
+          (_NET + "#503-errors-after-setting-destination-rule",),
+          explains=("server-tls-mismatch", "upstream-connect"), outage=True),
     Entry("MD203", "peer-authentication-ignored", "tls", Severity.WARNING,
           "A PeerAuthentication has no effect, or competes with another",
           "Every PeerAuthentication takes effect",
@@ -154,13 +156,14 @@ CATALOGUE: tuple[Entry, ...] = (
           ("Define the subset in the DestinationRule the clients use, wait until proxies have it, then "
            "apply the VirtualService (make-before-break).",),
           (_BP + "#avoid-503-errors-while-reconfiguring-service-routes",), related=("IST0101",),
-          explains=("no-cluster",)),
+          explains=("no-cluster",), outage=True),
     Entry("MD302", "subset-no-ready-pods", "reconfiguration", Severity.ERROR,
           "A subset's labels select no ready pod of the Service",
           "Every subset selects ready pods",
           "The subset's cluster exists but is empty: requests routed to it get 503 UH 'no healthy upstream'.",
           ("Fix the subset labels to match the pods' labels, or scale up the version it names.",),
-          (_BP + "#avoid-503-errors-while-reconfiguring-service-routes",), explains=("no-healthy-upstream",)),
+          (_BP + "#avoid-503-errors-while-reconfiguring-service-routes",),
+          explains=("no-healthy-upstream",), outage=True),
     Entry("MD303", "proxies-not-synced", "reconfiguration", Severity.WARNING,
           "Proxies for the host are not in sync with istiod",
           "The host's proxies have the latest configuration",
@@ -243,7 +246,7 @@ CATALOGUE: tuple[Entry, ...] = (
           "sidecar, connection refused without one.",
           ("Find why the pods are not ready: `kubectl get pods -n NS -l SELECTOR` and `kubectl describe pod`.",
            "If no pod matches, compare the Service selector with the pod labels."),
-          (_NET,), explains=("no-healthy-upstream",), explains_last=True),
+          (_NET,), explains=("no-healthy-upstream",), explains_last=True, outage=True),
     Entry("MD507", "target-port-not-exposed", "workloads", Severity.WARNING,
           "A Service targetPort is not a container port of the selected pods",
           "Every targetPort is a container port",

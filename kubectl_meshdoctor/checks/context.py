@@ -23,6 +23,11 @@ class CannotTell(Exception):
     """Raised by a check whose evidence turned out unusable (every probe timed out): skipped, with why."""
 
 
+class Superseded(Exception):
+    """Raised by a check whose question another finding already answers (no subset can have a ready pod
+    when the Service has none): not-run, naming that finding, never passed."""
+
+
 def reads(*keys: str) -> Callable[[Callable[[Any], str | None]], Callable[[Any], str | None]]:
     """Declares the collections an `applies` predicate looks at: when they are readable it is asked
     before the check's other data, so an inapplicable question is not-run even if that data is missing."""

@@ -12,7 +12,15 @@ from collections import defaultdict
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check, reads
-from kubectl_meshdoctor.checks.context import CannotTell, CheckContext, gateway_pods, has_workloads, host_pods, probed
+from kubectl_meshdoctor.checks.context import (
+    CannotTell,
+    CheckContext,
+    Superseded,
+    gateway_pods,
+    has_workloads,
+    host_pods,
+    probed,
+)
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.checks.severity import Severity
 from kubectl_meshdoctor.mesh import destinationrules as drs
@@ -197,8 +205,8 @@ def subset_not_defined(ctx: CheckContext) -> list[Problem]:
 @check("MD302", needs=("virtualservices", "destinationrules", "services", "pods", "endpoints"), applies=has_workloads)
 def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
     ready = _ready_pods(ctx)
-    if not ready:
-        return []  # no ready endpoint at all: service-no-ready-endpoints (MD506) reports the cause once
+    if not ready:  # never a pass while every pod is down: MD506 reports the cause once, for every subset
+        raise Superseded("MD506 service-no-ready-endpoints: no pod of the Service is ready, so no subset has one")
     findings = []
     seen: set[tuple[str, str]] = set()
     for routed in ctx.routing.routed_destinations:

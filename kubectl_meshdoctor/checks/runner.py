@@ -6,7 +6,7 @@ import logging
 
 from kubectl_meshdoctor.checks.base import Check, Need
 from kubectl_meshdoctor.checks.catalogue import FAMILY_ORDER
-from kubectl_meshdoctor.checks.context import CannotTell, CheckContext
+from kubectl_meshdoctor.checks.context import CannotTell, CheckContext, Superseded
 from kubectl_meshdoctor.checks.findings import CheckResult, Finding
 from kubectl_meshdoctor.checks.severity import CheckStatus
 from kubectl_meshdoctor.cluster.resources import State
@@ -27,13 +27,27 @@ def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[Check
         except CannotTell as exc:
             results.append(CheckResult(chk.entry, CheckStatus.SKIPPED, str(exc)))
             continue
+        except Superseded as exc:
+            results.append(CheckResult(chk.entry, CheckStatus.NOT_RUN, f"superseded: {exc}"))
+            continue
         except Exception as exc:  # a bug must not hide the other checks' results or pass silently
             log.debug("check %s failed", chk.code, exc_info=True)
             results.append(CheckResult(chk.entry, CheckStatus.SKIPPED, f"internal error in the check: {exc!r}"))
             continue
         findings.extend(found)
-        results.append(CheckResult(chk.entry, CheckStatus.FAILED if found else CheckStatus.PASSED))
+        partial = _partial_data(ctx, chk)
+        if found:
+            results.append(CheckResult(chk.entry, CheckStatus.FAILED, partial))
+        else:
+            results.append(CheckResult(chk.entry, CheckStatus.PARTIAL if partial else CheckStatus.PASSED, partial))
     return results, findings
+
+
+def _partial_data(ctx: CheckContext, chk: Check) -> str:
+    """Why the check saw only part of what it is about (a collection read in some namespaces only,
+    some pods' logs unreadable): then finding nothing is not a pass."""
+    return "; ".join(ctx.snapshot.status(key).reason() for key in sorted(chk.collections | set(chk.uses))
+                     if ctx.snapshot.status(key).state == State.PARTIAL)
 
 
 def _live_only(ctx: CheckContext, chk: Check) -> str | None:

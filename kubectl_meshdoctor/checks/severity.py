@@ -27,8 +27,14 @@ class CheckStatus(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"    # asked for, but its data could not be read: the run is incomplete
+    PARTIAL = "partial"    # found nothing in what it could read, but not everything was read: incomplete too
     NOT_RUN = "not-run"    # not asked for (live-only offline, a probe without --probe) or without meaning here
 
     @property
     def answered(self) -> bool:
-        return self in (CheckStatus.PASSED, CheckStatus.FAILED)
+        return self in (CheckStatus.PASSED, CheckStatus.FAILED, CheckStatus.PARTIAL)
+
+    @property
+    def incomplete(self) -> bool:
+        """The run could not check everything it was asked to: never an all-clear."""
+        return self in (CheckStatus.SKIPPED, CheckStatus.PARTIAL)

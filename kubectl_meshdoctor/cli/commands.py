@@ -27,12 +27,12 @@ def register(app: typer.Typer) -> None:
              fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False, cluster_domain: f.Domain = "cluster.local",
              suppress: f.Suppress = None, no_logs: f.NoLogs = False, since: f.Since = "15m",
              log_bytes: f.LogBytes = 512 * 1024, probe: f.Probe = False,
-             client_namespace: f.ClientNs = None) -> ExitCode:
+             client_namespace: f.ClientNs = None, verbose: f.Verbose = False) -> ExitCode:
         """Diagnose traffic to one host: routing, TLS, subsets, ingress, workload, HTTP/1.0 and long-lived TCP
         problems, each with the objects involved and the fix. Live runs also read the proxies' logs."""
         from kubectl_meshdoctor.run.host import HostRequest, diagnose_host, evidence_options
 
-        out, threshold = _emit().prepare("Report", output, no_color, fail_on)
+        out, threshold = _emit().prepare("Report", output, no_color, fail_on, verbose)
         evidence = evidence_options(no_logs, since, log_bytes, probe, client_namespace or ())
         request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, (), tuple(suppress or ()), evidence)
         return _emit().finish(diagnose_host(request, kube, out.no_color), out, threshold)
@@ -41,12 +41,12 @@ def register(app: typer.Typer) -> None:
     @kube_command
     def tls(kube: Any, host: f.Host, filename: f.Files = None, offline: f.Offline = False, output: f.Output = "text",
             fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False,
-            cluster_domain: f.Domain = "cluster.local") -> ExitCode:
+            cluster_domain: f.Domain = "cluster.local", verbose: f.Verbose = False) -> ExitCode:
         """Client TLS against server mTLS for every client namespace, port and subset of a host (what
         `istioctl authn tls-check` showed, for Istio 1.0 to today), with the conflicts explained."""
         from kubectl_meshdoctor.run.host import HostRequest, diagnose_tls
 
-        out, threshold = _emit().prepare("TlsReport", output, no_color, fail_on)
+        out, threshold = _emit().prepare("TlsReport", output, no_color, fail_on, verbose)
         request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, ("tls",))
         return _emit().finish(diagnose_tls(request, kube, out.no_color), out, threshold)
 

@@ -102,6 +102,7 @@ LIVE = "Live evidence (ignored with --offline)"
 Output = Annotated[str, typer.Option("-o", "--output", help="text | json | yaml | markdown | junit | "
                                                             "jsonpath=TEMPLATE (what the command prints)")]
 NoColor = Annotated[bool, typer.Option("--no-color", help="No colour (also when NO_COLOR is set).")]
+Verbose = Annotated[bool, typer.Option("--verbose", help="List every check, not only the problems.")]
 Files = Annotated[list[str] | None, typer.Option(
     "-f", "--filename", help="YAML/JSON file, directory or - (stdin), repeatable: laid over the live state "
                              "(what-if), or the whole world with --offline.")]

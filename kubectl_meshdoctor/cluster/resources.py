@@ -103,6 +103,7 @@ class State(StrEnum):
     NOT_SERVED = "not-served"
     ERROR = "error"
     ABSENT = "absent"  # offline: the input files hold no object of this (runtime) kind
+    PARTIAL = "partial"  # read, but not all of it (some namespaces forbidden, some pods' logs unreadable)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,11 @@ class CollectionStatus:
 
     @property
     def ok(self) -> bool:
+        """Readable: what was read can be used (it may be partial)."""
+        return self.state in (State.OK, State.PARTIAL)
+
+    @property
+    def complete(self) -> bool:
         return self.state == State.OK
 
     def reason(self) -> str:
@@ -124,9 +130,15 @@ class CollectionStatus:
             return f"not served by the API server: {BY_KEY[self.resource].describe()}"
         if self.state == State.ABSENT:
             return f"no {BY_KEY[self.resource].kind} objects {self.scope or 'in the input files'}"
+        if self.state == State.PARTIAL:
+            return f"partly read: {what}; {self.message}"
         detail = f" ({self.message})" if self.message else ""
         return f"{self.state}: {what}{detail}"
 
     def worse(self, other: CollectionStatus) -> CollectionStatus:
-        """Several reads of one collection (different namespaces): keep the one that failed."""
-        return self if not self.ok or other.ok else other
+        """Several reads of one collection (different namespaces): keep the one that failed, else the
+        partial one."""
+        return self if self._badness() >= other._badness() else other
+
+    def _badness(self) -> int:
+        return 0 if self.complete else 1 if self.ok else 2

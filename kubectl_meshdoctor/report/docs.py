@@ -11,6 +11,7 @@ from kubectl_meshdoctor.checks.catalogue import FAMILY_BY_KEY, Entry
 from kubectl_meshdoctor.checks.findings import Finding
 from kubectl_meshdoctor.checks.severity import Severity
 from kubectl_meshdoctor.mesh.changes import Plan
+from kubectl_meshdoctor.report.layout import impact, worst
 from kubectl_meshdoctor.report.model import Report
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -29,6 +30,14 @@ class TlsReport:
 class ScanReport:
     reports: tuple[Report, ...]
 
+    @classmethod
+    def ranked(cls, reports: list[Report]) -> ScanReport:
+        """Worst host first, by the same impact order as a host report's problems."""
+        def rank(r: Report) -> tuple[tuple[int, int, str], int, int, str]:
+            worst_first = min((impact(f) for f in r.findings), default=(9, 9, ""))
+            return worst_first, -r.count(Severity.ERROR), -r.count(Severity.WARNING), r.host
+        return cls(tuple(sorted(reports, key=rank)))
+
     def rows(self) -> list[tuple[str, int, int, str]]:
         return [(r.host, r.count(Severity.ERROR), r.count(Severity.WARNING), worst(r)) for r in self.reports]
 
@@ -36,11 +45,6 @@ class ScanReport:
         return {"apiVersion": "meshdoctor/v1", "kind": "ScanReport",
                 "summary": [{"host": h, "errors": e, "warnings": w, "worst": x} for h, e, w, x in self.rows()],
                 "reports": [r.to_data() for r in self.reports]}
-
-
-def worst(report: Report) -> str:
-    finding = min(report.findings, key=lambda f: f.level.rank, default=None)
-    return f"{finding.entry.code} {finding.entry.id}" if finding else "-"
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class Output:
     format: Format = Format.TEXT
     template: str = ""  # jsonpath only
     no_color: bool = False
+    verbose: bool = False  # text: list every check, not only the problems
 
 
 Renderer = Callable[[Any, Output, TextIO], None]
@@ -46,7 +47,7 @@ Renderer = Callable[[Any, Output, TextIO], None]
 def _text_report(doc: Report, out: Output, stream: TextIO) -> None:
     from kubectl_meshdoctor.report.text import make_console, render_text
 
-    render_text(doc, make_console(stream, out.no_color))
+    render_text(doc, make_console(stream, out.no_color), out.verbose)
 
 
 def _markdown_report(doc: Report, out: Output, stream: TextIO) -> None:
@@ -68,7 +69,7 @@ def _text_tls(doc: TlsReport, out: Output, stream: TextIO) -> None:
     console = make_console(stream, out.no_color)
     render_tls_table(doc.report.tls or (), console)
     console.print()
-    render_text(doc.report, console)
+    render_text(doc.report, console, out.verbose)
 
 
 def _markdown_tls(doc: TlsReport, out: Output, stream: TextIO) -> None:
@@ -131,7 +132,7 @@ HUMAN: dict[type, dict[Format, Renderer]] = {
 }
 
 
-def parse_output(text: str, doc_type: type, no_color: bool = False) -> Output:
+def parse_output(text: str, doc_type: type, no_color: bool = False, verbose: bool = False) -> Output:
     """`-o` as kubectl spells it (`json`, `jsonpath=TEMPLATE`, `md`), checked against what the command
     prints, so a wrong format is refused before anything is read."""
     name, _, template = text.partition("=")
@@ -142,7 +143,7 @@ def parse_output(text: str, doc_type: type, no_color: bool = False) -> Output:
                          f"{', '.join(f.value for f in supported[:-1])} or jsonpath=TEMPLATE")
     if name == Format.JSONPATH and not template:
         raise UsageError("jsonpath output needs a template: -o jsonpath='{.findings[*].id}'")
-    return Output(Format(name), template, no_color)
+    return Output(Format(name), template, no_color, verbose)
 
 
 def emit(doc: Any, out: Output, stream: TextIO | None = None) -> None:
@@ -157,12 +158,13 @@ def emit(doc: Any, out: Output, stream: TextIO | None = None) -> None:
         HUMAN[type(doc)][out.format](doc, out, stream)
 
 
-def prepare(kind: str, output: str, no_color: bool, fail_on: str = "error") -> tuple[Output, FailOn]:
+def prepare(kind: str, output: str, no_color: bool, fail_on: str = "error",
+            verbose: bool = False) -> tuple[Output, FailOn]:
     """-o and --fail-on of a command whose document is of type `kind`, checked before anything is read."""
     if fail_on not in list(FailOn):
         raise UsageError(f"--fail-on must be one of {', '.join(FailOn)}")
     doc_type = next(t for t in HUMAN if t.__name__ == kind)
-    return parse_output(output, doc_type, no_color or bool(os.environ.get("NO_COLOR"))), FailOn(fail_on)
+    return parse_output(output, doc_type, no_color or bool(os.environ.get("NO_COLOR")), verbose), FailOn(fail_on)
 
 
 def finish(doc: Any, out: Output, fail_on: FailOn | None = None) -> ExitCode:

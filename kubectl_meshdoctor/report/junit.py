@@ -22,7 +22,8 @@ def to_junit(reports: list[Report]) -> str:
                 case = ET.SubElement(suite, "testcase", classname=report.host,
                                      name=f"{line.result.entry.code} {line.result.entry.id}: "
                                           f"{line.result.entry.statement}")
-                if line.result.status in (CheckStatus.SKIPPED, CheckStatus.NOT_RUN):
+                if line.result.status in (CheckStatus.SKIPPED, CheckStatus.PARTIAL, CheckStatus.NOT_RUN) \
+                        and not line.findings:
                     skipped += 1
                     ET.SubElement(case, "skipped", message=f"{line.result.status}: {line.result.reason}")
                 for finding in line.findings:

@@ -11,7 +11,7 @@ from kubectl_meshdoctor.checks.severity import CheckStatus, Severity
 from kubectl_meshdoctor.report.model import Report
 from kubectl_meshdoctor.report.sections import ClientRouting, Symptoms
 
-MARKS = {CheckStatus.PASSED: "✓", CheckStatus.SKIPPED: "-", CheckStatus.NOT_RUN: "·"}
+MARKS = {CheckStatus.PASSED: "✓", CheckStatus.SKIPPED: "-", CheckStatus.PARTIAL: "~", CheckStatus.NOT_RUN: "·"}
 SEVERITY_MARKS = {Severity.ERROR: "✗", Severity.WARNING: "‼", Severity.INFO: "i"}
 
 
@@ -44,8 +44,42 @@ def sections(report: Report) -> list[tuple[Family, list[CheckLine]]]:
 
 def _reading_order(line: CheckLine) -> tuple[int, str]:
     """Within a family: errors, warnings, infos, then skipped, passed, not run."""
-    rank = {"✗": 0, "‼": 1, "i": 2, "-": 3, "✓": 4, "·": 5}[line.mark]
+    rank = {"✗": 0, "‼": 1, "i": 2, "-": 3, "~": 3, "✓": 4, "·": 5}[line.mark]
     return rank, line.result.entry.code
+
+
+def impact(finding: Finding) -> tuple[int, int, str]:
+    """Worst first: errors that fail every request they concern (no endpoints, a TLS conflict, an
+    undefined subset), then the rest by severity."""
+    outage = finding.entry.outage and finding.level == Severity.ERROR
+    return (0 if outage else 1), finding.level.rank, finding.entry.code
+
+
+def worst(report: Report) -> str:
+    finding = min(report.findings, key=impact, default=None)
+    return f"{finding.entry.code} {finding.entry.id}" if finding else "-"
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the human reports lead with: the problems by impact, then what could not be checked; the
+    checks that passed or did not apply are only counted (--verbose lists them)."""
+
+    problems: tuple[Finding, ...]
+    incomplete: tuple[CheckResult, ...]
+    passed: int
+    not_run: int
+
+    @classmethod
+    def of(cls, report: Report) -> Overview:
+        return cls(tuple(sorted(report.findings, key=impact)),
+                   tuple(c for c in report.checks if c.status.incomplete),
+                   report.count_status(CheckStatus.PASSED), report.count_status(CheckStatus.NOT_RUN))
+
+    def collapsed(self) -> str:
+        parts = [f"{self.passed} check{'s' if self.passed != 1 else ''} passed"] + (
+            [f"{self.not_run} did not apply or were not asked for"] if self.not_run else [])
+        return ", ".join(parts) + " (--verbose lists every check)"
 
 
 def source_line(report: Report) -> str:

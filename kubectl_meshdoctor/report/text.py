@@ -8,14 +8,23 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.text import Text
 
+from kubectl_meshdoctor.checks.findings import Finding
 from kubectl_meshdoctor.checks.severity import CheckStatus, Severity
-from kubectl_meshdoctor.report.layout import CheckLine, group_views, sections, source_line, symptom_lines
+from kubectl_meshdoctor.report.layout import (
+    SEVERITY_MARKS,
+    CheckLine,
+    Overview,
+    group_views,
+    sections,
+    source_line,
+    symptom_lines,
+)
 from kubectl_meshdoctor.report.model import Report
 from kubectl_meshdoctor.report.sections import Route, Routing, Symptoms, Workloads
 from kubectl_meshdoctor.report.verdict import headline
 from kubectl_meshdoctor.snapshot import objects as o
 
-STYLE = {"✗": "bold red", "‼": "bold yellow", "i": "cyan", "✓": "green", "-": "magenta", "·": "dim"}
+STYLE = {"✗": "bold red", "‼": "bold yellow", "i": "cyan", "✓": "green", "-": "magenta", "~": "magenta", "·": "dim"}
 
 
 def make_console(stream: TextIO, no_color: bool) -> Console:
@@ -28,18 +37,37 @@ def make_console(stream: TextIO, no_color: bool) -> Console:
     return console
 
 
-def render_text(report: Report, console: Console) -> None:
+def render_text(report: Report, console: Console, verbose: bool = False) -> None:
+    """The verdict first, then what fails (worst first), then what could not be checked; passing checks
+    are one line unless --verbose lists them family by family."""
     console.print(Text.assemble(("meshdoctor", "bold"), "  host ", (report.host, "bold"),
                                 f"  (asked for {report.target_input!r})" if report.target_input != report.host
                                 else ""))
     console.print(Text(source_line(report), style="dim"))
+    console.print()
+    _render_verdict(console, report)
     if report.symptoms:
         _render_symptoms(console, report.symptoms)
-    for family, lines in sections(report):
+    overview = Overview.of(report)
+    if overview.problems:
         console.print()
-        console.print(Text(family.title, style="bold underline"))
-        for line in lines:
-            _render_check(console, line)
+        console.print(Text(f"Problems, worst first ({len(overview.problems)})", style="bold underline"))
+        for finding in overview.problems:
+            _render_finding(console, finding)
+    if overview.incomplete:
+        console.print()
+        console.print(Text(f"Could not check ({len(overview.incomplete)})", style="bold underline"))
+        for result in overview.incomplete:
+            _render_check(console, CheckLine(result, ()))
+    console.print()
+    if verbose:
+        for family, lines in sections(report):
+            console.print(Text(family.title, style="bold underline"))
+            for line in lines:
+                _render_check(console, line, with_findings=False)
+            console.print()
+    else:
+        _indented(console, Text(overview.collapsed(), style="dim"), 0, bullet=Text("✓ ", style=STYLE["✓"]))
     if report.suppressed:
         console.print()
         console.print(Text(f"Suppressed ({len(report.suppressed)}): not counted in the exit code",
@@ -62,9 +90,12 @@ def render_text(report: Report, console: Console) -> None:
         console.print(Text("Notes", style="bold underline"))
         for note in report.notes:
             console.print(Text("  • ") + Text(note))
-    console.print()
-    worst = "✗" if report.count(Severity.ERROR) else "‼" if report.count(Severity.WARNING) else "✓"
-    console.print(Text.assemble((worst + " ", STYLE[worst]), (headline(report), "bold")))
+
+
+def _render_verdict(console: Console, report: Report) -> None:
+    incomplete = any(c.status.incomplete for c in report.checks)
+    worst = "✗" if report.count(Severity.ERROR) else "‼" if report.count(Severity.WARNING) or incomplete else "✓"
+    _indented(console, Text(headline(report), style="bold"), 0, bullet=Text(worst + " ", style=STYLE[worst]))
 
 
 def _render_symptoms(console: Console, symptoms: Symptoms) -> None:
@@ -77,26 +108,34 @@ def _render_symptoms(console: Console, symptoms: Symptoms) -> None:
         _indented(console, Text(cause, style="dim" if not explained else ""), 6)
 
 
-def _render_check(console: Console, line: CheckLine) -> None:
+def _render_check(console: Console, line: CheckLine, with_findings: bool = True) -> None:
     entry = line.result.entry
     head = Text.assemble(entry.statement, ("  " + entry.code, "dim"))
-    if line.result.status in (CheckStatus.SKIPPED, CheckStatus.NOT_RUN):
+    if line.result.status in (CheckStatus.SKIPPED, CheckStatus.PARTIAL, CheckStatus.NOT_RUN):
         head.append(f"  {line.result.status}: ", style=STYLE[line.mark])
         head.append(line.result.reason)
     elif line.result.reason:
         head.append(f"  ({line.result.reason})", style="dim")
     _indented(console, head, 2, bullet=Text(line.mark + " ", style=STYLE[line.mark]))
-    for finding in line.findings:
-        mark = Text(f"[{finding.change}] ", style="bold yellow" if finding.change == "new" else "dim") \
-            if finding.change else Text("")
-        _indented(console, mark + Text(finding.message), 6)
-        if finding.resources:
-            objects = ", ".join(r.label() for r in finding.resources)
-            _indented(console, Text("Objects: ", style="bold") + Text(objects), 6)
-        _indented(console, Text("Fix:", style="bold"), 6)
-        for i, step in enumerate(finding.remediation or finding.entry.fix, 1):
-            _indented(console, Text(step), 8, bullet=f"{i}. ")
-        _indented(console, Text("Docs: ", style="bold") + Text(" ".join(finding.entry.docs), style="blue"), 6)
+    for finding in line.findings if with_findings else ():
+        _render_finding(console, finding)
+
+
+def _render_finding(console: Console, finding: Finding) -> None:
+    mark = SEVERITY_MARKS[finding.level]
+    change = Text(f"[{finding.change}] ", style="bold yellow" if finding.change == "new" else "dim") \
+        if finding.change else Text("")
+    _indented(console, change + Text.assemble((f"{finding.entry.code} {finding.entry.id}", "bold"),
+                                              f": {finding.entry.title}"), 2,
+              bullet=Text(mark + " ", style=STYLE[mark]))
+    _indented(console, Text(finding.message), 6)
+    if finding.resources:
+        objects = ", ".join(r.label() for r in finding.resources)
+        _indented(console, Text("Objects: ", style="bold") + Text(objects), 6)
+    _indented(console, Text("Fix:", style="bold"), 6)
+    for i, step in enumerate(finding.remediation or finding.entry.fix, 1):
+        _indented(console, Text(step), 8, bullet=f"{i}. ")
+    _indented(console, Text("Docs: ", style="bold") + Text(" ".join(finding.entry.docs), style="blue"), 6)
 
 
 def _indented(console: Console, text: Text, left: int, bullet: str | Text = "") -> None:

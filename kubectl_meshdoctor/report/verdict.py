@@ -36,23 +36,32 @@ def exit_code(doc: Any, fail_on: FailOn = FailOn.ERROR) -> ExitCode:
         return ExitCode.OK
     if any(fail_on.fails(f.level) for f in doc.findings):
         return ExitCode.FINDINGS
-    if any(c.status == CheckStatus.SKIPPED for c in doc.checks):
+    if any(c.status.incomplete for c in doc.checks):
         return ExitCode.INCOMPLETE
     return ExitCode.OK
 
 
 def headline(report: Report) -> str:
-    """One line that answers 'is traffic to this host broken?'."""
+    """One line that answers 'is traffic to this host broken?'. A run that could not check everything
+    says so first and is never called clean."""
     errors, warnings, infos = (report.count(s) for s in Severity)
-    skipped = report.count_status(CheckStatus.SKIPPED)
     counts = ", ".join(f"{n} {word}{'s' if n != 1 else ''}" for n, word in
-                       ((errors, "error"), (warnings, "warning"), (infos, "info")) if n) or "no problems found"
-    incomplete = f"; {skipped} check{'s' if skipped != 1 else ''} could not run, so this is incomplete" \
-        if skipped else ""
+                       ((errors, "error"), (warnings, "warning"), (infos, "info")) if n)
+    skipped, partial = report.count_status(CheckStatus.SKIPPED), report.count_status(CheckStatus.PARTIAL)
+    gap = ", ".join(f"{n} {word}" for n, word in ((skipped, "could not run"), (partial, "saw only part of "
+                                                                                  "their data")) if n)
     if errors:
         verdict = "traffic to this host is failing or will fail"
     elif warnings:
         verdict = "traffic flows, but configuration is ignored or fragile"
+    elif gap:
+        verdict = "no problem in what could be checked, but this is not an all-clear"
+    elif counts:
+        verdict = "nothing is failing; worth knowing during triage"
     else:
-        verdict = "all checks that ran passed"
-    return f"{counts} — {verdict}{incomplete}"
+        verdict = "no problems found: every check passed"
+    if gap:
+        checks = skipped + partial
+        return f"INCOMPLETE: {checks} check{'s' if checks != 1 else ''} ({gap}); " + \
+            (f"{counts} — {verdict}" if counts else verdict)
+    return f"{counts} — {verdict}" if counts else verdict

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubectl_meshdoctor.checks.registry import CHECKS
-from kubectl_meshdoctor.checks.severity import Severity
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.errors import MeshdoctorError, UsageError
 from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
@@ -87,5 +86,4 @@ def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = ()) -> S
             continue
         request = HostRequest(host, cluster_domain=cluster_domain, suppress=suppress)
         reports.append(analyse(request, scope.snapshot, scope.settings, target, list(scope.notes)))
-    return ScanReport(tuple(sorted(reports, key=lambda r: (-r.count(Severity.ERROR), -r.count(Severity.WARNING),
-                                                           r.host))))
+    return ScanReport.ranked(reports)

@@ -7,6 +7,7 @@ collection's outcome for the report, and hands out the snapshot so far (built on
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,11 +136,15 @@ class LiveReader:
         for original in forbidden:
             key = original.request.resource
             readable = [r for r in retried if r.request.resource == key and r.status.ok]
-            self.results.extend(readable or [original])
-            if readable:
-                self.notes.append(f"{key}: forbidden in all namespaces; read only in "
-                                  f"{', '.join(str(r.request.namespace) for r in readable)}, "
-                                  "objects elsewhere are not seen")
+            if not readable:
+                self.results.append(original)
+                continue
+            where = ", ".join(str(r.request.namespace) for r in readable)
+            self.results.extend(dataclasses.replace(r, status=CollectionStatus(
+                key, State.PARTIAL, f"in {where} only", "forbidden in all namespaces, so objects elsewhere are "
+                "not seen")) for r in readable)
+            self.notes.append(f"{key}: forbidden in all namespaces; read only in {where}, objects elsewhere are "
+                              "not seen")
 
 
 def _may_proxy(configmap: dict[str, Any]) -> bool:
