@@ -15,12 +15,13 @@ class ExitCode(IntEnum):
     USAGE = 2
     CLUSTER = 3
     INCOMPLETE = 4
+    INTERNAL = 5  # a bug in meshdoctor: not a finding, so CI can tell a crash from a broken mesh
 
 
 EXIT_CODES_HELP = ("Exit codes: 0 nothing at or above --fail-on and every check ran; 1 findings at or above "
-                   "--fail-on (or an internal error); 2 usage or input error (unknown host, bad file); "
-                   "3 cannot reach or authenticate to the cluster; 4 no failing finding but some checks "
-                   "were skipped.")
+                   "--fail-on; 2 usage or input error (unknown host, bad file); 3 cannot reach or authenticate "
+                   "to the cluster; 4 no failing finding but some checks were skipped or saw only part of their "
+                   "data; 5 internal error (run again with --debug).")
 
 
 class MeshdoctorError(Exception):

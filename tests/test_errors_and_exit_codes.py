@@ -239,3 +239,27 @@ def test_a_directory_with_a_symlink_loop_is_read_once(tmp_path: Path):
     (world / "loop").symlink_to(world, target_is_directory=True)
     result = run_cli("host", "x", *offline(world), "-o", "json")
     assert result.exit_code in (0, 4) and result.json()["target"]["host"] == "x.default.svc.cluster.local"
+
+
+def test_a_suppress_rule_that_names_no_check_is_a_usage_error():
+    result = run_cli("host", "reviews", "-n", "bookinfo", *offline(EXAMPLES / "bookinfo"), "--suppress", "MD999")
+    assert result.exit_code == 2
+    assert "'MD999' names no check" in one_line_error(result)
+    globbed = run_cli("host", "reviews", "-n", "bookinfo", *offline(EXAMPLES / "bookinfo"), "--suppress", "MD5*",
+                      "--suppress", "vs-mesh-duplicate-host", "-o", "json")
+    assert globbed.exit_code == 0  # globs and ids that name checks are accepted, and silence what they name
+    assert sorted(f["code"] for f in globbed.json()["suppressed"]) == ["MD101", "MD502", "MD506"]
+
+
+def test_an_internal_error_has_its_own_exit_code(monkeypatch):
+    """A bug is not a finding: exit 5 and one line, so CI can tell a crash from a broken mesh. The bug is
+    planted in our own use case (never in the kubernetes client)."""
+    from kubectl_meshdoctor.run import info
+
+    def broken() -> None:
+        raise KeyError("planted")
+
+    monkeypatch.setattr(info, "version", broken)
+    result = run_cli("version")
+    assert result.exit_code == 5, result.stderr
+    assert one_line_error(result).startswith("error: internal error: KeyError")

@@ -71,3 +71,18 @@ def test_snapshot_holds_no_secret_and_only_the_mesh_config_map(live, tmp_path: P
     assert not [i for i in items if i["kind"] == "Secret"]
     assert [i["metadata"]["name"] for i in items if i["kind"] == "ConfigMap"] == ["istio"]
     assert "hunter2" not in text
+
+
+def test_scan_of_a_config_repo_lists_every_host_it_names_and_fails_on_their_errors():
+    """No Service in the files: the hosts come from the VirtualServices and DestinationRules (FINDINGS.md
+    host input rule 5), so `scan` never says "0 hosts" and a CI gate on it catches the broken routes."""
+    result = run_cli("scan", "-A", "-o", "json", *offline(SCENARIOS / "routing" / "config-repo-all-v1.yaml"))
+    rows = {r["host"]: r for r in result.json()["summary"]}
+    assert set(rows) == {f"{n}.default.svc.cluster.local" for n in ("productpage", "reviews", "ratings", "details")} \
+        | {"mongodb.db.svc.cluster.local"}
+    assert {h for h, r in rows.items() if r["worst"] == "MD301 subset-not-defined"} == set(rows) - {
+        "mongodb.db.svc.cluster.local"}
+    assert result.exit_code == 1
+    junit = run_cli("scan", "-A", "-o", "junit", *offline(SCENARIOS / "routing" / "config-repo-all-v1.yaml"))
+    findings = sum(len(r["findings"]) for r in result.json()["reports"])
+    assert junit.exit_code == 1 and junit.stdout.count("<failure ") == findings >= 4

@@ -90,7 +90,7 @@ def _errors_to_exit(debug: bool) -> Iterator[None]:
     except Exception as exc:
         if debug:
             raise
-        _fail(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for details)", ExitCode.FINDINGS)
+        _fail(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for details)", ExitCode.INTERNAL)
 
 
 def _fail(message: str, code: int) -> None:

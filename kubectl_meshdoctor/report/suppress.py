@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
+from kubectl_meshdoctor.checks.catalogue import CATALOGUE
 from kubectl_meshdoctor.checks.findings import Finding
 from kubectl_meshdoctor.cluster.resources import RESOURCES
 from kubectl_meshdoctor.errors import UsageError
@@ -22,6 +23,10 @@ def parse_rules(rules: tuple[str, ...]) -> list[tuple[str, str]]:
         what, _, where = rule.partition("=")
         if not what.strip() or (where and where.count("/") not in (1, 2)):
             raise UsageError(f"--suppress {rule!r}: use CODE_OR_ID or CODE_OR_ID=Kind/namespace/name (globs allowed)")
+        if not any(fnmatchcase(e.code, what.strip().upper()) or fnmatchcase(e.id, what.strip().lower())
+                   for e in CATALOGUE):
+            raise UsageError(f"--suppress {rule!r}: {what.strip()!r} names no check (`kubectl meshdoctor checks` "
+                             "lists the codes and ids)")
         parsed.append((what.strip(), where.strip() or "*"))
     return parsed
 

@@ -90,6 +90,7 @@ def diagnose_tls(request: HostRequest, kube: KubeOptions, no_color: bool = False
 
 
 def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, stats: dict[str, Any]) -> Report:
+    parse_rules(request.suppress)  # a wrong --suppress is a usage error before anything is read
     if request.offline:
         if not request.files:
             raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")

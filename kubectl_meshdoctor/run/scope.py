@@ -7,15 +7,18 @@ VirtualService in scope declares, over one snapshot: the cluster is read once, n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.errors import MeshdoctorError, UsageError
+from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
-from kubectl_meshdoctor.mesh.target import is_gateway_bound, resolve_target
-from kubectl_meshdoctor.mesh.virtualservices import declared_hosts
+from kubectl_meshdoctor.mesh.target import resolve_target
+from kubectl_meshdoctor.mesh.virtualservices import all_destinations, declared_hosts
 from kubectl_meshdoctor.report.docs import ScanReport
 from kubectl_meshdoctor.report.progress import ProgressFn, spinner
+from kubectl_meshdoctor.report.suppress import parse_rules
 from kubectl_meshdoctor.run.host import HostRequest, analyse, offline_snapshot
 from kubectl_meshdoctor.run.reading import execute
 from kubectl_meshdoctor.run.readplan import SCOPE_ROUNDS, ReadPlan, Seen, needed_by
@@ -59,17 +62,34 @@ def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offlin
 
 
 def hosts_in(scope: Scope) -> list[str]:
-    """Every Service in scope, then every external host a gateway-bound VirtualService in scope declares."""
+    """Every host FINDINGS.md's host input rules name, in scope: each Service (rules 1-3), then each host
+    a VirtualService declares or routes to, a DestinationRule configures, a ServiceEntry or a Gateway
+    server declares (rules 4-5; their wildcards too, not a DestinationRule's). `*` alone and IP addresses
+    are not diagnosed: `host '*'` does not resolve yet."""
     domain = scope.settings.cluster_domain
-    services = [f"{o.name(s)}.{o.namespace(s)}.svc.{domain}" for s in scope.snapshot.all("services")
-                if scope.namespace in (None, o.namespace(s))]
-    external = {h: None for vs in scope.snapshot.all("virtualservices")
-                if is_gateway_bound(vs) and scope.namespace in (None, o.namespace(vs))
-                for h in declared_hosts(vs, domain) if ".svc." not in h and h != "*"}
-    return sorted(services) + sorted(external)
+    snapshot = scope.snapshot
+
+    def in_scope(obj: dict[str, Any]) -> bool:
+        return scope.namespace in (None, o.namespace(obj))
+
+    services = {f"{o.name(s)}.{o.namespace(s)}.svc.{domain}" for s in snapshot.all("services") if in_scope(s)}
+    named: list[str] = []
+    for vs in filter(in_scope, snapshot.all("virtualservices")):
+        named += declared_hosts(vs, domain) + [d.host for d in all_destinations(vs, domain)]
+    named += [host for dr in filter(in_scope, snapshot.all("destinationrules"))  # a wildcard rule is a
+              if not (host := hosts.resolve(o.as_str(o.spec(dr).get("host")), o.namespace(dr), domain))
+              .startswith("*")]  # policy over other hosts, not one to diagnose
+    named += [h for se in filter(in_scope, snapshot.all("serviceentries"))
+              for h in o.as_list(o.spec(se).get("hosts")) if isinstance(h, str)]
+    named += [h.rpartition("/")[2] for gw in filter(in_scope, snapshot.all("gateways"))
+              for server in o.as_list(o.spec(gw).get("servers"))
+              for h in o.as_list(o.as_dict(server).get("hosts")) if isinstance(h, str)]
+    others = {h for h in named if h and h != "*" and not hosts.is_ip(h)} - services
+    return sorted(services) + sorted(others)
 
 
 def scan_scope(request: ScanRequest, kube: KubeOptions, no_color: bool = False) -> ScanReport:
+    parse_rules(request.suppress)  # a wrong --suppress is a usage error before anything is read
     with spinner(no_color) as progress:
         scope = read_scope(kube, request.all_namespaces, list(request.files), request.offline,
                            request.cluster_domain, progress)
