@@ -91,7 +91,8 @@ def evidence(draw: st.DrawFn) -> LiveEvidence:
     answers = [PortAnswer("ns", draw(names), draw(st.integers(0, 70_000)), draw(answer_bytes),
                           draw(st.sampled_from(["", "no answer within 3s", "forbidden: x"])))
                for _ in range(draw(st.integers(0, 2)))]
-    return LiveEvidence(logs, True, "15m", tuple(HttpProbe("ns/svc", 80, a) for a in answers), tuple(answers), True)
+    return LiveEvidence(logs, True, "15m", 900, tuple(HttpProbe("ns/svc", 80, a) for a in answers), tuple(answers),
+                        True)
 
 
 specs = {

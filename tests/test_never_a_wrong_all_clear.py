@@ -13,6 +13,7 @@ import pytest
 from kubectl_meshdoctor.checks.context import probed
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.cluster.resources import BY_KEY
+from kubectl_meshdoctor.run.readplan import CONFIGURATION
 from tests.conftest import EXAMPLES, objects_of, offline, run_cli
 from tests.fakeapi.server import KINDS, Access
 
@@ -108,3 +109,47 @@ def test_seeded_secrets_never_appear_in_any_output(tmp_path, live, output, scena
     # ConfigMaps are listed only where NGINX configs may call the host, and only those are kept
     assert {r.path for r in cluster.cluster.requests if r.path.endswith("/configmaps") and
             r.query.get("fieldSelector") != "metadata.name=istio"} <= {"/api/v1/namespaces/bookinfo/configmaps"}
+
+
+# --------------------------------------------------------------------- complete, partial, none: the matrix
+# `none` is the test above (every collection forbidden, failing or not served). `partial`: a collection
+# read in some namespaces only (listing it cluster-wide is forbidden, so it is read again in the user's
+# and the root namespace), or some pods' logs unreadable (a refusing kubelet). `complete`: everything read.
+
+CLUSTER_WIDE = [c for c in COLLECTIONS if c in CONFIGURATION and c not in ("policies", "meshpolicies")]
+# (the legacy authentication.istio.io kinds are not served by this world's Istio: nothing to be partial)
+
+
+@pytest.mark.parametrize("collection", CLUSTER_WIDE)
+def test_partly_readable_data_is_never_a_pass(collection, live):
+    plural = BY_KEY[collection].path_name
+    allow = frozenset({(p, None) for p in ALL_PLURALS - {plural}} | {(plural, "bookinfo"), (plural, "istio-system")})
+    cluster = live(objects_of([WORLD]), tokens={"user": Access("user", allow)})
+    result = cluster.run("host", "productpage", "-n", "bookinfo", "-f", str(HARMLESS_CHANGE), "-o", "json",
+                         token="user")
+    assert result.exit_code == 4, result.stderr
+    statuses = {c["code"]: c for c in result.json()["checks"]}
+    for code in users_of(collection):
+        assert statuses[code]["status"] in ("partial", "failed", "not-run"), (collection, statuses[code])
+        if statuses[code]["status"] == "partial":
+            assert f"partly read: list {BY_KEY[collection].describe()} in bookinfo, istio-system only" \
+                in statuses[code]["reason"]
+
+
+def test_partly_readable_logs_are_never_a_pass(live):
+    objects = objects_of([WORLD])
+    sick = next(o["metadata"]["name"] for o in objects if o["kind"] == "Pod"
+                and o["metadata"]["name"].startswith("productpage"))
+    cluster = live(objects, sick_kubelets={("bookinfo", sick): "refused"})
+    result = cluster.run("host", "productpage", "-n", "bookinfo", "-o", "json")
+    statuses = {c["code"]: c for c in result.json()["checks"]}
+    assert {statuses[c]["status"] for c in users_of("podlogs")} <= {"partial", "failed", "not-run"}
+    assert statuses["MD601"]["status"] == "partial" and sick in statuses["MD601"]["reason"]
+    assert result.exit_code == 4
+
+
+def test_complete_data_passes_or_says_why_not(live):
+    result = live(objects_of([WORLD])).run("host", "productpage", "-n", "bookinfo", "-o", "json")
+    statuses = {c["code"]: c["status"] for c in result.json()["checks"]}
+    assert set(statuses.values()) <= {"passed", "not-run"} and "passed" in statuses.values()
+    assert result.exit_code == 0

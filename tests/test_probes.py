@@ -227,3 +227,12 @@ def test_syncz_is_read_through_exec_when_port_forward_is_denied(live, istiod):
     assert exec_request.path == "/api/v1/namespaces/istio-system/pods/istiod-5d8f7c9b6-q2x7w/exec"
     assert exec_request.query["container"] == "discovery"
 
+
+
+def test_no_ready_pod_to_probe_is_a_skip_not_a_pass(live):
+    objects = objects_of(WORLD)
+    for pod in (o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"].startswith("reviews")):
+        pod["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+    doc = run_probe(live(objects)).json()
+    md604 = status(doc, "MD604")
+    assert md604["status"] == "skipped" and md604["reason"].startswith("no ready pod of reviews.bookinfo")

@@ -204,6 +204,8 @@ def http10_rejected(ctx: CheckContext) -> list[Problem]:
 
 @check("MD604", needs=("services", "pods", "portforward"), applies=probed)
 def http10_upstream_app(ctx: CheckContext) -> list[Problem]:
+    if not ctx.evidence.http_probes:  # nothing was probed: never "answers with HTTP/1.1"
+        raise CannotTell(f"no ready pod of {ctx.target.host} with an HTTP port to probe")
     answered = [p for p in ctx.evidence.http_probes if p.status_line]
     if ctx.evidence.http_probes and not answered:
         raise CannotTell("no probe got an answer: " + "; ".join(

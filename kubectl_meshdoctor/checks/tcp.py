@@ -116,9 +116,12 @@ def sidecar_restarts(ctx: CheckContext) -> list[Problem]:
             parts.append(f"Envoy hot-restarted (epoch {e['hotRestartEpoch']} in the logs)")
         return f"{name}: " + ", ".join(parts)
     oom = any(e.get("reason") == "OOMKilled" for e in restarted.values())
-    steps = [f"Read why: `kubectl describe pod -n {ns} {name}` and "
-             f"`kubectl logs -n {ns} {name} -c istio-proxy --previous`."
-             for ns, name in (key.split("/", 1) for key in list(restarted)[:2])]
+    # `--previous` only where a terminated istio-proxy exists: after a hot restart (restartCount 0) the API
+    # server answers `previous terminated container "istio-proxy" ... not found`
+    steps = [f"Read why: `kubectl describe pod -n {ns} {name}`" + (
+             f" and `kubectl logs -n {ns} {name} -c istio-proxy --previous`." if "reason" in restarted[key] else
+             f" and `kubectl logs -n {ns} {name} -c istio-proxy` (the running Envoy; no container terminated).")
+             for key in list(restarted)[:2] for ns, name in (key.split("/", 1),)]
     if oom:
         steps.append("OOMKilled: raise the sidecar's memory limit (annotation `sidecar.istio.io/proxyMemoryLimit`) "
                      "or limit what it must hold (a Sidecar resource narrowing egress hosts).")

@@ -47,6 +47,13 @@ class Timeouts:
         """`--request-timeout 2s`: every step and the whole request within 2 s; 0 means no limit."""
         return cls(None, None, None) if seconds == 0 else cls(seconds, seconds, seconds)
 
+    def at_most(self, other: Timeouts) -> Timeouts:
+        """Each limit the smaller of the two (None: no limit)."""
+        def least(a: float | None, b: float | None) -> float | None:
+            return b if a is None else a if b is None else min(a, b)
+        return Timeouts(least(self.connect, other.connect), least(self.read, other.read),
+                        least(self.total, other.total))
+
     def pair(self) -> tuple[float, float] | None:
         """The client applies a single-number timeout only when it is an `int` (kubernetes<=35 rest.py):
         a float such as 2.0 is silently ignored and the request can hang for ever. A (connect, read)
@@ -62,6 +69,7 @@ class RawApi:
 
     def __init__(self, api_client: Any, timeouts: Timeouts, server: str = "") -> None:
         self._client = api_client
+        self.timeouts = timeouts
         self._timeout = timeouts.pair()
         self._total = timeouts.total
         self.server = server or api_client.configuration.host

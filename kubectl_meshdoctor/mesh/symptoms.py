@@ -35,11 +35,15 @@ class Symptom:
     pods: tuple[str, ...]        # ns/name of the proxies that logged it
     failure: str = ""            # upstream transport failure reason, when logged
 
+    by_proxy: bool = False       # answered by the proxy itself, no upstream (the <= 1.8 HTTP/1.0 426 form)
+
     @property
     def http10_rejected(self) -> bool:
-        """Envoy's codec refused an HTTP/1.0 request (426 with DPE / low_version); an application may
-        answer 426 itself (e.g. to ask for a WebSocket upgrade), which is not this."""
-        return self.code == 426 and ("DPE" in self.flags or self.details == "low_version")
+        """Envoy's codec refused an HTTP/1.0 request: 426 with DPE / low_version, or, before Istio 1.9
+        (no response details, no DPE flag from the codec), a 426 to an HTTP/1.0 request that never
+        reached an upstream. An application may answer 426 itself (e.g. to ask for a WebSocket
+        upgrade): that one has an upstream, so it is not this."""
+        return self.code == 426 and ("DPE" in self.flags or self.details == "low_version" or self.by_proxy)
 
     def label(self) -> str:
         flags = ",".join(self.flags) or "-"
@@ -92,6 +96,13 @@ def _port(entry: accesslog.AccessEntry, where: HostAddresses) -> int | None:
     return int(port) if port.isdigit() else None
 
 
+def _old_http10_rejection(entry: accesslog.AccessEntry) -> bool:
+    """Envoy before Istio 1.9 logged its own HTTP/1.0 426 as `"GET / HTTP/1.0" 426 - ...` with no
+    upstream host: no flag, no details (ISTIO-SEMANTICS.md §E)."""
+    return entry.code == 426 and entry.protocol == "HTTP/1.0" and entry.flags in ((), ("-",)) \
+        and not entry.details and entry.upstream_host in ("", "-")
+
+
 def summarise(logs: Iterable[PodLog], where: HostAddresses, window: str) -> LogSummary:
     groups: dict[tuple[Any, ...], list[tuple[accesslog.AccessEntry, str]]] = {}
     lines = for_host = unparsed = pods = 0
@@ -113,16 +124,16 @@ def summarise(logs: Iterable[PodLog], where: HostAddresses, window: str) -> LogS
             if not is_symptom(entry):
                 continue
             key = (DIRECTION[log.role], entry.code, entry.flags, entry.details, _port(entry, where),
-                   entry.cluster_parts[2])
+                   entry.cluster_parts[2], _old_http10_rejection(entry))
             groups.setdefault(key, []).append((entry, f"{log.namespace}/{log.pod}"))
     symptoms = []
-    for (direction, code, flags, details, port, subset), seen in groups.items():
+    for (direction, code, flags, details, port, subset, by_proxy), seen in groups.items():
         entries = [e for e, _ in seen]
         times = sorted(e.time for e in entries if e.time)
         symptoms.append(Symptom(direction, code, flags, details, port, subset, len(entries),
                                 times[0] if times else "", times[-1] if times else "",
                                 accesslog.shorten(entries[-1].line), tuple(dict.fromkeys(p for _, p in seen)),
-                                next((e.failure for e in entries if e.failure), "")))
+                                next((e.failure for e in entries if e.failure), ""), by_proxy))
     symptoms.sort(key=lambda s: (-s.count, s.direction, s.code))
     return LogSummary(window, pods, lines, for_host, dict(sorted(by_class.items())), unparsed, tuple(symptoms),
                       epochs)

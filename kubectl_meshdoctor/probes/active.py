@@ -77,4 +77,9 @@ def portforward_status(answers: list[PortAnswer]) -> CollectionStatus:
     if denied is not None:
         return CollectionStatus("portforward", State.FORBIDDEN, f"in {denied.namespace}",
                                 denied.error.partition(": ")[2])
+    failed = [a for a in answers if a.error]
+    if failed and len(failed) < len(answers):  # some answered: what the others would have said is unknown
+        unanswered = "; ".join(f"{a.namespace}/{a.pod}:{a.port} ({a.error})" for a in failed)
+        return CollectionStatus("portforward", State.PARTIAL, f"{len(answers)} exchanges",
+                                f"no answer from {unanswered}")
     return CollectionStatus("portforward", State.OK, f"{len(answers)} exchanges")

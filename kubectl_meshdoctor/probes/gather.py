@@ -61,7 +61,8 @@ def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, targe
         reader.record(portforward_status([p.answer for p in http_probes]))
         notes += [f"probe {p.answer.namespace}/{p.answer.pod}:{p.answer.port}: {p.answer.error}"
                   for p in http_probes if p.answer.error]
-    return LiveEvidence(logs, options.logs, options.since, http_probes, syncz, options.probe, tuple(notes))
+    return LiveEvidence(logs, options.logs, options.since, options.since_seconds, http_probes, syncz, options.probe,
+                        tuple(notes))
 
 
 def _log_requests(snapshot: Snapshot, target: Target, routing: RoutingModel, current: str,

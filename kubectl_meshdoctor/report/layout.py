@@ -110,7 +110,8 @@ def symptom_lines(symptoms: Symptoms) -> tuple[str, list[tuple[bool, str, str]]]
     classes = ", ".join(f"{k} {v}" for k, v in symptoms.by_class.items()) or "none"
     heading = (f"Symptoms in the proxy logs (last {symptoms.window}: {symptoms.proxies_read} proxies, "
                f"{symptoms.for_host} of {symptoms.access_log_lines} access-log lines for this host: {classes}"
-               + (f"; {symptoms.unparsed_lines} lines not understood" if symptoms.unparsed_lines else "") + ")")
+               + (f"; {symptoms.unparsed_lines} lines not understood" if symptoms.unparsed_lines else "")
+               + (f"; INCOMPLETE, {symptoms.logs_not_read}" if symptoms.logs_not_read else "") + ")")
     lines = []
     for e in symptoms.entries:
         flags = ",".join(e.flags) or "-"

@@ -25,6 +25,7 @@ from kubectl_meshdoctor.mesh.views import RoutingModel
 from kubectl_meshdoctor.report.serialize import key
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot.evidence import PodLog
 
 # ------------------------------------------------------------------------------------------ routing
 
@@ -243,6 +244,18 @@ class SymptomEntry:
 
 
 @dataclass(frozen=True)
+class LogWindow:
+    """What was read of one proxy's log: the window, the newest lines asked for, the bytes that came."""
+
+    pod: str
+    role: str
+    since_seconds: int
+    tail_lines: int
+    bytes: int
+    cut: bool  # even the shortened tail did not fit --log-bytes: older lines of the window are missing
+
+
+@dataclass(frozen=True)
 class Symptoms:
     window: str
     proxies_read: int = 0
@@ -252,6 +265,8 @@ class Symptoms:
     unparsed_lines: int = 0
     entries: tuple[SymptomEntry, ...] = ()
     not_read: str = ""  # why the logs could not be read at all
+    logs_read: tuple[LogWindow, ...] = ()
+    logs_not_read: str = ""  # the pods whose logs could not be read, and why
 
     def to_data(self) -> dict[str, Any]:
         from kubectl_meshdoctor.report.serialize import to_data
@@ -260,13 +275,17 @@ class Symptoms:
             return {"window": self.window, "notRead": self.not_read, "entries": []}
         return {"window": self.window, "proxiesRead": self.proxies_read, "accessLogLines": self.access_log_lines,
                 "forHost": self.for_host, "byClass": dict(self.by_class), "unparsedLines": self.unparsed_lines,
-                "entries": to_data(self.entries)}
+                "entries": to_data(self.entries), "logsRead": to_data(self.logs_read),
+                "logsNotRead": self.logs_not_read or None}
 
 
-def symptoms_section(summary: LogSummary, attributed: list[Attributed]) -> Symptoms:
+def symptoms_section(summary: LogSummary, attributed: list[Attributed], logs: tuple[PodLog, ...],
+                     since_seconds: int, not_read: str) -> Symptoms:
     entries = tuple(SymptomEntry(
         s.direction, s.code, s.flags, s.details, s.port, s.subset or None, s.count, s.first, s.last, s.sample,
         s.pods, s.failure or None, tuple(f"{f.entry.code} {f.entry.id}" for f in a.explained_by), a.explanation)
         for a in attributed for s in (a.symptom,))
+    windows = tuple(LogWindow(f"{log.namespace}/{log.pod}", log.role, since_seconds, log.tail_lines, log.size,
+                              log.truncated) for log in logs)
     return Symptoms(summary.window, summary.pods, summary.lines, summary.for_host, dict(summary.by_class),
-                    summary.unparsed, entries)
+                    summary.unparsed, entries, logs_read=windows, logs_not_read=not_read)

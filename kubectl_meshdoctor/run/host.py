@@ -149,7 +149,8 @@ def _symptoms(ctx: CheckContext, findings: list[Finding]) -> tuple[list[Finding]
     if not status.ok:
         return findings, Symptoms(ctx.evidence.since, not_read=status.reason())
     attributed, findings = attribute(ctx.log_summary, findings, ctx.target.host)
-    return findings, symptoms_section(ctx.log_summary, attributed)
+    return findings, symptoms_section(ctx.log_summary, attributed, ctx.evidence.logs, ctx.evidence.since_seconds,
+                                      status.message if status.state == State.PARTIAL else "")
 
 
 def _passed_when_all_suppressed(results: list[CheckResult], findings: list[Finding],

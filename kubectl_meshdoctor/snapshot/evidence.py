@@ -15,7 +15,9 @@ class PodLog:
     pod: str
     role: str            # server (the host's pods), gateway, client
     text: str
-    truncated: bool = False  # the byte cap cut it
+    truncated: bool = False  # the byte cap cut it (even the shortened tail did not fit)
+    tail_lines: int = 0      # the newest lines asked for (after sinceSeconds)
+    size: int = 0            # bytes read
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class LiveEvidence:
     logs: tuple[PodLog, ...] = ()
     logs_read: bool = False           # False: --no-logs, offline, or nothing to read
     since: str = ""                   # the window read, e.g. "15m"
+    since_seconds: int = 0
     http_probes: tuple[HttpProbe, ...] = ()
     syncz: tuple[PortAnswer, ...] = ()  # one per istiod pod
     probed: bool = False              # --probe was given

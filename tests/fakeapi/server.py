@@ -105,6 +105,9 @@ class FakeCluster:
     garbage: frozenset[str] = frozenset()  # plurals answered with an HTML error page (status 200)
     # (namespace, pod, container) -> log text; a line may start with "@-<seconds> " (its age; default 60)
     logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # (namespace, pod) -> how that pod's kubelet answers a log read through the API server: "refused" (the
+    # API server's 500 with the dial error, as a real one proxies it), or seconds it takes to answer
+    sick_kubelets: dict[tuple[str, str], str | float] = field(default_factory=dict)
     # (namespace, pod, port) -> a local TCP address the port-forward subresource connects to
     forwards: dict[tuple[str, str, int], tuple[str, int]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
@@ -378,6 +381,13 @@ class _Handler(BaseHTTPRequestHandler):
             return 400, _status(400, "BadRequest", f"container {container} is not valid for pod {name}"
                                 if container else f"a container name must be specified for pod {name}, "
                                 f"choose one of: {containers}")
+        sick = cluster.sick_kubelets.get((namespace, name))
+        if sick == "refused":
+            node = f"https://10.0.7.{len(name) % 200}:10250"
+            return 500, _status(500, "InternalError", f'Get "{node}/containerLogs/{namespace}/{name}/{container}": '
+                                                      f"dial tcp {node[8:]}: connect: connection refused")
+        if isinstance(sick, float | int):
+            self.server.stopping.wait(float(sick))  # type: ignore[attr-defined]
         self._raw = log_text(cluster.logs.get((namespace, name, container), ""), query).encode()
         self._raw_type = "text/plain"
         return 200, {}
