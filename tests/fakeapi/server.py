@@ -20,6 +20,7 @@ assumptions about plural names, groups or scopes.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import re
 import threading
@@ -480,14 +481,23 @@ KINDS_BY_PLURAL = {k.plural: k for k in KINDS if not k.group}
 _AGE = re.compile(r"^@-(\d+) ")
 
 
-def log_text(text: str, query: dict[str, str]) -> str:
-    """What the kubelet returns: lines newer than sinceSeconds, the last tailLines, cut at limitBytes."""
+def log_text(text: str, query: dict[str, str], now: float | None = None) -> str:
+    """What the kubelet returns (pkg/kubelet/kuberuntime/logs): lines newer than sinceSeconds (or
+    sinceTime), then the last tailLines, each prefixed with its RFC 3339 time when timestamps=true, then
+    the first limitBytes of that. A line's age comes from a leading "@-<seconds> " (default 60 s)."""
+    now = time.time() if now is None else now
+    since = float(query["sinceSeconds"]) if query.get("sinceSeconds") else None
+    if query.get("sinceTime"):
+        stamp = datetime.datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00")).timestamp()
+        since = min(since, now - stamp) if since is not None else now - stamp
     lines = []
     for line in text.splitlines():
         m = _AGE.match(line)
         age, line = (int(m.group(1)), line[m.end():]) if m else (60, line)
-        if query.get("sinceSeconds") and age > int(query["sinceSeconds"]):
+        if since is not None and age > since:
             continue
+        if query.get("timestamps") == "true":
+            line = datetime.datetime.fromtimestamp(now - age, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ ") + line
         lines.append(line)
     if query.get("tailLines"):
         lines = lines[-int(query["tailLines"]):] if int(query["tailLines"]) else []

@@ -6,8 +6,10 @@ The API server authenticates with a token file (a loader that creates the worlds
 reader, an RBAC-limited user and one with no rights), authorises with RBAC, and writes an audit log
 of every request, which is how the suite proves that the plugin never writes.
 
-There is no kubelet: Pods are bound to a hand-made Node and their status is set through the status
-subresource; the controller-manager then fills Endpoints from the pods that look ready.
+There is no real kubelet: Pods are bound to a hand-made Node and their status is set through the status
+subresource; the controller-manager then fills Endpoints from the pods that look ready. The Node's
+addresses and kubelet port point at a stand-in kubelet (kubelet.py), so the API server proxies pod logs
+to it as to a real one; a second Node points at a port nobody listens on: a node whose kubelet is down.
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from typing import Any
 import yaml
 
 from tests.fakeapi.server import kind_of
+from tests.integration.kubelet import FakeKubelet
 
 HERE = Path(__file__).resolve().parent
 CRDS = HERE / "cluster" / "istio-crds.yaml"
 BUILD = HERE / "cluster" / "build.sh"
 CACHE = Path(os.environ.get("MESHDOCTOR_K8S_CACHE", Path.home() / ".cache" / "kubectl-meshdoctor" / "k8s-1.20.2"))
 NODE = "meshdoctor-node"
+NODE_DOWN = "meshdoctor-node-down"  # its kubelet port refuses connections
 TOKENS = {"loader": ("loader", "system:masters"), "plugin": ("meshdoctor", "system:masters"),
           "reader": ("oncall", ""), "nobody": ("nobody", "")}
 KEEP_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
@@ -70,6 +74,7 @@ class RealCluster:
     tmp: Path
     port: int = 0
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    kubelet: FakeKubelet | None = None
     created: list[str] = field(default_factory=list)  # URLs of the current world's objects
     _last_endpoints: list[str] | None = None
 
@@ -115,6 +120,7 @@ class RealCluster:
             f"--service-account-signing-key-file={tmp / 'sa.key'}",
             "--service-account-issuer=https://kubernetes.default.svc", "--service-cluster-ip-range=10.96.0.0/12",
             "--endpoint-reconciler-type=none", "--disable-admission-plugins=ServiceAccount",
+            "--kubelet-preferred-address-types=InternalIP",
             f"--audit-policy-file={tmp / 'audit.yaml'}", f"--audit-log-path={self.audit_log}"])
         self._wait(lambda: self.request("GET", "/readyz")[0] == 200, "kube-apiserver /readyz", 60)
         self.kubeconfig("loader", "controller-manager")
@@ -127,7 +133,14 @@ class RealCluster:
             f"--service-account-private-key-file={tmp / 'sa.key'}", f"--root-ca-file={tmp / 'ca.crt'}"])
         self.apply(yaml.safe_load_all(CRDS.read_text()))
         self._wait(self._crds_served, "Istio CRDs served", 30)
-        self.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}})
+        self.kubelet = FakeKubelet(tmp / "serving.crt", tmp / "serving.key")
+        for node, port in ((NODE, self.kubelet.port), (NODE_DOWN, free_port())):
+            url = self.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
+            status, body = self.request("PATCH", f"{url}/status", {"status": {
+                "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}}, "application/merge-patch+json")
+            if status != 200:
+                raise ClusterFailed(f"setting the addresses of node {node}: HTTP {status}: {body}")
         self.created.clear()
 
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -153,6 +166,8 @@ class RealCluster:
 
     def stop(self) -> None:
         """By PID, newest first; never by name (other API servers may run on this machine)."""
+        if self.kubelet is not None:
+            self.kubelet.stop()
         for proc in reversed(list(self.processes.values())):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGCONT)  # in case a test froze it
@@ -198,13 +213,20 @@ class RealCluster:
             "contexts": [{"name": "real", "context": {"cluster": "real", "user": who, "namespace": namespace}}]}))
         return path
 
-    def plugin_requests(self) -> list[dict[str, Any]]:
+    def plugin_requests(self, after: int = 0) -> list[dict[str, Any]]:
         """Audit events (stage ResponseComplete or Panic) of every credential the plugin was run with:
-        all users but the loader (which the suite and the controller-manager use) and the server's own."""
+        all users but the loader (which the suite and the controller-manager use) and the server's own;
+        only those written after byte `after` of the audit log (its size at some earlier moment)."""
         plugin_users = {user for who, (user, _) in TOKENS.items() if who != "loader"}
         events = []
-        for line in self.audit_log.read_text().splitlines():
-            event = json.loads(line)
+        with self.audit_log.open("rb") as log:
+            log.seek(after)
+            text = log.read().decode(errors="replace")
+        for line in text.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:  # the last line, still being written
+                continue
             if event.get("user", {}).get("username") in plugin_users and event.get("stage") in (
                     "ResponseComplete", "Panic"):
                 events.append(event)
@@ -282,10 +304,13 @@ class RealCluster:
                 self.request("PUT", f"/api/v1/namespaces/{ns['metadata']['name']}", ns)
         self.created.clear()
 
-    def load_world(self, objects: list[dict[str, Any]]) -> None:
-        """Namespaces first, then everything else; pods bound to the node with their status set;
-        Endpoints of Services with a selector left to the controller-manager, which is waited for."""
+    def load_world(self, objects: list[dict[str, Any]], down: frozenset[str] = frozenset()) -> None:
+        """Namespaces first, then everything else; pods bound to the node with their status set (the pods
+        named in `down` to the node whose kubelet is down); Endpoints of Services with a selector left to
+        the controller-manager, which is waited for."""
         self.clear()
+        if self.kubelet is not None:
+            self.kubelet.reset()
         objects = _with_pod_ips(objects)
         namespaces = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
         wanted = {o["metadata"].get("namespace") for o in objects if kind_of(o).namespaced} - {None}
@@ -298,7 +323,7 @@ class RealCluster:
         for obj in objects:
             if obj["kind"] == "Endpoints" and (obj["metadata"].get("namespace"), obj["metadata"]["name"]) in selected:
                 continue
-            self.create(_valid(obj))
+            self.create(_valid(obj, NODE_DOWN if obj["metadata"].get("name") in down else NODE))
             if obj["kind"] == "Pod" and obj.get("status"):
                 url = self.created[-1]
                 status, body = self.request("PATCH", f"{url}/status", {"status": obj["status"]},
@@ -347,14 +372,14 @@ def _with_pod_ips(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _valid(obj: dict[str, Any]) -> dict[str, Any]:
+def _valid(obj: dict[str, Any], node: str = NODE) -> dict[str, Any]:
     """What the real API requires and scenario files leave out: images, a Deployment's selector, a
     Pod's node. Nothing a check reads is changed."""
     obj = json.loads(json.dumps(obj))
     obj.get("metadata", {}).pop("creationTimestamp", None)
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else None
     if obj["kind"] == "Pod" and spec is not None:
-        spec["nodeName"] = NODE
+        spec["nodeName"] = node
         for c in spec.get("containers") or []:
             c.setdefault("image", f"example.invalid/{c.get('name', 'app')}:1")
     if obj["kind"] == "Deployment" and spec is not None:
