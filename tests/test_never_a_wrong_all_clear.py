@@ -146,6 +146,14 @@ def test_partly_readable_logs_are_never_a_pass(live):
     assert {statuses[c]["status"] for c in users_of("podlogs")} <= {"partial", "failed", "not-run"}
     assert statuses["MD601"]["status"] == "partial" and sick in statuses["MD601"]["reason"]
     assert result.exit_code == 4
+    # every output says so: the verdict leads with it, and JUnit shows the check as skipped, not passed
+    text = cluster.run("host", "productpage", "-n", "bookinfo").stdout
+    markdown = cluster.run("host", "productpage", "-n", "bookinfo", "-o", "markdown").stdout
+    assert text.splitlines()[3].startswith("‼ INCOMPLETE: 2 checks (2 saw only part of their data)")  # MD601, MD702
+    assert "**INCOMPLETE: " in markdown and "no problems found" not in text + markdown
+    junit = cluster.run("host", "productpage", "-n", "bookinfo", "-o", "junit").stdout
+    md601 = junit[junit.index("MD601 http10-rejected"):].split("</testcase>")[0]
+    assert '<skipped message="partial: ' in md601
 
 
 def test_complete_data_passes_or_says_why_not(live):
