@@ -144,6 +144,19 @@ def test_duplicate_subset_and_discarded_traffic_policy(mode, live):
                                                   "v3 (from bookinfo/reviews-canary)"]
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_an_identical_duplicate_subset_is_worth_knowing_not_an_error(mode, live):
+    """Istio 1.6+ mergeDestinationRule keeps the first subset of a name and drops later ones whole; when
+    they are identical Envoy gets the same cluster (pilot/pkg/model/destination_rule.go)."""
+    doc = report(mode, live, "dr-duplicate-identical", "reviews")
+    [dup] = found(doc, "MD105")
+    assert (dup["subset"], dup["severity"], dup["evidence"]["identical"]) == ("v1", "info", True)
+    assert "identical" in dup["message"]
+    assert doc["summary"]["error"] == 0
+    [broken] = found(report(mode, live, "dr-merge-broken", "reviews"), "MD105")
+    assert (broken["severity"], broken["evidence"]["identical"]) == ("error", False)
+
+
 # ------------------------------------------------------------------------------------------- MD107
 
 @pytest.mark.parametrize("mode", MODES)

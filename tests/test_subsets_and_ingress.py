@@ -121,6 +121,17 @@ def test_host_not_served_by_the_gateway(mode, live):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_virtualservice_on_two_gateways_is_judged_per_host_over_both(mode, live):
+    """gateway.go buildGatewayHTTPRouteConfig intersects each server's hosts with the VirtualService's:
+    myapp.com is served by myapp-gateway and shop.example.com by shop-gateway, so only the host no
+    gateway admits is reported, once, naming both gateways."""
+    [finding] = found(ingress(mode, live, "two-gateways-split-hosts"), "MD403")
+    assert finding["evidence"]["host"] == "outlet.example.com"
+    assert finding["evidence"]["gateways"] == ["default/myapp-gateway", "default/shop-gateway"]
+    assert {r["name"] for r in finding["resources"] if r["kind"] == "Gateway"} == {"myapp-gateway", "shop-gateway"}
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_gateway_without_proxies(mode, live):
     doc = ingress(mode, live, "gateway-no-pods")
     [finding] = found(doc, "MD404")

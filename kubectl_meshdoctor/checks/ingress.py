@@ -91,27 +91,36 @@ def _served(vs_host: str, vs_ns: str, servers: list[tuple[str, str]]) -> bool:
 
 @check("MD403", needs=("virtualservices", "gateways"))
 def host_not_on_gateway(ctx: CheckContext) -> list[Problem]:
-    findings = []
+    """Judged per host of the VirtualService over all its gateways: a gateway builds virtual hosts only
+    from the VirtualService hosts its servers admit (pilot/pkg/networking/core/gateway.go,
+    buildGatewayHTTPRouteConfig: `host.NamesForNamespace(server.Hosts, virtualService.Namespace)` and the
+    intersection with the VirtualService's hosts), so a VirtualService bound to two gateways that each
+    serve part of its hosts serves every host; only a host no gateway of it admits is ignored."""
+    bound: dict[int, tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]] = {}
     for vs, ref in _gateway_users(ctx):
         gateway = _gateway(ctx, ref)
-        if gateway is None:
-            continue
-        servers = _server_hosts(gateway)
+        if gateway is not None:
+            bound.setdefault(id(vs), (vs, []))[1].append((ref, gateway))
+    findings = []
+    for vs, gateways in bound.values():
+        servers = {ref: _server_hosts(gw) for ref, gw in gateways}
         declared = vss.declared_hosts(vs, ctx.settings.cluster_domain)
-        served = [h for h in declared if _served(h, o.namespace(vs), servers)]
-        if served and vss.MESH in vss.vs_gateways(vs):
+        unserved = [h for h in declared if not any(_served(h, o.namespace(vs), s) for s in servers.values())]
+        if len(unserved) < len(declared) and vss.MESH in vss.vs_gateways(vs):
             continue  # a VirtualService for mesh and gateway lists mesh hosts the gateway need not serve
-        for host in declared:
-            if host in served:
-                continue
-            listed = ", ".join(f"{ns}/{h}" for ns, h in servers) or "none"
-            findings.append(Problem(f"VirtualService {vss.vs_ref(vs)} declares host {host} on Gateway {ref}, whose "
-                f"servers do not serve it (hosts: {listed}); the gateway ignores this VirtualService for that host",
-                ctx.target.host,
-                (_vs_ref(vs, "host not served"), ResourceRef.at("Gateway", ref, "gateway")),
-                {"gateway": ref, "host": host, "gatewayHosts": [f"{ns}/{h}" for ns, h in servers]},
-                (f"Add {host} to a server of Gateway {ref} (or `{o.namespace(vs)}/{host}`), or correct the host in "
-                 f"{vss.vs_ref(vs)}.",)))
+        refs = list(servers)
+        listed = "; ".join(f"{ref}: {', '.join(f'{ns}/{h}' for ns, h in hosts_) or 'none'}"
+                           for ref, hosts_ in servers.items())
+        for host in unserved:
+            findings.append(Problem(
+                f"VirtualService {vss.vs_ref(vs)} declares host {host} on Gateway{'s' if len(refs) > 1 else ''} "
+                f"{', '.join(refs)}, whose servers do not serve it (hosts: {listed}); the gateway ignores this "
+                "VirtualService for that host", ctx.target.host,
+                (_vs_ref(vs, "host not served"), *(ResourceRef.at("Gateway", ref, "gateway") for ref in refs)),
+                {"gateway": refs[0], "gateways": refs, "host": host,
+                 "gatewayHosts": [f"{ns}/{h}" for hosts_ in servers.values() for ns, h in hosts_]},
+                (f"Add {host} to a server of Gateway {refs[0]} (or `{o.namespace(vs)}/{host}`), or correct the host "
+                 f"in {vss.vs_ref(vs)}.",)))
     return findings
 
 

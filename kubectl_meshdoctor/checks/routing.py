@@ -13,6 +13,7 @@ from typing import Any
 from kubectl_meshdoctor.checks.base import check
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
+from kubectl_meshdoctor.checks.severity import Severity
 from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import hosts, registry
 from kubectl_meshdoctor.mesh import virtualservices as vss
@@ -173,15 +174,22 @@ def _merged_groups(ctx: CheckContext) -> list[tuple[drs.MergedRule, list[ClientV
 
 @check("MD105", needs=("destinationrules",))
 def dr_duplicate_subset(ctx: CheckContext) -> list[Problem]:
+    """Istio keeps the first definition of a subset name and drops the later ones whole
+    (pilot/pkg/model/destination_rule.go mergeDestinationRule, 1.6+: "Unique subsets (based on subset
+    name) are concatenated"). A duplicate identical to the one kept changes nothing Envoy gets: info."""
     findings = []
     for merged, views in _merged_groups(ctx):
         for lost, kept in merged.duplicate_subsets:
             labels_kept = o.as_dict(kept.spec.get("labels"))
             labels_lost = o.as_dict(lost.spec.get("labels"))
+            identical = lost.spec == kept.spec
             message = (f"Subset {lost.name} of {ctx.target.host} is defined by DestinationRule "
                        f"{drs.dr_ref(kept.rule)} (labels {labels_kept}) and again by {drs.dr_ref(lost.rule)} "
                        f"(labels {labels_lost}); clients in {_names(views)} use the first (oldest) definition and "
                        "the second is discarded whole")
+            if identical:
+                message += " — the two definitions are identical, so nothing is lost today, but an edit to the "\
+                           "discarded one will silently have no effect"
             remediation = (f"Define subset {lost.name} in one DestinationRule only: delete it from "
                            f"{drs.dr_ref(lost.rule)}, or from {drs.dr_ref(kept.rule)} if the newer definition is "
                            "the one you meant.",)
@@ -189,8 +197,9 @@ def dr_duplicate_subset(ctx: CheckContext) -> list[Problem]:
                 (_dr(kept.rule, "subset kept"), _dr(lost.rule, "subset discarded")),
                 {"subset": lost.name, "kept": {"destinationRule": drs.dr_ref(kept.rule), "labels": labels_kept},
                  "discarded": {"destinationRule": drs.dr_ref(lost.rule), "labels": labels_lost},
-                 "clientNamespaces": [v.namespace for v in views]},
-                remediation, subset=lost.name, client_namespace=views[0].namespace))
+                 "identical": identical, "clientNamespaces": [v.namespace for v in views]},
+                remediation, subset=lost.name, client_namespace=views[0].namespace,
+                severity=Severity.INFO if identical else None))
     return findings
 
 
