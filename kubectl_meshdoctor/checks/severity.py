@@ -23,6 +23,18 @@ class Severity(StrEnum):
         return self.rank <= threshold.rank
 
 
+class FailOn(StrEnum):
+    """--fail-on: the lowest severity that makes the exit code 1 (none: findings never do)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    NONE = "none"
+
+    def fails(self, severity: Severity) -> bool:
+        return self is not FailOn.NONE and severity.at_least(Severity(self.value))
+
+
 class CheckStatus(StrEnum):
     PASSED = "passed"
     FAILED = "failed"

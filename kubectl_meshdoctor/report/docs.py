@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubectl_meshdoctor.checks.catalogue import FAMILY_BY_KEY, Entry
-from kubectl_meshdoctor.checks.findings import Finding
 from kubectl_meshdoctor.checks.severity import Severity
-from kubectl_meshdoctor.mesh.changes import Plan
-from kubectl_meshdoctor.report.layout import impact, worst
-from kubectl_meshdoctor.report.model import Report
 from kubectl_meshdoctor.snapshot import objects as o
+
+if TYPE_CHECKING:  # the heavy model is imported by the commands that make these documents, not by `version`
+    from kubectl_meshdoctor.checks.findings import Finding
+    from kubectl_meshdoctor.mesh.changes import Plan
+    from kubectl_meshdoctor.report.model import Report
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,16 @@ class ScanReport:
     @classmethod
     def ranked(cls, reports: list[Report]) -> ScanReport:
         """Worst host first, by the same impact order as a host report's problems."""
+        from kubectl_meshdoctor.report.layout import impact
+
         def rank(r: Report) -> tuple[tuple[int, int, str], int, int, str]:
             worst_first = min((impact(f) for f in r.findings), default=(9, 9, ""))
             return worst_first, -r.count(Severity.ERROR), -r.count(Severity.WARNING), r.host
         return cls(tuple(sorted(reports, key=rank)))
 
     def rows(self) -> list[tuple[str, int, int, str]]:
+        from kubectl_meshdoctor.report.layout import worst
+
         return [(r.host, r.count(Severity.ERROR), r.count(Severity.WARNING), worst(r)) for r in self.reports]
 
     def to_data(self) -> dict[str, Any]:

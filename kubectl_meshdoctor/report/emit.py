@@ -12,13 +12,15 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from kubectl_meshdoctor.checks.severity import FailOn
 from kubectl_meshdoctor.errors import ExitCode, UsageError
 from kubectl_meshdoctor.report import machine
-from kubectl_meshdoctor.report.docs import Catalogue, Explanation, PlanReport, ScanReport, TlsReport, Version
-from kubectl_meshdoctor.report.model import Report
-from kubectl_meshdoctor.report.verdict import FailOn, exit_code
+
+if TYPE_CHECKING:
+    from kubectl_meshdoctor.report.docs import Catalogue, Explanation, PlanReport, ScanReport, TlsReport, Version
+    from kubectl_meshdoctor.report.model import Report
 
 
 class Format(StrEnum):
@@ -59,7 +61,7 @@ def _markdown_report(doc: Report, out: Output, stream: TextIO) -> None:
 def _junit(doc: Report | ScanReport, out: Output, stream: TextIO) -> None:
     from kubectl_meshdoctor.report.junit import to_junit
 
-    stream.write(to_junit(list(doc.reports) if isinstance(doc, ScanReport) else [doc]))
+    stream.write(to_junit(list(doc.reports) if type(doc).__name__ == "ScanReport" else [doc]))
 
 
 def _text_tls(doc: TlsReport, out: Output, stream: TextIO) -> None:
@@ -115,24 +117,25 @@ def _catalogue(doc: Catalogue, out: Output, stream: TextIO) -> None:
 
 
 def _lines(doc: Explanation | Version, out: Output, stream: TextIO) -> None:
-    if isinstance(doc, Version):
+    if type(doc).__name__ == "Version":
         stream.write(f"kubectl-meshdoctor {doc.version} (python {doc.to_data()['python']})\n")
     else:
         stream.write("\n".join(doc.lines()) + "\n")
 
 
-HUMAN: dict[type, dict[Format, Renderer]] = {
-    Report: {Format.TEXT: _text_report, Format.MARKDOWN: _markdown_report, Format.JUNIT: _junit},
-    TlsReport: {Format.TEXT: _text_tls, Format.MARKDOWN: _markdown_tls},
-    ScanReport: {Format.TEXT: _scan_table, Format.MARKDOWN: _scan_table, Format.JUNIT: _junit},
-    PlanReport: {Format.TEXT: _text_plan},
-    Catalogue: {Format.TEXT: _catalogue, Format.MARKDOWN: _catalogue},
-    Explanation: {Format.TEXT: _lines},
-    Version: {Format.TEXT: _lines},
+# by the document's type name, so that `version` does not import the report model to print one line
+HUMAN: dict[str, dict[Format, Renderer]] = {
+    "Report": {Format.TEXT: _text_report, Format.MARKDOWN: _markdown_report, Format.JUNIT: _junit},
+    "TlsReport": {Format.TEXT: _text_tls, Format.MARKDOWN: _markdown_tls},
+    "ScanReport": {Format.TEXT: _scan_table, Format.MARKDOWN: _scan_table, Format.JUNIT: _junit},
+    "PlanReport": {Format.TEXT: _text_plan},
+    "Catalogue": {Format.TEXT: _catalogue, Format.MARKDOWN: _catalogue},
+    "Explanation": {Format.TEXT: _lines},
+    "Version": {Format.TEXT: _lines},
 }
 
 
-def parse_output(text: str, doc_type: type, no_color: bool = False, verbose: bool = False) -> Output:
+def parse_output(text: str, doc_type: str, no_color: bool = False, verbose: bool = False) -> Output:
     """`-o` as kubectl spells it (`json`, `jsonpath=TEMPLATE`, `md`), checked against what the command
     prints, so a wrong format is refused before anything is read."""
     name, _, template = text.partition("=")
@@ -155,7 +158,7 @@ def emit(doc: Any, out: Output, stream: TextIO | None = None) -> None:
     elif out.format == Format.JSONPATH:
         stream.write(machine.to_jsonpath(doc.to_data(), out.template))
     else:
-        HUMAN[type(doc)][out.format](doc, out, stream)
+        HUMAN[type(doc).__name__][out.format](doc, out, stream)
 
 
 def prepare(kind: str, output: str, no_color: bool, fail_on: str = "error",
@@ -163,11 +166,14 @@ def prepare(kind: str, output: str, no_color: bool, fail_on: str = "error",
     """-o and --fail-on of a command whose document is of type `kind`, checked before anything is read."""
     if fail_on not in list(FailOn):
         raise UsageError(f"--fail-on must be one of {', '.join(FailOn)}")
-    doc_type = next(t for t in HUMAN if t.__name__ == kind)
-    return parse_output(output, doc_type, no_color or bool(os.environ.get("NO_COLOR")), verbose), FailOn(fail_on)
+    return parse_output(output, kind, no_color or bool(os.environ.get("NO_COLOR")), verbose), FailOn(fail_on)
 
 
 def finish(doc: Any, out: Output, fail_on: FailOn | None = None) -> ExitCode:
     """Print the document; its exit code (FINDINGS.md) when the command has --fail-on, else 0."""
     emit(doc, out)
-    return exit_code(doc, fail_on) if fail_on is not None else ExitCode.OK
+    if fail_on is None:
+        return ExitCode.OK
+    from kubectl_meshdoctor.report.verdict import exit_code
+
+    return exit_code(doc, fail_on)

@@ -3,25 +3,12 @@ output format."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
-from kubectl_meshdoctor.checks.severity import CheckStatus, Severity
+from kubectl_meshdoctor.checks.severity import CheckStatus, FailOn, Severity
 from kubectl_meshdoctor.errors import ExitCode
 from kubectl_meshdoctor.report.docs import PlanReport, ScanReport, TlsReport
 from kubectl_meshdoctor.report.model import Report
-
-
-class FailOn(StrEnum):
-    """--fail-on: the lowest severity that makes the exit code 1 (none: findings never do)."""
-
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-    NONE = "none"
-
-    def fails(self, severity: Severity) -> bool:
-        return self is not FailOn.NONE and severity.at_least(Severity(self.value))
 
 
 def exit_code(doc: Any, fail_on: FailOn = FailOn.ERROR) -> ExitCode:

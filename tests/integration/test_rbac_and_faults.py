@@ -83,7 +83,10 @@ def test_a_server_that_stops_mid_run_is_exit_3_within_the_request_timeout(real):
     assert plugin.returncode == 3, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "timed out" in lines[0] and "Traceback" not in stderr, stderr
-    assert elapsed < 2 + 3, f"took {elapsed:.1f}s after the server stopped, with --request-timeout 2s"
+    # bounded by the deadlines, not by the server: a round cut off half-way (one request timeout), the proxy
+    # logs (one per-pod deadline, read in parallel) and the one /version question that tells a stopped
+    # API server from sick kubelets (issue 17); with --request-timeout 2s that is 6 s, plus start-up slack
+    assert elapsed < 3 * 2 + 2, f"took {elapsed:.1f}s after the server stopped, with --request-timeout 2s"
 
 
 def test_the_scenarios_load_through_the_real_api(real):
