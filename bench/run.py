@@ -2,9 +2,9 @@
 
 One command: `.venv/bin/python -m bench.run` (sizes with `--pods 1000,10000`). Each world is served
 by the project's fake API server in a separate process; meshdoctor and kubectl run as real
-processes. The floor is `kubectl get -o json` of exactly the collections a `host` run fetches, with
-the same selectors, started together as meshdoctor fetches them. Medians of several runs after a
-warm-up. The last line says whether each target holds.
+processes. The floor is kubectl making exactly the requests a `host` run made (derived from the reads
+the run records in MESHDOCTOR_STATS, so it cannot drift from the read plan), started together. Medians
+of several runs after a warm-up. The last line says whether each target holds.
 """
 
 from __future__ import annotations
@@ -61,21 +61,28 @@ def timed_together(cmds: list[list[str]]) -> float:
 
 def floor_commands(kubeconfig: str, stats: dict[str, Any]) -> list[list[str]]:
     """kubectl doing exactly what the run did: its LISTs as the read plan made them (MESHDOCTOR_STATS
-    `reads`, one `kubectl get` each, with the same selectors; a sampled list as `--raw` with its limit),
-    and `kubectl logs` of the pods whose logs it read."""
+    `reads`; plain LISTs of one scope combined into one `kubectl get a,b,c`, as a person would type it,
+    which kubectl still sends as one request per type; the others one `kubectl get` each with the same
+    selectors; a sampled list as `--raw` with its limit), and `kubectl logs` of the pods whose logs it read."""
     k = ["kubectl", "--kubeconfig", kubeconfig]
     out = []
+    plain: dict[str | None, list[str]] = {}
     for read in stats["reads"]:
         resource = f"{read['resource']}.{read['group']}" if read["group"] else read["resource"]
         if read["limit"]:
             base = f"/apis/{read['group']}/v1" if read["group"] else "/api/v1"
             where = f"/namespaces/{read['namespace']}" if read["namespace"] else ""
             out.append([*k, "get", "--raw", f"{base}{where}/{read['resource']}?limit={read['limit']}"])
-            continue
-        cmd = [*k, "get", resource, *(["-n", read["namespace"]] if read["namespace"] else ["-A"])]
-        cmd += ["-l", read["labelSelector"]] if read["labelSelector"] else []
-        cmd += ["--field-selector", read["fieldSelector"]] if read["fieldSelector"] else []
-        out.append([*cmd, "-o", "json"])
+        elif not read["labelSelector"] and not read["fieldSelector"]:
+            plain.setdefault(read["namespace"], []).append(resource)
+        else:
+            cmd = [*k, "get", resource, *(["-n", read["namespace"]] if read["namespace"] else ["-A"])]
+            cmd += ["-l", read["labelSelector"]] if read["labelSelector"] else []
+            cmd += ["--field-selector", read["fieldSelector"]] if read["fieldSelector"] else []
+            out.append([*cmd, "-o", "json"])
+    for namespace, resources in plain.items():
+        out.append([*k, "get", ",".join(dict.fromkeys(resources)), *(["-n", namespace] if namespace else ["-A"]),
+                    "-o", "json"])
     for log in stats.get("logs", []):
         out.append([*k, "logs", "-n", log["namespace"], log["pod"], "-c", log["container"],
                     f"--since={log['sinceSeconds']}s", f"--limit-bytes={log['limitBytes']}"])
@@ -177,8 +184,10 @@ def _header(args: argparse.Namespace) -> str:
             f"{' '.join(kubectl)}; {time.strftime('%Y-%m-%d')}.\n\n"
             f"Reproduce: `.venv/bin/python -m bench.run --pods {args.pods} --runs {args.runs} --results "
             f"bench/RESULTS.md` (after the README's test command has created `.venv`).\n\n"
-            "The floor is `kubectl get -o json` of exactly the collections a `host` run reads, with the same "
-            "selectors, started together; meshdoctor and kubectl talk to the same fake API server (a separate "
+            "The floor is kubectl making the requests a `host` run made (its read plan, recorded by "
+            "MESHDOCTOR_STATS): one `kubectl get -o json` per LIST with the same selectors (`--raw` for a "
+            "sampled page), one `kubectl logs` per proxy log read, all started together; meshdoctor and kubectl "
+            "talk to the same fake API server (a separate "
             "process) on loopback. Times are medians after a warm-up; RSS is the peak of the meshdoctor "
             "process; the analysis share is the time after the last byte was fetched, over the wall time.\n\n")
 

@@ -33,12 +33,13 @@ def test_floor_commands_make_exactly_the_requests_of_a_host_run(live, tmp_path: 
             floor.add((f"/api/v1/namespaces/{namespace}/pods/{pod}/log", "", "", ""))
         else:
             args = cmd[cmd.index("get") + 1:]
-            resource, _, group = args[0].partition(".")
             namespace = args[args.index("-n") + 1] if "-n" in args else ""
             label = args[args.index("-l") + 1] if "-l" in args else ""
             field = args[args.index("--field-selector") + 1] if "--field-selector" in args else ""
-            floor.add((f"{'/apis/' + group + '/v1' if group else '/api/v1'}"
-                       f"{'/namespaces/' + namespace if namespace else ''}/{resource}", label, field, "500"))
+            for name in args[0].split(","):  # kubectl lists each type of `get a,b,c` on its own
+                resource, _, group = name.partition(".")
+                floor.add((f"{'/apis/' + group + '/v1' if group else '/api/v1'}"
+                           f"{'/namespaces/' + namespace if namespace else ''}/{resource}", label, field, "500"))
     assert floor == _requests(cluster)
 
 
