@@ -185,8 +185,9 @@ def _header(args: argparse.Namespace) -> str:
             f"Reproduce: `.venv/bin/python -m bench.run --pods {args.pods} --runs {args.runs} --results "
             f"bench/RESULTS.md` (after the README's test command has created `.venv`).\n\n"
             "The floor is kubectl making the requests a `host` run made (its read plan, recorded by "
-            "MESHDOCTOR_STATS): one `kubectl get -o json` per LIST with the same selectors (`--raw` for a "
-            "sampled page), one `kubectl logs` per proxy log read, all started together; meshdoctor and kubectl "
+            "MESHDOCTOR_STATS): `kubectl get -o json` of each LIST with the same selectors (plain LISTs of one "
+            "scope in one `get a,b,c`; `--raw` for a sampled page), one `kubectl logs` per proxy log read, all "
+            "started together; meshdoctor and kubectl "
             "talk to the same fake API server (a separate "
             "process) on loopback. Times are medians after a warm-up; RSS is the peak of the meshdoctor "
             "process; the analysis share is the time after the last byte was fetched, over the wall time.\n\n")
