@@ -200,7 +200,7 @@ def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn
     options = request.evidence
     plan = ReadPlan(HOST_ROUNDS, needed_by(request.checks, options.logs, options.probe))
     seen = Seen(reader.snapshot(overlay, mode), reader.namespace, request.host, request.cluster_domain,
-                client_namespaces=options.client_namespaces, probe=options.probe)
+                client_namespaces=options.client_namespaces)
     snapshot = execute(reader, plan, seen, overlay, mode)
     seen = dataclasses.replace(seen, snapshot=snapshot)
     if plan.needed & {"appconfigmaps", "podlogs"}:

@@ -26,7 +26,6 @@ from kubectl_meshdoctor.cluster.fetch import ListRequest
 from kubectl_meshdoctor.cluster.resources import (
     CITADEL_SELECTOR,
     CONTROL_PLANE_SELECTOR,
-    DEFAULT_ROOT_NAMESPACE,
     CollectionStatus,
     State,
 )
@@ -73,7 +72,6 @@ class Seen:
     domain: str = "cluster.local"
     scope: str | None = None       # `scan`/`snapshot`: one namespace, or None for all
     client_namespaces: tuple[str, ...] = ()  # --client-namespace
-    probe: bool = False
 
     @cached_property
     def target(self) -> Target:
@@ -194,5 +192,3 @@ def recorded(read: Read) -> CollectionStatus:
     """A collection with nothing to list is read, and empty."""
     return CollectionStatus(read.collection, State.OK, read.nothing_because)
 
-
-RETRY_NAMESPACES = (DEFAULT_ROOT_NAMESPACE,)
