@@ -46,7 +46,7 @@ def headline(report: Report) -> str:
     elif counts:
         verdict = "nothing is failing; worth knowing during triage"
     else:
-        verdict = "no problems found: every check passed"
+        verdict = "no problems found: every check that applies passed"
     if gap:
         checks = skipped + partial
         return f"INCOMPLETE: {checks} check{'s' if checks != 1 else ''} ({gap}); " + \
