@@ -236,3 +236,16 @@ def test_no_ready_pod_to_probe_is_a_skip_not_a_pass(live):
     doc = run_probe(live(objects)).json()
     md604 = status(doc, "MD604")
     assert md604["status"] == "skipped" and md604["reason"].startswith("no ready pod of reviews.bookinfo")
+
+
+def test_a_probe_that_answers_on_one_port_but_not_the_other_is_partial(live, http11_app):
+    """Port 9080 answers HTTP/1.1; nobody listens behind 9090: what 9090 would have said is unknown, so
+    MD604 finds nothing and is partial, naming the port, not passed."""
+    objects = objects_of(WORLD)
+    service = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "reviews")
+    service["spec"]["ports"].append({"name": "http-admin", "port": 9090, "targetPort": 9090})
+    for pod in (o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"].startswith("reviews")):
+        pod["spec"]["containers"][0]["ports"].append({"containerPort": 9090})
+    doc = run_probe(live(objects, forwards={("bookinfo", "reviews-v1-abc12-x1", 9080): http11_app})).json()
+    md604 = status(doc, "MD604")
+    assert md604["status"] == "partial" and "reviews-v1-abc12-x1:9090" in md604["reason"], md604
