@@ -116,11 +116,12 @@ def _catalogue(doc: Catalogue, out: Output, stream: TextIO) -> None:
                    "yes" if r["liveOnly"] else "", r["status"]] for r in rows], make_console(stream, out.no_color))
 
 
-def _lines(doc: Explanation | Version, out: Output, stream: TextIO) -> None:
-    if type(doc).__name__ == "Version":
-        stream.write(f"kubectl-meshdoctor {doc.version} (python {doc.to_data()['python']})\n")
-    else:
-        stream.write("\n".join(doc.lines()) + "\n")
+def _explanation(doc: Explanation, out: Output, stream: TextIO) -> None:
+    stream.write("\n".join(doc.lines()) + "\n")
+
+
+def _version(doc: Version, out: Output, stream: TextIO) -> None:
+    stream.write(f"kubectl-meshdoctor {doc.version} (python {doc.to_data()['python']})\n")
 
 
 # by the document's type name, so that `version` does not import the report model to print one line
@@ -130,8 +131,8 @@ HUMAN: dict[str, dict[Format, Renderer]] = {
     "ScanReport": {Format.TEXT: _scan_table, Format.MARKDOWN: _scan_table, Format.JUNIT: _junit},
     "PlanReport": {Format.TEXT: _text_plan},
     "Catalogue": {Format.TEXT: _catalogue, Format.MARKDOWN: _catalogue},
-    "Explanation": {Format.TEXT: _lines},
-    "Version": {Format.TEXT: _lines},
+    "Explanation": {Format.TEXT: _explanation},
+    "Version": {Format.TEXT: _version},
 }
 
 

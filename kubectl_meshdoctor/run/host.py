@@ -89,26 +89,42 @@ def diagnose_tls(request: HostRequest, kube: KubeOptions, no_color: bool = False
     return TlsReport(dataclasses.replace(diagnose_host(request, kube, no_color), routing=None))
 
 
+@dataclass(frozen=True)
+class World:
+    """What a host run analyses: the snapshot with the settings and target read from it, and the rest."""
+
+    snapshot: Snapshot
+    settings: MeshSettings
+    target: Target
+    notes: tuple[str, ...] = ()
+    change: ChangeSet | None = None
+    evidence: LiveEvidence = dataclasses.field(default_factory=LiveEvidence)
+
+
 def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, stats: dict[str, Any]) -> Report:
     parse_rules(request.suppress)  # a wrong --suppress is a usage error before anything is read
     if request.offline:
-        if not request.files:
-            raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")
         namespace = kube.namespace or "default"
-        files = load_files(list(request.files), namespace)
+        files = load_offline(request.files, namespace)
         snapshot = offline_snapshot(files)
-        notes = [f"ignored objects of kinds meshdoctor does not read: {', '.join(files.ignored_kinds)}"] \
-            if files.ignored_kinds else []
-        change = None
-        evidence = LiveEvidence()
+        ignored = f"ignored objects of kinds meshdoctor does not read: {', '.join(files.ignored_kinds)}"
+        world = World(snapshot, read_mesh_settings(snapshot, request.cluster_domain),
+                      resolve_target(snapshot, request.host, namespace, request.cluster_domain),
+                      (ignored,) if files.ignored_kinds else ())
     else:
         fetch_started = time.perf_counter()
-        snapshot, namespace, notes, change, evidence = _live_snapshot(request, kube, progress, stats)
+        world = _live_world(request, kube, progress, stats)
         stats["fetchSeconds"] = time.perf_counter() - fetch_started
-    settings = read_mesh_settings(snapshot, request.cluster_domain)
-    target = resolve_target(snapshot, request.host, namespace, request.cluster_domain)
     progress("running checks")
-    return analyse(request, snapshot, settings, target, [*notes, *evidence.notes], change, evidence)
+    return analyse(request, world.snapshot, world.settings, world.target, [*world.notes, *world.evidence.notes],
+                   world.change, world.evidence)
+
+
+def load_offline(files: tuple[str, ...] | list[str], namespace: str) -> LoadedFiles:
+    """The files that are the whole world of an --offline run (host, tls, scan)."""
+    if not files:
+        raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")
+    return load_files(list(files), namespace)
 
 
 def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, target: Target, notes: list[str],
@@ -116,7 +132,7 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     """The checks and report sections for one target over a snapshot already read (used by `host` and,
     once per host over one snapshot, by `scan`)."""
     ctx = CheckContext(snapshot, settings, target, change, evidence or LiveEvidence())
-    checks = tuple(c for c in CHECKS if not request.families or c.entry.family in request.families)
+    checks = request.checks
     results, findings = run_checks(ctx, checks)
     findings, symptoms = _symptoms(ctx, findings)
     rules = parse_rules(request.suppress)
@@ -190,8 +206,9 @@ def offline_statuses(files: LoadedFiles) -> dict[str, CollectionStatus]:
             for key, res in BY_KEY.items()}
 
 
-def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn,
-                   stats: dict[str, Any]) -> tuple[Snapshot, str, list[str], ChangeSet | None, LiveEvidence]:
+def _live_world(request: HostRequest, kube: KubeOptions, progress: ProgressFn, stats: dict[str, Any]) -> World:
+    """Runs the read plan, then reads logs and probes; the target and settings the last round resolved
+    are the ones analysed (no second resolution over the same objects)."""
     from kubectl_meshdoctor.snapshot.live import LiveReader
 
     reader = LiveReader.open(kube, progress)
@@ -215,4 +232,5 @@ def _live_snapshot(request: HostRequest, kube: KubeOptions, progress: ProgressFn
                         "sinceSeconds": options.since_seconds, "limitBytes": options.log_bytes}
                        for log in evidence.logs])
     change = ChangeSet(reader.snapshot((), "live"), overlay) if overlay else None
-    return reader.snapshot(overlay, mode), reader.namespace, reader.notes, change, evidence
+    # the snapshot now also holds how reading the logs and probes went (podlogs, portforward)
+    return World(reader.snapshot(overlay, mode), seen.settings, seen.target, tuple(reader.notes), change, evidence)

@@ -11,7 +11,7 @@ from typing import Any
 
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
-from kubectl_meshdoctor.errors import MeshdoctorError, UsageError
+from kubectl_meshdoctor.errors import MeshdoctorError
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import resolve_target
@@ -19,12 +19,11 @@ from kubectl_meshdoctor.mesh.virtualservices import all_destinations, declared_h
 from kubectl_meshdoctor.report.docs import ScanReport
 from kubectl_meshdoctor.report.progress import ProgressFn, spinner
 from kubectl_meshdoctor.report.suppress import parse_rules
-from kubectl_meshdoctor.run.host import HostRequest, analyse, offline_snapshot
+from kubectl_meshdoctor.run.host import HostRequest, analyse, load_offline, offline_snapshot
 from kubectl_meshdoctor.run.reading import execute
 from kubectl_meshdoctor.run.readplan import SCOPE_ROUNDS, ReadPlan, Seen, needed_by
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
-from kubectl_meshdoctor.snapshot.files import load_files
 
 
 @dataclass(frozen=True)
@@ -47,9 +46,7 @@ class ScanRequest:
 def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offline: bool, cluster_domain: str,
                progress: ProgressFn = lambda _m: None) -> Scope:
     if offline:
-        if not files:
-            raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")
-        snapshot = offline_snapshot(load_files(files, kube.namespace or "default"))
+        snapshot = offline_snapshot(load_offline(files, kube.namespace or "default"))
         namespace = None if all_namespaces else kube.namespace
         return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, ())
     from kubectl_meshdoctor.snapshot.live import LiveReader
