@@ -40,13 +40,22 @@ def objects_of(paths: list[Path], namespace: str = "default") -> list[dict[str, 
     for p in paths:
         texts.extend(f.read_text() for f in sorted(p.glob("*.yaml"))) if p.is_dir() else texts.append(p.read_text())
     applied: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for obj in load_objects(texts):
+    for obj in map(_in_a_cluster, load_objects(texts)):
         meta = obj.setdefault("metadata", {})
         if kind_of(obj).namespaced and not meta.get("namespace"):
             meta["namespace"] = namespace
         # a later file's object replaces an earlier one of the same identity, as `kubectl apply` would
         applied[(obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))] = obj
     return list(applied.values())
+
+
+def _in_a_cluster(doc: dict[str, Any]) -> dict[str, Any]:
+    """A bare mesh config file is, in a cluster, the `mesh` key of the ConfigMap istio-system/istio
+    (`kubectl create configmap istio -n istio-system --from-file=mesh=FILE`)."""
+    if "kind" in doc or "apiVersion" in doc:
+        return doc
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "istio-system"},
+            "data": {"mesh": yaml.safe_dump(doc)}}
 
 
 def write_kubeconfig(path: Path, server: str, token: str | None, namespace: str = "default",

@@ -149,3 +149,40 @@ def test_exec_credential_plugin_token_is_used(live, tmp_path: Path):
     result = run_cli("host", "reviews", "--kubeconfig", str(cfg))
     assert result.exit_code == 0, result.stderr
     assert {r.user for r in cluster.cluster.requests} == {"admin"}
+
+
+# ------------------------------------------------------------------------- inputs Istio itself accepts
+
+INPUTS = Path(__file__).parent / "scenarios" / "inputs"
+
+
+def test_a_plain_ipv6_address_in_a_flow_sequence_reads_as_go_yaml_reads_it():
+    """sigs.k8s.io/yaml (go-yaml) ends a plain scalar only at `: `; libyaml refuses `001:db8::]`."""
+    loaded = load_files([str(INPUTS / "serviceentry-ipv6.yaml")], "default")
+    [(key, entry)] = loaded.objects
+    assert key == "serviceentries" and entry["spec"]["addresses"] == ["192.0.2.10", "001:db8::"]
+    doc = run_cli("host", "api.partner.example", "-n", "frontend", "--offline", "-f", str(BASE),
+                  "-f", str(INPUTS / "serviceentry-ipv6.yaml"), "-o", "json").json()
+    assert doc["target"]["host"] == "api.partner.example"
+
+
+def test_a_colon_the_api_server_would_refuse_is_still_invalid_yaml(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: x\n  namespace: [a: b: c]\n")
+    result = run_cli("host", "x", "--offline", "-f", str(bad))
+    assert result.exit_code == 2 and "invalid YAML" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bare_mesh_config_file_is_read_as_the_mesh_configmap():
+    ground = Path(__file__).parent / "scenarios" / "tls" / "ground.yaml"
+    files = ["-f", str(ground), "-f", str(INPUTS / "mesh-config.yaml")]
+    doc = run_cli("tls", "httpbin", "-n", "default", "--offline", *files, "-o", "json").json()
+    assert any(n.startswith("mesh config read from ") and n.endswith("mesh-config.yaml:3") for n in doc["notes"])
+    assert {r["client"] for r in doc["tls"]} == {"plaintext (no tls set, auto mTLS off)"}
+
+
+def test_the_mesh_key_copied_out_of_the_configmap_is_read_too(tmp_path: Path):
+    copied = tmp_path / "mesh.yaml"
+    copied.write_text(yaml.safe_dump({"mesh": "enableAutoMtls: false\n"}))
+    [(key, cm)] = load_files([str(copied)], "default").objects
+    assert key == "configmaps" and cm["data"]["mesh"] == "enableAutoMtls: false\n"

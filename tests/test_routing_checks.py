@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import pytest
 
+from kubectl_meshdoctor.mesh import virtualservices as vss
 from tests.conftest import BASE, SCENARIOS, found, objects_of, offline, run_cli, run_world, scenario_files
+from tests.fakeapi.server import KINDS, Access
+from tests.worlds import ROUTING_GROUND
 
 MODES = ("offline",)  # live: tests/test_parity_fake.py proves every world the same served by the API
 ROUTING = tuple(f"MD10{i}" for i in range(1, 9))
 
 
-def report(mode: str, live, scenario: str, host: str, namespace: str = "bookinfo"):
-    files = [BASE, SCENARIOS / "routing" / "services.yaml", SCENARIOS / "routing" / f"{scenario}.yaml"]
+def report(mode: str, live, scenario: str, host: str, namespace: str = "bookinfo", answered: bool = True):
+    files = [BASE, *(SCENARIOS / "routing" / g for g in ("services.yaml", "gateways.yaml", f"{scenario}.yaml"))]
     result = run_world(mode, live, files, "host", host, "-n", namespace, "-o", "json")
     assert "Traceback" not in result.stderr, result.stderr
     doc = result.json()
     # these worlds hold no pods or endpoints, so only the routing checks are expected to run
-    assert {c["status"] for c in doc["checks"] if c["code"] in ROUTING} <= {"passed", "failed"}
+    if answered:
+        assert {c["status"] for c in doc["checks"] if c["code"] in ROUTING} <= {"passed", "failed"}
     return doc
 
 
@@ -248,3 +252,152 @@ def test_host_not_in_registry_is_not_run_offline():
     doc = run_cli("host", "reviews", "-n", "bookinfo", "-o", "json",
                   *offline(*scenario_files("routing/services", "routing/not-in-registry"))).json()
     assert next(c for c in doc["checks"] if c["code"] == "MD109")["status"] == "not-run"
+
+
+# ------------------------------------------------- gateway virtual hosts (server hosts x VirtualService hosts)
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_virtualservice_the_server_host_excludes_is_not_merged(mode, live):
+    """gateway.go buildGatewayHTTPRouteConfig: `host.NamesForNamespace(server.Hosts, vs.Namespace)` drops
+    `default/shop.example.com` for a VirtualService in frontend, so it adds no routes: one catch-all, no
+    MD103; MD403 says why frontend's VirtualService is ignored."""
+    doc = report(mode, live, "gateway-server-namespace", "shop.example.com", "default")
+    assert found(doc, "MD103") == []
+    [ignored] = found(doc, "MD403")
+    assert ignored["resources"][0]["name"] == "shop-legacy"
+    assert "only to VirtualServices in the namespaces they name (default/shop.example.com)" in ignored["message"]
+    [gateway] = doc["routing"]["gateways"]
+    assert (gateway["fragments"], gateway["virtualHost"]) == (["default/shop"], "shop.example.com")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_wildcard_virtualservice_narrowed_by_the_server_joins_the_exact_virtual_host(mode, live):
+    """names.go Intersection keeps the narrower name: `*.example.com` x server `shop.example.com` is
+    shop.example.com, the same virtual host as the exact VirtualService, so their catch-alls collide."""
+    [finding] = found(report(mode, live, "gateway-wildcard-narrowed", "shop.example.com", "default"), "MD103")
+    assert finding["evidence"]["virtualHost"] == "shop.example.com"
+    assert finding["evidence"]["proxyNamespace"] == "default"  # no proxy pod in the files: the Gateway's namespace
+    assert finding["evidence"]["inEffect"] == "VirtualService default/all-shops rule #1"
+    assert finding["evidence"]["fragments"] == ["default/all-shops", "default/shop"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_wildcard_and_exact_virtual_hosts_stay_apart_when_the_server_admits_the_wildcard(mode, live):
+    doc = report(mode, live, "gateway-wildcard-split", "shop.example.com", "default")
+    assert routing_codes(doc) == []
+    [gateway] = doc["routing"]["gateways"]
+    assert gateway["fragments"] == ["default/shop"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_gateway_looks_destinationrules_up_from_its_proxies_namespace(mode, live):
+    """DefaultSidecarScopeForGateway(ps, proxy.ConfigNamespace): the ingress pods run in istio-system, so a
+    rule private to bookinfo (where the Gateway lives) is invisible to them and subset v1 is missing."""
+    [finding] = found(report(mode, live, "gateway-proxy-namespace", "reviews"), "MD301")
+    assert finding["evidence"]["clientNamespaces"] == ["istio-system"]
+    assert "gateway bookinfo/bookinfo-gateway's proxies (in istio-system)" in finding["message"]
+    assert "exported" in finding["evidence"]["definedElsewhere"]["bookinfo/reviews"]
+    assert found(report(mode, live, "gateway-proxy-namespace-ok", "reviews"), "MD301") == []
+
+
+# ------------------------------------------------------------------------------------- Sidecar scope
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_root_namespace_sidecar_hides_other_namespaces_virtualservices(mode, live):
+    """push_context.go doGetSidecarScope: without a Sidecar of their own, proxies use the root namespace's
+    selector-less one, `./*` read as their own namespace; SelectVirtualServices imports only VirtualServices
+    of imported namespaces."""
+    doc = report(mode, live, "root-sidecar-scopes-vs", "reviews")
+    assert found(doc, "MD101") == []
+    [bookinfo] = [v for v in doc["routing"]["views"] if v["clientNamespace"] == "bookinfo"]
+    assert bookinfo["virtualService"]["inEffect"] == "bookinfo/reviews"
+    assert bookinfo["sidecar"] == "Sidecar istio-system/default (the root namespace's default)"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_root_sidecar_importing_everything_changes_nothing(mode, live):
+    [finding] = found(report(mode, live, "root-sidecar-imports-all", "reviews"), "MD101")
+    assert finding["evidence"]["inEffect"] == "frontend/reviews-from-frontend"
+    assert "bookinfo" in finding["evidence"]["clientNamespaces"]
+
+
+def test_md101_cannot_tell_when_sidecars_are_forbidden(live):
+    files = [BASE, *ROUTING_GROUND, SCENARIOS / "routing" / "root-sidecar-scopes-vs.yaml"]
+    no_sidecars = Access("oncall", frozenset((k.plural, None) for k in KINDS if k.plural != "sidecars"))
+    cluster = live(objects_of(files), tokens={"oncall": no_sidecars})
+    doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", token="oncall").json()
+    [md101] = [c for c in doc["checks"] if c["code"] == "MD101"]
+    assert md101["status"] == "skipped" and "Sidecar" in md101["reason"] and "forbidden" in md101["reason"]
+
+
+# ------------------------------------------------------------------------- the namespace of an external host
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_external_host_takes_its_serviceentrys_namespace_for_the_lookup(mode, live):
+    """push_context.go destinationRule(proxyNs, service): after the client's namespace, the service's,
+    which for a ServiceEntry host is the ServiceEntry's (frontend), not the namespace asked for."""
+    doc = report(mode, live, "external-serviceentry", "api.partner.example", "bookinfo")
+    assert found(doc, "MD107") == []
+    assert {c["code"]: c["status"] for c in doc["checks"]}["MD107"] == "passed"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_without_a_serviceentry_the_hosts_namespace_is_unknown_not_guessed(mode, live):
+    doc = report(mode, live, "external-no-serviceentry", "api.partner.example", "bookinfo", answered=False)
+    [md107] = [c for c in doc["checks"] if c["code"] == "MD107"]
+    assert md107["status"] == "skipped" and "namespace on the lookup path" in md107["reason"]
+    assert any("namespace Istio would give it" in n for n in doc["notes"])
+
+
+# ---------------------------------------------------------- DestinationRule lookup: what a namespace exports
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_most_specific_exported_rule_is_chosen_before_the_client_filter(mode, live):
+    """getExportedDestinationRuleFromNamespace: MostSpecificHostMatch over every rule bookinfo exports
+    picks the exact one (exported to istio-system only), then the client filter empties the result and
+    the lookup moves to the root: the public wildcard rule with v1 is never consulted for frontend."""
+    doc = report(mode, live, "dr-specific-not-exported", "reviews")
+    [finding] = found(doc, "MD301")
+    assert finding["evidence"]["clientNamespaces"] == ["frontend"] and finding["subset"] == "v1"
+    assert "is not exported to frontend, so the lookup moves past bookinfo" in finding["message"]
+    [bookinfo] = [v for v in doc["routing"]["views"] if v["clientNamespace"] == "bookinfo"]
+    assert bookinfo["destinationRule"]["rules"] == ["bookinfo/bookinfo-versions"]  # bookinfo's own clients
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_private_rule_beside_a_public_one_stays_private(mode, live):
+    """setDestinationRules: a private-only rule never enters bookinfo's exported rules, so frontend merges
+    only the public rule and lacks v2; bookinfo's clients merge both."""
+    files = [BASE, SCENARIOS / "workloads" / "ready.yaml", SCENARIOS / "subsets" / "private-subset-beside-public.yaml"]
+    doc = run_world(mode, live, files, "host", "reviews", "-n", "bookinfo", "-o", "json").json()
+    [finding] = found(doc, "MD301")
+    assert finding["evidence"]["clientNamespaces"] == ["frontend"] and finding["subset"] == "v2"
+    assert finding["evidence"]["destinationRule"] == ["bookinfo/reviews"]
+    [bookinfo] = [v for v in doc["routing"]["views"] if v["clientNamespace"] == "bookinfo"]
+    assert bookinfo["destinationRule"]["rules"] == ["bookinfo/reviews", "bookinfo/reviews-canary"]
+
+
+# ------------------------------------------------------------------ MD104 beyond http catch-alls
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tcp_rules_after_an_unscoped_tcp_rule_and_repeated_http_matches_are_unreachable(mode, live):
+    """tls.go buildSidecarOutboundTCPFilterChainOpts: a tcp rule without match (or with an unscoped match)
+    ends the loop (`break TcpLoop`); an http rule whose matches all repeat an earlier rule's never wins."""
+    doc = report(mode, live, "tcp-rule-after-catch-all", "reviews")
+    got = {(f["evidence"].get("routeKind"), tuple(f["evidence"]["unreachableRules"]), f["evidence"].get("shadowedBy"))
+           for f in found(doc, "MD104")}
+    assert got == {("http", (2,), 1), ("tcp", (2,), 1)}
+    assert found(doc, "MD301") == []  # the shadowed rules route nothing, so their subsets are not judged
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_scoped_tcp_rules_before_the_catch_all_are_all_reachable(mode, live):
+    assert routing_codes(report(mode, live, "tcp-rules-scoped", "reviews")) == []
+
+
+def test_tls_rules_with_the_same_match_predicate_keep_the_first():
+    rule = {"match": [{"port": 443, "sniHosts": ["a.example.com"]}], "route": [{"destination": {"host": "a"}}]}
+    vs = {"metadata": {"name": "v", "namespace": "ns"}, "spec": {"hosts": ["a.example.com"], "tls": [rule, rule]}}
+    [dead] = vss.shadowed_rules(vs, "tls", vss.MESH)
+    assert (dead.kind, dead.rule, dead.by) == ("tls", 1, 0)
+    assert vss.shadowed_rules(vs, "tcp", vss.MESH) == []

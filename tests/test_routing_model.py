@@ -158,11 +158,36 @@ def test_gateway_merge_appends_fragments_by_age_and_moves_catch_alls_last():
                [{"match": [{"uri": {"prefix": "/n"}}], "route": [{"destination": {"host": "n"}}]},
                 {"route": [{"destination": {"host": "z"}}]}],
                gateways=["gw"], created="2026-02-01T00:00:00Z")
-    merged = vss.gateway_merge([newer, older], settings(), "apps/gw", "myapp.com")
+    gw = gateway("gw", "apps", ["myapp.com"])
+    merged = vss.gateway_merge([newer, older], settings(), "apps/gw", gw, "myapp.com", "apps")
     assert [f.ref for f in merged.fragments] == ["apps/older", "apps/newer"]
     assert [(vss.vs_ref(r.vs), r.rule, r.catch_all) for r in merged.routes] == [
         ("apps/newer", 0, False), ("apps/older", 0, True), ("apps/newer", 1, True)]
-    assert len(vss.gateway_merge([newer, older], settings("1.0.6"), "apps/gw", "myapp.com").fragments) == 1
+    assert len(vss.gateway_merge([newer, older], settings("1.0.6"), "apps/gw", gw, "myapp.com", "apps").fragments) == 1
+    assert vss.gateway_merge([newer, older], settings(), "apps/gw", None, "myapp.com", "apps").fragments == ()
+
+
+def gateway(name: str, namespace: str, server_hosts: list[str]) -> dict:
+    return {"kind": "Gateway", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": server_hosts}]}}
+
+
+@pytest.mark.parametrize(("vs_hosts", "server_hosts", "expected"), [
+    # the examples of pkg/config/host/names.go Names.Intersection, server hosts on the right
+    (["foo.com", "bar.com"], ["*.com"], ["foo.com", "bar.com"]),
+    (["foo.com", "*.net"], ["*.com", "bar.net"], ["foo.com", "bar.net"]),
+    (["foo.com", "*.net"], ["*.bar.net"], ["*.bar.net"]),
+    (["foo.com"], ["bar.com"], []),
+    # NamesForNamespace: `ns/host` admits VirtualServices of ns only, `*/host` and `./host` as documented
+    (["foo.com"], ["apps/foo.com"], ["foo.com"]),
+    (["foo.com"], ["other/foo.com"], []),
+    (["foo.com"], ["*/foo.com"], ["foo.com"]),
+    (["foo.com"], ["./foo.com"], []),  # `.` is the Gateway's namespace (edge), not the VirtualService's (apps)
+])
+def test_virtual_hosts_are_the_intersection_of_server_and_virtualservice_hosts(vs_hosts, server_hosts, expected):
+    service = vs("v", "apps", vs_hosts, [], gateways=["edge/gw"])
+    servers = vss.server_hosts(gateway("gw", "edge", server_hosts))
+    assert vss.virtual_hosts(service, servers, "cluster.local") == expected
 
 
 # ------------------------------------------------------------------------------- DestinationRule lookup

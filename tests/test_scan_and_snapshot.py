@@ -86,3 +86,20 @@ def test_scan_of_a_config_repo_lists_every_host_it_names_and_fails_on_their_erro
     junit = run_cli("scan", "-A", "-o", "junit", *offline(SCENARIOS / "routing" / "config-repo-all-v1.yaml"))
     findings = sum(len(r["findings"]) for r in result.json()["reports"])
     assert junit.exit_code == 1 and junit.stdout.count("<failure ") == findings >= 4
+
+
+def test_scan_leaves_system_services_out_unless_asked():
+    """kube-system's and istiod's Services are not what a scan is for: listed as left out, not scanned."""
+    world = [str(SCENARIOS / "base.yaml"), str(SCENARIOS / "workloads" / "system-services.yaml")]
+    files = [a for f in world for a in ("-f", f)]
+    doc = run_cli("scan", "-A", "--offline", *files, "-o", "json").json()
+    assert [r["host"] for r in doc["summary"]] == ["reviews.bookinfo.svc.cluster.local"]
+    assert doc["systemHostsLeftOut"] == ["istiod.istio-system.svc.cluster.local",
+                                         "kube-dns.kube-system.svc.cluster.local"]
+    text = run_cli("scan", "-A", "--offline", *files).stdout
+    assert "2 hosts of kube-system and the control plane left out (--include-system scans them)" in text
+    everything = run_cli("scan", "-A", "--offline", "--include-system", *files, "-o", "json").json()
+    assert {r["host"] for r in everything["summary"]} == {
+        "reviews.bookinfo.svc.cluster.local", "istiod.istio-system.svc.cluster.local",
+        "kube-dns.kube-system.svc.cluster.local"}
+    assert everything["systemHostsLeftOut"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import BASE, SCENARIOS, found, objects_of, run_world
+from tests.fakeapi.server import KINDS, Access
 
 MODES = ("offline",)  # live: tests/test_parity_fake.py proves every world the same served by the API
 CODES = {"MD301", "MD302", "MD401", "MD402", "MD403", "MD404"}
@@ -145,3 +146,69 @@ def test_gateway_pods_are_listed_by_the_gateway_selector_in_all_namespaces(live)
     cluster.run("host", "helloworld", "-n", "default")
     listed = [r for r in cluster.cluster.requests if r.path == "/api/v1/pods"]
     assert {r.query["labelSelector"] for r in listed} == {"istio=internal-ingressgateway"}
+
+
+# ------------------------------------------------------------- subsets match istiod's augmented labels
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_zone_subset_matches_the_pods_on_nodes_in_that_zone(mode, live):
+    """label.go AugmentLabels (1.8+): endpoints carry their Node's topology.kubernetes.io/zone."""
+    doc = subsets(mode, live, "zone-subset")
+    assert ours(doc) == []
+    assert {c["code"]: c["status"] for c in doc["checks"]}["MD302"] == "passed"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_zone_subset_with_no_node_in_the_zone_has_no_endpoint(mode, live):
+    [finding] = found(subsets(mode, live, "zone-subset-empty"), "MD302")
+    assert finding["subset"] == "eu-c"
+    assert finding["evidence"]["labels"] == {"topology.kubernetes.io/zone": "eu-west-1c"}
+    assert "topology labels istiod adds from their Nodes" in finding["message"]
+
+
+def test_a_zone_subset_cannot_be_judged_without_the_nodes(live):
+    """Never a wrong tick: the zone comes from Nodes; when they may not be read, MD302 says so."""
+    files = [BASE, SCENARIOS / "workloads" / "ready.yaml", SCENARIOS / "subsets" / "zone-subset-empty.yaml"]
+    no_nodes = Access("oncall", frozenset((k.plural, None) for k in KINDS if k.plural != "nodes"))
+    cluster = live(objects_of(files), tokens={"oncall": no_nodes})
+    doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", token="oncall").json()
+    [md302] = [c for c in doc["checks"] if c["code"] == "MD302"]
+    assert md302["status"] == "skipped"
+    assert "topology.kubernetes.io/zone" in md302["reason"] and "forbidden" in md302["reason"]
+    assert found(doc, "MD302") == []
+    node_reads = [r for r in cluster.cluster.requests if r.path.startswith("/api/v1/nodes")]
+    assert sorted(r.query.get("fieldSelector") for r in node_reads) == ["metadata.name=node-a", "metadata.name=node-b"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_md401_judges_the_routes_the_gateway_really_reaches(mode, live):
+    """The remedy (one VirtualService for mesh and gateway, subset v1) is in effect; a newer fragment's
+    catch-all without a subset sorts after the remedy's catch-all in the merged virtual host
+    (gateway.go: routes appended per fragment, catch-alls last), so no gateway request takes it."""
+    assert found(ingress(mode, live, "remedy-with-old-fragment"), "MD401") == []
+    doc = ingress(mode, live, "remedy-with-old-fragment", host="myapp.com")
+    [leftover] = found(doc, "MD103")
+    assert leftover["evidence"]["inEffect"] == "VirtualService default/myapp rule #1"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_md401_still_fires_when_the_gateway_route_without_subset_is_reached(mode, live):
+    [finding] = found(ingress(mode, live, "helloworld-subset-ignored"), "MD401")
+    assert finding["evidence"]["gatewayRoute"] == "VirtualService default/myapp http rule #1"
+
+
+# ------------------------------------------------------------------------------ delegate VirtualServices
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_delegates_route_to_an_undefined_subset_is_found_through_its_root(mode, live):
+    """virtualservice.go mergeVirtualServicesIfNeeded / mergeHTTPRoutes (1.8+): the root's rule is replaced
+    by the delegate's rules, hosts resolved in the delegate's namespace; the gateway gets v3 without a cluster."""
+    [finding] = found(ingress(mode, live, "delegate-missing-subset"), "MD301")
+    assert finding["subset"] == "v3" and finding["evidence"]["clientNamespaces"] == ["istio-system"]
+    assert finding["evidence"]["routes"] == ["VirtualService default/myapp http rule #1 via delegate "
+                                             "hello-team/helloworld-routes"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_delegate_on_defined_subsets_is_silent(mode, live):
+    assert ours(ingress(mode, live, "delegate-defined-subsets")) == []

@@ -235,3 +235,41 @@ def test_healthy_bookinfo_tls_table_is_all_ok_or_auto():
     doc = run_cli("tls", "reviews", "-n", "bookinfo", *offline(EXAMPLES / "bookinfo-healthy"), "-o", "json").json()
     assert doc["tls"] and {r["status"] for r in doc["tls"]} <= {"OK", "AUTO"}
     assert doc["findings"] == []
+
+
+# ------------------------------------------------------------- Istio 1.5: auto mTLS and the alpha Policy
+
+@pytest.mark.parametrize("mode", MODES)
+def test_istio_15_auto_mtls_follows_the_alpha_policy_without_namespace_peer_authentication(mode, live):
+    """@1.5.10 push_context.go BestEffortInferServiceMTLSMode: namespace/mesh PeerAuthentication, else the
+    alpha Policy for the service and port, else PERMISSIVE. Plaintext here meets DISABLE pods: no finding."""
+    doc, code = tls_report(mode, live, "auto-1.5-alpha-plaintext")
+    assert codes(doc) == [] and code == 0
+    assert {r["client"] for r in doc["tls"] if r["port"] == 8000} == {"AUTO -> DISABLE"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_istio_15_alpha_plaintext_against_a_strict_workload_is_a_blind_spot(mode, live):
+    doc, _ = tls_report(mode, live, "auto-1.5-alpha-strict")
+    finding = next(f for f in doc["findings"] if f["port"] == 8000)
+    assert finding["code"] == "MD202" and finding["evidence"]["blindSpot"] == "workload-strict"
+    assert "Policy default/default" in finding["evidence"]["autoMtls"]
+
+
+# ------------------------------------------------- wildcard DestinationRules in a client's own namespace
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_private_wildcard_rule_in_a_client_namespace_decides_its_clients_tls(mode, live):
+    """push_context.go destinationRule: step 1 searches the proxy's namespace-local rules, wildcard ones
+    included, most specific host first; frontend is evaluated because it holds such a rule."""
+    doc, _ = tls_report(mode, live, "client-wildcard-disable")
+    [finding] = [f for f in doc["findings"] if f["port"] == 8000]
+    assert finding["code"] == "MD201" and finding["clientNamespace"] == "frontend"
+    assert "frontend/no-tls-to-default" in finding["message"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_private_wildcard_rule_asking_for_mutual_tls_is_fine(mode, live):
+    doc, code = tls_report(mode, live, "client-wildcard-mutual")
+    assert codes(doc) == [] and code == 0
+    assert "frontend" in {r["clientNamespace"] for r in doc["tls"]}

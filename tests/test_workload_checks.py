@@ -88,6 +88,16 @@ def test_injection_disabled_by_annotation(mode, live):
     steps = " ".join(finding["remediation"])
     assert "sidecar.istio.io/inject" in steps and "rollout restart deployment/reviews-v1 -n bookinfo" in steps
     assert "kubectl label namespace" not in steps  # bookinfo already asks for injection
+    assert finding["severity"] == "info" and finding["evidence"]["meshConfiguration"] == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_opted_out_pod_that_mesh_configuration_targets_is_a_warning(mode, live):
+    """Item 8 of the semantics round: the opt-out matters when the mesh expects the pods."""
+    [finding] = findings(report(mode, live, "workloads/opted-out-targeted", "reviews", "bookinfo").json(), "MD502")
+    assert finding["severity"] == "warning"
+    assert finding["evidence"]["meshConfiguration"] == ["DestinationRule bookinfo/reviews"]
+    assert "mesh configuration targets it (DestinationRule bookinfo/reviews)" in finding["message"]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -12,14 +12,16 @@ from typing import Any
 from kubectl_meshdoctor.checks.catalogue import CATALOGUE
 from tests.conftest import BASE, EXAMPLES, SCENARIOS
 
-GROUND_NAMES = {"base.yaml", "ground.yaml", "ground-1.4.yaml", "ground-current.yaml", "services.yaml", "reviews.yaml",
-                "base-routing.yaml"}
+GROUND_NAMES = {"base.yaml", "ground.yaml", "ground-1.4.yaml", "ground-current.yaml", "services.yaml", "gateways.yaml",
+                "reviews.yaml", "base-routing.yaml"}
+ROUTING_GROUND = [SCENARIOS / "routing" / "services.yaml", SCENARIOS / "routing" / "gateways.yaml"]
 GROUNDS = {
-    "workloads": [BASE], "ports": [BASE], "routing": [BASE, SCENARIOS / "routing" / "services.yaml"],
+    "workloads": [BASE], "ports": [BASE], "routing": [BASE, *ROUTING_GROUND],
     "subsets": [BASE, SCENARIOS / "workloads" / "ready.yaml"],
     "plan": [BASE, SCENARIOS / "workloads" / "ready.yaml"],
     "ingress": [BASE, SCENARIOS / "ingress" / "ground.yaml"],
     "http10": [BASE, SCENARIOS / "http10" / "reviews.yaml"],
+    "inputs": [BASE],
 }
 
 

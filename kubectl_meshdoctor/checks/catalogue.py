@@ -80,11 +80,13 @@ CATALOGUE: tuple[Entry, ...] = (
            "Give the other rules an explicit match (a path prefix, a header)."),
           (_BP + "#split-virtual-services",), explains=("no-route",)),
     Entry("MD104", "vs-unreachable-rule", "routing", Severity.WARNING,
-          "A rule after the first catch-all in a VirtualService can never match",
-          "No rule hides behind a catch-all",
-          "Istio stops generating routes at the first catch-all rule of a VirtualService: later rules never "
-          "reach Envoy.",
-          ("Move the catch-all rule to the end of the VirtualService's list.",),
+          "A rule of a VirtualService can never match: an earlier rule takes all its traffic",
+          "No rule hides behind a catch-all or an identical match",
+          "Istio stops generating routes at the first catch-all rule of a VirtualService's http list, and at "
+          "the first tcp rule without a (scoped) match; a rule whose matches all repeat an earlier rule's is "
+          "never chosen either. Those rules never reach Envoy.",
+          ("Move the catch-all rule to the end of the VirtualService's list.",
+           "Give the shadowed rule a match the earlier rule does not cover, or delete it."),
           (_BP + "#split-virtual-services",), related=("IST0130",), explains=("no-route",)),
     Entry("MD105", "dr-duplicate-subset", "routing", Severity.ERROR,
           "The same subset is defined by more than one merged DestinationRule",
@@ -160,7 +162,9 @@ CATALOGUE: tuple[Entry, ...] = (
     Entry("MD302", "subset-no-ready-pods", "reconfiguration", Severity.ERROR,
           "A subset's labels select no ready pod of the Service",
           "Every subset selects ready pods",
-          "The subset's cluster exists but is empty: requests routed to it get 503 UH 'no healthy upstream'.",
+          "The subset's cluster exists but is empty: requests routed to it get 503 UH 'no healthy upstream'. "
+          "Subset labels match the pod's labels plus the topology labels istiod adds from its Node "
+          "(region, zone, subzone, cluster, network, hostname).",
           ("Fix the subset labels to match the pods' labels, or scale up the version it names.",),
           (_BP + "#avoid-503-errors-while-reconfiguring-service-routes",),
           explains=("no-healthy-upstream",), outage=True),
@@ -215,7 +219,9 @@ CATALOGUE: tuple[Entry, ...] = (
           "Pods behind the host run without the istio-proxy sidecar",
           "Every pod behind the host runs the istio-proxy sidecar",
           "A pod without a sidecar gets none of the mesh's routing or TLS: clients that require mTLS "
-          "cannot reach it, and it ignores VirtualService rules for its own outbound calls.",
+          "cannot reach it, and it ignores VirtualService rules for its own outbound calls. Pods that opted "
+          "out (`sidecar.istio.io/inject: \"false\"`) are only noted (info), unless the Service's other pods "
+          "have sidecars or mesh configuration (a VirtualService, DestinationRule or STRICT policy) targets it.",
           ("Enable injection for the namespace (`kubectl label namespace NS istio-injection=enabled`, or "
            "the revision label) and restart the workload (`kubectl rollout restart deployment/NAME -n NS`).",
            "Remove `sidecar.istio.io/inject: \"false\"` from the pod template if set; hostNetwork pods are "

@@ -12,7 +12,6 @@ from typing import Any
 from kubectl_meshdoctor.checks.base import check, reads
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
-from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.workloads import selecting_gateways, service_selector
 from kubectl_meshdoctor.snapshot import objects as o
@@ -73,22 +72,6 @@ def gateway_not_found(ctx: CheckContext) -> list[Problem]:
     return findings
 
 
-def _server_hosts(gateway: dict[str, Any]) -> list[tuple[str, str]]:
-    """(namespace part, host) of every server host: `ns/host`, `./host`, `*/host` or plain `host`."""
-    out = []
-    for server in o.as_list(o.spec(gateway).get("servers")):
-        for h in o.as_list(o.as_dict(server).get("hosts")):
-            if isinstance(h, str):
-                ns, _, host = h.rpartition("/")
-                out.append((o.namespace(gateway) if ns == "." else ns or "*", host))
-    return out
-
-
-def _served(vs_host: str, vs_ns: str, servers: list[tuple[str, str]]) -> bool:
-    return any(ns in ("*", vs_ns) and (hosts.wildcard_matches(h, vs_host) or hosts.wildcard_matches(vs_host, h))
-               for ns, h in servers)
-
-
 @check("MD403", needs=("virtualservices", "gateways"))
 def host_not_on_gateway(ctx: CheckContext) -> list[Problem]:
     """Judged per host of the VirtualService over all its gateways: a gateway builds virtual hosts only
@@ -103,19 +86,23 @@ def host_not_on_gateway(ctx: CheckContext) -> list[Problem]:
             bound.setdefault(id(vs), (vs, []))[1].append((ref, gateway))
     findings = []
     for vs, gateways in bound.values():
-        servers = {ref: _server_hosts(gw) for ref, gw in gateways}
+        servers = {ref: vss.server_hosts(gw) for ref, gw in gateways}
         declared = vss.declared_hosts(vs, ctx.settings.cluster_domain)
-        unserved = [h for h in declared if not any(_served(h, o.namespace(vs), s) for s in servers.values())]
+        unserved = [h for h in declared if not any(vss.admitted(s, o.namespace(vs), h) for s in servers.values())]
         if len(unserved) < len(declared) and vss.MESH in vss.vs_gateways(vs):
             continue  # a VirtualService for mesh and gateway lists mesh hosts the gateway need not serve
         refs = list(servers)
         listed = "; ".join(f"{ref}: {', '.join(f'{ns}/{h}' for ns, h in hosts_) or 'none'}"
                            for ref, hosts_ in servers.items())
         for host in unserved:
+            elsewhere = [f"{ns}/{h}" for hosts_ in servers.values() for ns, h in hosts_
+                         if vss.admitted([("*", h)], o.namespace(vs), host)]
+            why = (f"serve it only to VirtualServices in the namespaces they name ({', '.join(elsewhere)}), not "
+                   f"to {o.namespace(vs)}" if elsewhere else f"do not serve it (hosts: {listed})")
             findings.append(Problem(
                 f"VirtualService {vss.vs_ref(vs)} declares host {host} on Gateway{'s' if len(refs) > 1 else ''} "
-                f"{', '.join(refs)}, whose servers do not serve it (hosts: {listed}); the gateway ignores this "
-                "VirtualService for that host", ctx.target.host,
+                f"{', '.join(refs)}, whose servers {why}; the gateway ignores this VirtualService for that host",
+                ctx.target.host,
                 (_vs_ref(vs, "host not served"), *(ResourceRef.at("Gateway", ref, "gateway") for ref in refs)),
                 {"gateway": refs[0], "gateways": refs, "host": host,
                  "gatewayHosts": [f"{ns}/{h}" for hosts_ in servers.values() for ns, h in hosts_]},

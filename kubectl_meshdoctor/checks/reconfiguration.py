@@ -24,8 +24,16 @@ from kubectl_meshdoctor.checks.context import (
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.checks.severity import Severity
 from kubectl_meshdoctor.mesh import destinationrules as drs
+from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh import workloads as w
 from kubectl_meshdoctor.mesh.changes import Plan, plan
+from kubectl_meshdoctor.mesh.endpointlabels import (
+    AUGMENTED_KEYS,
+    DEFAULT_CLUSTER_ID,
+    LOCALITY_KEYS,
+    EndpointLabels,
+    augmented,
+)
 from kubectl_meshdoctor.mesh.views import RoutedDestination
 from kubectl_meshdoctor.mesh.workloads import has_sidecar
 from kubectl_meshdoctor.snapshot import objects as o
@@ -140,12 +148,9 @@ def proxies_not_synced(ctx: CheckContext) -> list[Problem]:
 
 
 
-def _service_namespace(ctx: CheckContext) -> str | None:
-    return ctx.target.services[0].namespace if ctx.target.services else None
-
-
-def _lookup(ctx: CheckContext, client_ns: str) -> drs.DRLookup:
-    return ctx.routing.lookup_for(client_ns, ctx.target.host, _service_namespace(ctx))
+def _lookup(ctx: CheckContext, routed: RoutedDestination) -> drs.DRLookup:
+    return ctx.routing.lookup_for(routed.client_ns, ctx.target.host, ctx.target.service_namespace,
+                                  gateway=routed.gateway != vss.MESH)
 
 
 def _cluster_name(ctx: CheckContext, routed: RoutedDestination) -> str:
@@ -163,7 +168,7 @@ def subset_not_defined(ctx: CheckContext) -> list[Problem]:
         subset = routed.destination.subset
         if not subset:
             continue
-        found = _lookup(ctx, routed.client_ns)
+        found = _lookup(ctx, routed)
         if found.merged is None or found.merged.subset(subset) is None:
             rules = tuple(drs.dr_ref(r) for r in found.merged.rules) if found.merged else ()
             missing[(subset, rules)].append((routed, found))
@@ -176,14 +181,18 @@ def subset_not_defined(ctx: CheckContext) -> list[Problem]:
                      for rule in ctx.routing.exact_rules()
                      if any(o.as_dict(s).get("name") == subset for s in o.as_list(o.spec(rule).get("subsets")))
                      and not found.uses(rule)}
-        used = f"the DestinationRule they use ({', '.join(rules)}, found in the {found.step} {found.namespace})" \
-            if rules else "no DestinationRule (none is visible to them)"
-        message = (f"{origins[0]} sends clients in {', '.join(clients)} to subset {subset} of {ctx.target.host}, but "
-                   f"{used} does not define it: Envoy has no cluster {_cluster_name(ctx, routed)} and answers "
+        used = (f"the DestinationRule they use ({', '.join(rules)}, found in the {found.step} {found.namespace}) "
+                "does not define it") if rules else "no DestinationRule for the host is visible to them"
+        who = sorted({f"clients in {r.client_ns}" if r.gateway == vss.MESH else
+                      f"gateway {r.gateway}'s proxies (in {r.client_ns})" for r, _ in members})
+        message = (f"{origins[0]} sends {', '.join(who)} to subset {subset} of {ctx.target.host}, but "
+                   f"{used}: Envoy has no cluster {_cluster_name(ctx, routed)} and answers "
                    "503 (flag NC; NR before Istio 1.10)")
         if elsewhere:
             message += "; " + "; ".join(f"{ref} defines {subset} but is not used by them: {why}"
                                         for ref, why in elsewhere.items())
+        if not rules and found.notes:
+            message += "; " + "; ".join(found.notes)
         target_rule = rules[0] if rules else f"a DestinationRule for {ctx.target.host} visible to {clients[0]}"
         remediation = (f"Define subset {subset} in {target_rule} (or export the rule that has it to "
                        f"{', '.join(clients)}), wait until the proxies have it, then apply the VirtualService.",
@@ -202,23 +211,34 @@ def subset_not_defined(ctx: CheckContext) -> list[Problem]:
     return findings
 
 
-@check("MD302", needs=("virtualservices", "destinationrules", "services", "pods", "endpoints"), applies=has_workloads)
+@check("MD302", needs=("virtualservices", "destinationrules", "services", "pods", "endpoints"), applies=has_workloads,
+       uses=("nodes",))
 def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
+    """Subsets match the endpoints' labels as istiod augments them (mesh/endpointlabels.py), so a subset
+    on `topology.kubernetes.io/zone` is judged from the pods' Nodes; without them it cannot be told."""
     ready = _ready_pods(ctx)
     if not ready:  # never a pass while every pod is down: MD506 reports the cause once, for every subset
         raise Superseded("MD506 service-no-ready-endpoints: no pod of the Service is ready, so no subset has one")
     findings = []
+    untold: list[str] = []
     seen: set[tuple[str, str]] = set()
     for routed in ctx.routing.routed_destinations:
         subset = routed.destination.subset
-        found = _lookup(ctx, routed.client_ns)
+        found = _lookup(ctx, routed)
         definition = found.merged.subset(subset) if subset and found.merged else None
         if definition is None or (subset, drs.dr_ref(definition.rule)) in seen:
             continue
         seen.add((subset, drs.dr_ref(definition.rule)))
         labels = {k: v for k, v in o.as_dict(definition.spec.get("labels")).items() if isinstance(v, str)}
-        matching = [p for svc in ctx.workload_services for p in w.service_pods(ctx.snapshot, svc)
-                    if o.selector_matches(labels, o.labels(p))]
+        endpoints = [(p, _endpoint_labels(ctx, p)) for svc in ctx.workload_services
+                     for p in w.service_pods(ctx.snapshot, svc)]
+        if any(set(labels) & e.unknown for _, e in endpoints):
+            untold.append(f"subset {subset} selects on {', '.join(sorted(set(labels) & set(LOCALITY_KEYS)))}, which "
+                          f"istiod takes from the pods' Nodes, and " + (
+                          "a pod's Node was not found" if ctx.snapshot.readable("nodes")
+                          else f"the Nodes could not be read ({ctx.snapshot.status('nodes').reason()})"))
+            continue
+        matching = [p for p, e in endpoints if o.selector_matches(labels, e.labels)]
         rule = ResourceRef("DestinationRule", o.namespace(definition.rule), o.name(definition.rule),
                            "defines the subset")
         if not labels:
@@ -234,7 +254,9 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
         label_text = ",".join(f"{k}={v}" for k, v in labels.items())
         state = {o.name(p): "ready" if o.name(p) in ready else w.pod_problem(p) for p in matching}
         not_ready = ", ".join(f"{n} ({why})" for n, why in state.items())
-        detail = ("no pod of the Service has these labels" if not matching else
+        detail = ("no pod of the Service has these labels" + (
+                      " (its pods' labels with the topology labels istiod adds from their Nodes)"
+                      if set(labels) & AUGMENTED_KEYS else "") if not matching else
                   f"pods with these labels exist but none is ready: {not_ready}")
         findings.append(Problem(f"Subset {subset} of {ctx.target.host} (labels {label_text}) selects no ready pod "
             f"({detail}); {routed.origin} sends traffic there, which gets 503 UH 'no healthy upstream'",
@@ -244,7 +266,15 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
             (f"Compare the labels with the pods: `kubectl get pods -n {ctx.target.namespace} -l {label_text}`.",
              "Fix the subset's labels, scale up the version it stands for, or route elsewhere until it is ready."),
             subset=subset))
+    if untold and not findings:
+        raise CannotTell("; ".join(untold))
     return findings
+
+
+def _endpoint_labels(ctx: CheckContext, pod: dict[str, Any]) -> EndpointLabels:
+    cp = ctx.settings.control_plane
+    cluster_id = (cp.env.get("CLUSTER_ID") if cp else "") or DEFAULT_CLUSTER_ID
+    return augmented(ctx.snapshot, pod, cluster_id, ctx.settings.version)
 
 
 def _ready_pods(ctx: CheckContext) -> set[str]:

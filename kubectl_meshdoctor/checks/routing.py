@@ -11,15 +11,16 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.context import CannotTell, CheckContext
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.checks.severity import Severity
+from kubectl_meshdoctor.cluster.resources import State
 from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import hosts, registry
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.target import CONFIG_ONLY
-from kubectl_meshdoctor.mesh.views import ClientView
-from kubectl_meshdoctor.mesh.visibility import CLASS_NAMES
+from kubectl_meshdoctor.mesh.views import ClientView, RoutingModel
+from kubectl_meshdoctor.mesh.visibility import CLASS_NAMES, visible
 from kubectl_meshdoctor.snapshot import objects as o
 
 
@@ -41,8 +42,17 @@ def _rule(index: int) -> str:
 
 # ------------------------------------------------------------------------------------------- MD101
 
-@check("MD101", needs=("virtualservices",))
+def sidecars_known(ctx: CheckContext) -> None:
+    """Sidecar resources decide which VirtualServices a namespace's proxies import (mesh/sidecars.py):
+    unreadable ones leave the choice unknown. Not served (Istio before 1.1) means there are none."""
+    status = ctx.snapshot.status("sidecars")
+    if not status.ok and status.state not in (State.NOT_SERVED, State.ABSENT):
+        raise CannotTell(f"which VirtualServices the proxies import depends on Sidecar resources: {status.reason()}")
+
+
+@check("MD101", needs=("virtualservices",), uses=("sidecars",))
 def vs_mesh_duplicate_host(ctx: CheckContext) -> list[Problem]:
+    sidecars_known(ctx)
     model = ctx.routing
     groups: dict[tuple[str, ...], list[tuple[ClientView, vss.MeshSelection]]] = defaultdict(list)
     for view in model.views:
@@ -81,37 +91,48 @@ def _why_ignored(lost: vss.Candidate, winner: vss.Candidate) -> str:
 
 # ----------------------------------------------------------------------------------- MD102, MD103
 
-@check("MD103", needs=("virtualservices",))
+@check("MD103", needs=("virtualservices", "gateways"), uses=("gatewaypods",))
 def vs_multiple_catch_all(ctx: CheckContext) -> list[Problem]:
     model = ctx.routing
     findings = []
-    for gateway in model.gateways:
-        merged = model.gateway_merge(gateway)
+    for merged in _gateway_merges(model):
         catch_alls = merged.catch_alls
         if len(catch_alls) < 2:
             continue
         first, dead = catch_alls[0], catch_alls[1:]
         fragments = ", ".join(f.ref for f in merged.fragments)
-        message = (f"On gateway {gateway}, the {len(merged.fragments)} VirtualServices merged for {model.host} have "
-                   f"{len(catch_alls)} catch-all routes; all are moved to the end and the first ({first.origin}) takes "
-                   f"every request left, so the others never match ({', '.join(r.origin for r in dead)}). Istio does "
-                   "not promise which fragment comes first, so the winner may change")
-        remediation = (f"Keep exactly one catch-all route for {model.host} across {fragments}.",
+        message = (f"On gateway {_where(merged)}, the {len(merged.fragments)} VirtualServices merged into virtual host "
+                   f"{merged.virtual_host} have {len(catch_alls)} catch-all routes; all are moved to the end and the "
+                   f"first ({first.origin}) takes every request left, so the others never match "
+                   f"({', '.join(r.origin for r in dead)}). Istio does not promise which fragment comes first, so the "
+                   "winner may change")
+        remediation = (f"Keep exactly one catch-all route for {merged.virtual_host} across {fragments}.",
                        "Give the other catch-all rules an explicit match (for example a path prefix), or delete them.")
         findings.append(Problem(message, model.host,
             tuple(_vs(r.vs, "catch-all in effect" if r is first else "catch-all never used") for r in catch_alls),
-            {"gateway": gateway, "fragments": [f.ref for f in merged.fragments],
+            {"gateway": merged.gateway, "virtualHost": merged.virtual_host, "proxyNamespace": merged.proxy_namespace,
+             "fragments": [f.ref for f in merged.fragments],
              "catchAlls": [r.origin for r in catch_alls], "inEffect": first.origin},
             remediation))
     return findings
 
 
-@check("MD102", needs=("virtualservices",))
+def _gateway_merges(model: RoutingModel) -> list[vss.GatewayMerge]:
+    return [m for gateway in model.gateways for m in model.gateway_merges(gateway)]
+
+
+def _where(merged: vss.GatewayMerge) -> str:
+    """The gateway, and its proxies' namespace when that is not the Gateway's own."""
+    if merged.proxy_namespace == merged.gateway.partition("/")[0]:
+        return merged.gateway
+    return f"{merged.gateway} (proxies in {merged.proxy_namespace})"
+
+
+@check("MD102", needs=("virtualservices", "gateways"), uses=("gatewaypods",))
 def vs_fragment_overlap(ctx: CheckContext) -> list[Problem]:
     model = ctx.routing
     findings = []
-    for gateway in model.gateways:
-        merged = model.gateway_merge(gateway)
+    for merged in _gateway_merges(model):
         seen: set[tuple[str, str]] = set()
         specific = [r for r in merged.routes if not r.catch_all]
         for i, a in enumerate(specific):
@@ -120,14 +141,16 @@ def vs_fragment_overlap(ctx: CheckContext) -> list[Problem]:
                 if a.vs is b.vs or pair in seen or not vss.matches_overlap(a.conditions, b.conditions):
                     continue
                 seen.add(pair)
-                message = (f"On gateway {gateway}, fragments {pair[0]} and {pair[1]} of {model.host} both match "
+                message = (f"On gateway {_where(merged)}, fragments {pair[0]} and {pair[1]} of virtual host "
+                           f"{merged.virtual_host} both match "
                            f"some requests: {a.origin} ({a.describe()}) and {b.origin} ({b.describe()}). The order "
                            "between fragments is undefined, so either may answer")
                 remediation = (f"Make the matches of {pair[0]} and {pair[1]} disjoint (distinct path prefixes or "
                                "headers).",
                                "Or move these rules into one VirtualService, where their order is kept.")
                 findings.append(Problem(message, model.host, (_vs(a.vs, "fragment"), _vs(b.vs, "fragment")),
-                    {"gateway": gateway, "routes": [f"{a.origin}: {a.describe()}", f"{b.origin}: {b.describe()}"]},
+                    {"gateway": merged.gateway, "virtualHost": merged.virtual_host,
+                     "routes": [f"{a.origin}: {a.describe()}", f"{b.origin}: {b.describe()}"]},
                     remediation))
     return findings
 
@@ -155,7 +178,29 @@ def vs_unreachable_rule(ctx: CheckContext) -> list[Problem]:
                 {"virtualService": vss.vs_ref(vs), "catchAllRule": stop_rule + 1,
                  "unreachableRules": [k + 1 for k in later], "gateways": gateways},
                 remediation))
+        findings += _shadowed(model.host, vs)
     return findings
+
+
+def _shadowed(host: str, vs: dict[str, Any]) -> list[Problem]:
+    """tcp and tls rules after a terminal one, and rules whose matches repeat an earlier rule's."""
+    by_rule: dict[vss.Shadowed, list[str]] = defaultdict(list)
+    for gateway in vss.vs_gateways(vs):
+        for kind in vss.ROUTE_KINDS:
+            for dead in vss.shadowed_rules(vs, kind, gateway):
+                by_rule[dead].append(gateway)
+    out = []
+    for dead, gateways in by_rule.items():
+        scope = "" if gateways == list(vss.vs_gateways(vs)) else f" for {', '.join(gateways)}"
+        out.append(Problem(
+            f"In VirtualService {vss.vs_ref(vs)}, {dead.kind} {_rule(dead.rule)} can never match{scope}: "
+            f"{dead.kind} {_rule(dead.by)} {dead.why}, and Istio uses the first rule that matches",
+            host, (_vs(vs, "unreachable rules"),),
+            {"virtualService": vss.vs_ref(vs), "routeKind": dead.kind, "unreachableRules": [dead.rule + 1],
+             "shadowedBy": dead.by + 1, "gateways": gateways},
+            (f"Give {dead.kind} {_rule(dead.rule)} of {vss.vs_ref(vs)} a match that {dead.kind} {_rule(dead.by)} "
+             "does not cover, move it before that rule, or delete it.",)))
+    return out
 
 
 # ----------------------------------------------------------------------------------- MD105, MD106
@@ -237,6 +282,7 @@ def dr_discarded_traffic_policy(ctx: CheckContext) -> list[Problem]:
 def dr_shadowed(ctx: CheckContext) -> list[Problem]:
     model = ctx.routing
     findings = []
+    untold = []
     for rule in model.exact_rules():
         if drs.has_selector(rule):
             continue  # workload-selected rules are not found by the lookup path
@@ -248,6 +294,9 @@ def dr_shadowed(ctx: CheckContext) -> list[Problem]:
             found = model.dr_lookup(view)
             if found.uses(rule):
                 users.append(view.namespace)
+            elif found.merged is None and ctx.target.service_namespace is None and \
+                    visible(rule, view.namespace, ctx.settings.default_dr_export_to, ctx.settings.version):
+                untold.append(f"{drs.dr_ref(rule)} for clients in {view.namespace}")
             else:
                 unused.append((view, drs.why_not_used(rule, view.namespace, found, ctx.settings)))
         if not unused:
@@ -266,6 +315,9 @@ def dr_shadowed(ctx: CheckContext) -> list[Problem]:
             {"destinationRule": drs.dr_ref(rule), "unusedBy": {v.namespace: why for v, why in unused},
              "usedBy": users},
             remediation, client_namespace=unused[0][0].namespace))
+    if untold and not findings:
+        raise CannotTell(f"no Service or ServiceEntry defines {model.host}, so the namespace on the lookup path "
+                         f"after the client's is unknown: cannot tell whether {', '.join(untold)} is used")
     return findings
 
 

@@ -130,9 +130,9 @@ def tls_auto_mtls_blind_spot(ctx: CheckContext) -> list[Problem]:
                    "give every endpoint a sidecar."]
         elif e.sent == tls.ISTIO_MUTUAL:
             kind = "workload-disable"
-            message = (f"Auto mTLS looks only at namespace- and mesh-wide PeerAuthentications, so clients in "
-                       f"{', '.join(evidence['clientNamespaces'])} send mutual TLS to {row.host} port {port}, but "
-                       f"{pods} accept only plaintext there ({e.server.label()})")
+            message = (f"Auto mTLS looks only at namespace- and mesh-wide policy ({row.client.auto_reason}), so "
+                       f"clients in {', '.join(evidence['clientNamespaces'])} send mutual TLS to {row.host} port "
+                       f"{port}, but {pods} accept only plaintext there ({e.server.label()})")
             fix = [f"Add a DestinationRule for {row.host} with `trafficPolicy: {{tls: {{mode: DISABLE}}}}` (under "
                    f"portLevelSettings for port {port} if only that port is plaintext).",
                    "Or make the DISABLE namespace-wide so that auto mTLS sees it."]

@@ -16,7 +16,7 @@ from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.checks.severity import Severity
 from kubectl_meshdoctor.mesh import protocol as proto
 from kubectl_meshdoctor.mesh import workloads as w
-from kubectl_meshdoctor.mesh.tls import service_ports, target_port
+from kubectl_meshdoctor.mesh.tls import STRICT, ServerInputs, pa_server_mode, peer_policies, service_ports, target_port
 from kubectl_meshdoctor.snapshot import objects as o
 
 # Protocols where the server speaks first: protocol sniffing waits for the client and the connection stalls.
@@ -85,11 +85,51 @@ def pod_without_sidecar(ctx: CheckContext) -> list[Problem]:
         message = (f"{len(bare)} of {len(pods)} pods behind Service {ns}/{o.name(svc)} run without a working "
                    "istio-proxy sidecar, so mesh routing and mTLS do not apply to them: "
                    + ", ".join(f"{n} ({why})" for n, why in reasons.items()))
+        evidence: dict[str, Any] = {"podsWithoutSidecar": reasons, "pods": len(pods), "namespaceInjection": injection}
+        severity = None
+        if all(_opted_out(p) and not w.has_sidecar(p) for p in bare):
+            meshed = [o.name(p) for p in pods if w.has_sidecar(p)]
+            targeted = _mesh_configuration_for(ctx, bare)
+            evidence |= {"optedOut": True, "podsWithSidecar": meshed, "meshConfiguration": targeted}
+            if not meshed and not targeted:
+                severity = Severity.INFO
+                message += ("; they opted out on purpose and nothing in the mesh configuration targets this Service, "
+                            "so this is only for the record")
+            else:
+                message += "; they opted out, but " + "; ".join(
+                    ([f"other pods of the Service have sidecars ({', '.join(meshed)}), so clients get mesh "
+                      "behaviour from some endpoints only"] if meshed else []) +
+                    ([f"mesh configuration targets it ({', '.join(targeted)}), which does not apply to these pods"]
+                     if targeted else []))
+        steps = _sidecar_remediation(bare, ns, injection)
+        if severity == Severity.INFO:
+            steps = ["Nothing to do if the opt-out is intended (add-ons, jobs); to bring them into the mesh:", *steps]
         findings.append(Problem(message, ctx.target.host,
-            (_ref("Service", svc), *(_ref("Pod", p, "no sidecar") for p in bare)),
-            {"podsWithoutSidecar": reasons, "pods": len(pods), "namespaceInjection": injection},
-            tuple(_sidecar_remediation(bare, ns, injection))))
+            (_ref("Service", svc), *(_ref("Pod", p, "no sidecar") for p in bare)), evidence,
+            tuple(steps), severity=severity))
     return findings
+
+
+def _opted_out(pod: dict[str, Any]) -> bool:
+    return any(source.get("sidecar.istio.io/inject", "").lower() == "false"
+               for source in (o.annotations_of(pod), o.labels(pod)))
+
+
+def _mesh_configuration_for(ctx: CheckContext, pods: list[dict[str, Any]]) -> list[str]:
+    """What expects these pods in the mesh: VirtualServices and DestinationRules for the host, and a
+    PeerAuthentication that makes their port STRICT (clients with sidecars then send mutual TLS)."""
+    model = ctx.routing
+    found = [f"VirtualService {o.namespace(v)}/{o.name(v)}"
+             for v in {id(v): v for v in (*model.declaring, *model.routing_here)}.values()]
+    found += [f"DestinationRule {o.namespace(r)}/{o.name(r)}" for r in model.exact_rules()]
+    inputs = ServerInputs(ctx.snapshot, ctx.settings)
+    for pod in pods:
+        peers = peer_policies(inputs.peers_for(o.namespace(pod)), o.namespace(pod), o.labels(pod),
+                              ctx.settings.root_namespace)
+        mode = pa_server_mode(peers, None)
+        if mode.mode == STRICT:
+            found += [f"PeerAuthentication {d.ref} (STRICT)" for d in mode.deciders if d.kind == "PeerAuthentication"]
+    return list(dict.fromkeys(found))
 
 
 def _why_no_sidecar(pod: dict[str, Any], ns: str, injection: str | None) -> str:
@@ -97,9 +137,8 @@ def _why_no_sidecar(pod: dict[str, Any], ns: str, injection: str | None) -> str:
         return "hostNetwork pods are never injected"
     if w.has_sidecar(pod):
         return f"the istio-proxy sidecar is not ready ({w.sidecar_not_ready(pod)})"
-    for source in (o.annotations_of(pod), o.labels(pod)):
-        if source.get("sidecar.istio.io/inject", "").lower() == "false":
-            return "injection disabled by sidecar.istio.io/inject=false"
+    if _opted_out(pod):
+        return "injection disabled by sidecar.istio.io/inject=false"
     if injection == "disabled":
         return f"namespace {ns} has istio-injection=disabled"
     if injection == "":

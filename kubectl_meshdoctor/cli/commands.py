@@ -71,13 +71,15 @@ def register(app: typer.Typer) -> None:
     @kube_command
     def scan(kube: Any, all_namespaces: f.AllNamespaces = False, filename: f.Files = None, offline: f.Offline = False,
              output: f.Output = "text", fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False,
-             cluster_domain: f.Domain = "cluster.local", suppress: f.Suppress = None) -> ExitCode:
+             cluster_domain: f.Domain = "cluster.local", suppress: f.Suppress = None,
+             include_system: f.IncludeSystem = False) -> ExitCode:
         """Every host in a namespace (or with -A, the cluster) through the host checks, worst first, from one
         read of the cluster: for when you do not know yet which host is broken."""
         from kubectl_meshdoctor.run.scope import ScanRequest, scan_scope
 
         out, threshold = _emit().prepare("ScanReport", output, no_color, fail_on)
-        request = ScanRequest(all_namespaces, tuple(filename or ()), offline, cluster_domain, tuple(suppress or ()))
+        request = ScanRequest(all_namespaces, tuple(filename or ()), offline, cluster_domain, tuple(suppress or ()),
+                              include_system)
         return _emit().finish(scan_scope(request, kube, out.no_color), out, threshold)
 
     @app.command()

@@ -126,3 +126,5 @@ ClientNs = Annotated[list[str] | None, typer.Option(
 Host = Annotated[str, typer.Argument(help="reviews, reviews.bookinfo, reviews.bookinfo.svc.cluster.local, or an "
                                           "external host such as myapp.com", autocompletion=complete_host)]
 AllNamespaces = Annotated[bool, typer.Option("-A", "--all-namespaces", help="Every namespace.")]
+IncludeSystem = Annotated[bool, typer.Option("--include-system", help="Also scan kube-system, kube-public and the "
+                                             "control plane's own Services.")]

@@ -55,6 +55,9 @@ SECURITY = ("v1", "v1beta1")
 RESOURCES: tuple[Resource, ...] = (
     Resource("namespaces", "Namespace", "", ("v1",), namespaced=False),
     Resource("services", "Service", "", ("v1",)),
+    # The Nodes of the host's pods, read by name only when a subset selects on locality labels, which
+    # istiod derives from them (mesh/endpointlabels.py).
+    Resource("nodes", "Node", "", ("v1",), namespaced=False),
     Resource("endpoints", "Endpoints", "", ("v1",)),
     Resource("pods", "Pod", "", ("v1",)),
     # Gateway proxies, listed by the Gateways' selectors in every namespace: read on their own, so a user

@@ -10,14 +10,14 @@ a top-level trafficPolicy wins it whole. Istio 1.0 had no lookup path: one clust
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.version import IstioVersion
 from kubectl_meshdoctor.mesh.virtualservices import best_pattern
-from kubectl_meshdoctor.mesh.visibility import creation_order, export_list, is_private, visible
+from kubectl_meshdoctor.mesh.visibility import creation_order, export_list, visible
 from kubectl_meshdoctor.snapshot import objects as o
 
 CLIENT, SERVICE, ROOT, GLOBAL = "client namespace", "service namespace", "root namespace", "cluster-wide"
@@ -96,27 +96,55 @@ class DRLookup:
 
 def lookup(rules: list[dict[str, Any]], settings: MeshSettings, client_ns: str, host: str,
            service_ns: str | None) -> DRLookup:
+    """push_context.go destinationRule: the client's namespace-local rules (its own, wildcard ones too),
+    then the rules the service's namespace exports, then those the root namespace exports. An exporting
+    namespace's most specific host is chosen among every rule it exports, and only then are the rules
+    not exported to the client dropped (getExportedDestinationRuleFromNamespace): when none is left the
+    lookup moves on, though a less specific rule there may be exported to the client. Private-only rules
+    never enter the exported set (setDestinationRules, isPrivateOnly)."""
     plain = [r for r in rules if not has_selector(r)]
     if settings.version is not None and not settings.version.at_least(1, 1):
         return _pick(plain, settings, client_ns, host, GLOBAL, None)
     default, version, root = settings.default_dr_export_to, settings.version, settings.root_namespace
+    notes: list[str] = []
 
-    def exported_from(ns: str) -> list[dict[str, Any]]:
-        return [r for r in plain if o.namespace(r) == ns and visible(r, client_ns, default, version)]
+    def exported_step(step: str, ns: str) -> DRLookup | None:
+        exported = [r for r in plain if o.namespace(r) == ns and not private_only(r, default, version)]
+        pattern = best_pattern({dr_host(r, settings.cluster_domain) for r in exported}, host)
+        if pattern is None:
+            return None
+        chosen = [r for r in exported if dr_host(r, settings.cluster_domain) == pattern
+                  and visible(r, client_ns, default, version)]
+        if not chosen:
+            notes.append(f"the most specific rule {ns} exports for {host} ({pattern}: "
+                         f"{', '.join(dr_ref(r) for r in exported if dr_host(r, settings.cluster_domain) == pattern)})"
+                         f" is not exported to {client_ns}, so the lookup moves past {ns}")
+            return None
+        return _pick(chosen, settings, client_ns, host, step, ns)
 
-    # A client in the root namespace first sees only the root's private rules (HEAD's behaviour).
-    first = [r for r in plain if o.namespace(r) == root and is_private(r, default, version)] \
-        if client_ns == root else exported_from(client_ns)
-    steps = [(CLIENT, client_ns, first)]
+    # A client in the root namespace first sees only the root's private rules (rootNamespaceLocal).
+    if client_ns == root:
+        first = [r for r in plain if o.namespace(r) == root and private_only(r, default, version)]
+    else:
+        first = [r for r in plain if o.namespace(r) == client_ns and visible(r, client_ns, default, version)]
+    found = _pick(first, settings, client_ns, host, CLIENT, client_ns)
+    if found.merged is not None:
+        return found
+    later = []
     if service_ns and (service_ns != client_ns or client_ns == root):
-        steps.append((SERVICE, service_ns, exported_from(service_ns)))
+        later.append((SERVICE, service_ns))
     if root != service_ns:
-        steps.append((ROOT, root, exported_from(root)))
-    for step, ns, candidates in steps:
-        found = _pick(candidates, settings, client_ns, host, step, ns)
-        if found.merged is not None:
-            return found
-    return DRLookup(client_ns, host, None, None, None, None)
+        later.append((ROOT, root))
+    for step, ns in later:
+        exported = exported_step(step, ns)
+        if exported is not None:
+            return replace(exported, notes=(*notes, *exported.notes))
+    return DRLookup(client_ns, host, None, None, None, None, tuple(notes))
+
+
+def private_only(rule: dict[str, Any], default: tuple[str, ...], version: IstioVersion | None) -> bool:
+    exports = set(export_list(rule, default, version))
+    return len(exports) == 1 and exports <= {".", o.namespace(rule)}
 
 
 def _pick(candidates: list[dict[str, Any]], settings: MeshSettings, client_ns: str, host: str, step: str,

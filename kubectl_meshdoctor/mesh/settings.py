@@ -18,6 +18,7 @@ from kubectl_meshdoctor.mesh.version import IstioVersion
 from kubectl_meshdoctor.mesh.workloads import container_env
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot.files import MESH_CONFIG_ANNOTATION
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,10 @@ def read_mesh_settings(snapshot: Snapshot, cluster_domain: str = "cluster.local"
 def _mesh_config(snapshot: Snapshot, cp: ControlPlane | None, notes: list[str]) -> dict[str, Any]:
     namespace = cp.namespace if cp else DEFAULT_ROOT_NAMESPACE
     name = mesh_config_name(cp)
-    cm = snapshot.get("configmaps", namespace, name)
+    cm = snapshot.get("configmaps", namespace, name) or next(
+        (c for c in snapshot.all("configmaps") if MESH_CONFIG_ANNOTATION in o.annotations_of(c)), None)
+    if cm is not None and MESH_CONFIG_ANNOTATION in o.annotations_of(cm):
+        notes.append(f"mesh config read from {o.annotations_of(cm)[MESH_CONFIG_ANNOTATION]}")
     if cm is None:
         why = "" if snapshot.readable("configmaps") else f" ({snapshot.status('configmaps').reason()})"
         notes.append(f"mesh config ConfigMap {namespace}/{name} not found{why}: Istio's defaults assumed")

@@ -33,6 +33,10 @@ class Target:
     kind: str
     services: tuple[ServiceName, ...]  # the Services whose pods serve this host
     notes: tuple[str, ...] = ()
+    # The namespace Istio gives the host's service, second on the DestinationRule lookup path: the
+    # Service's, or the ServiceEntry's that declares an external host. None: no object defines the host,
+    # so it is unknown (a configuration-only host is not put in -n's namespace by guess).
+    service_namespace: str | None = None
 
 
 def target_services(snapshot: Snapshot, target: Target) -> list[dict[str, Any]]:
@@ -86,18 +90,23 @@ def resolve_target(snapshot: Snapshot, text: str, namespace: str, domain: str) -
             notes = (f"{host_input!r} names both the Service {service.namespace}/{service.name} and a "
                      "gateway host; the Service was chosen",)
         fqdn = hosts.service_fqdn(service.name, service.namespace, domain)
-        return Target(text, fqdn, service.namespace, SERVICE, (service,), notes)
+        return Target(text, fqdn, service.namespace, SERVICE, (service,), notes, service.namespace)
     if declared:
         backends = _backends(snapshot, declared, domain)
         owner_ns = o.namespace(declared[0])
-        return Target(text, host_input, owner_ns, EXTERNAL, backends)
+        entries = [d for d in declared if snapshot.get("serviceentries", o.namespace(d), o.name(d)) is d]
+        return Target(text, host_input, owner_ns, EXTERNAL, backends,
+                      service_namespace=o.namespace(entries[0]) if entries else None)
     fqdn = hosts.resolve(host_input, namespace, domain)
     if fqdn in _mentioned_hosts(snapshot, domain):
         parsed = hosts.parse_service_fqdn(fqdn, domain)
         ns = parsed.namespace if parsed else namespace
+        unknown = () if parsed else (f"no ServiceEntry defines {fqdn}, so the namespace Istio would give it (on "
+                                     "the DestinationRule lookup path) is unknown",)
         return Target(text, fqdn, ns, CONFIG_ONLY, (),
                       (f"no Service defines {fqdn}: only VirtualServices/DestinationRules mention it, "
-                       "so it is analysed as configuration only",))
+                       "so it is analysed as configuration only", *unknown),
+                      parsed.namespace if parsed else None)
     raise HostNotFound(text, namespace, suggest(snapshot, host_input, list(external), domain))
 
 

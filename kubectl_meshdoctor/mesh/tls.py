@@ -355,9 +355,25 @@ def auto_resolution(inputs: ServerInputs, service: dict[str, Any], pods: list[di
         mode = legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, settings.cluster_domain)
     else:
         mode = namespace_mode(inputs, o.namespace(service))
+        if _alpha_fallback(inputs, mode):
+            mode = legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, settings.cluster_domain)
+            if mode.deciders[0].kind == "no policy":
+                mode = ServerMode(PERMISSIVE, (Decider("no policy", "-", "Istio 1.5 default: PERMISSIVE"),))
     if mode.mode == DISABLE:
         return True, PLAINTEXT, f"the namespace/mesh mode is DISABLE ({mode.label()})"
     return True, ISTIO_MUTUAL, f"the namespace/mesh mode is {mode.mode} ({mode.label()})"
+
+
+def _alpha_fallback(inputs: ServerInputs, namespace_level: ServerMode) -> bool:
+    """Istio 1.5 only: with no namespace or mesh PeerAuthentication, auto mTLS takes the mode of the alpha
+    authentication Policy for the service and port (@1.5.10 pilot/pkg/model/push_context.go
+    BestEffortInferServiceMTLSMode: beta namespace mode, else AuthenticationPolicyForWorkload, else
+    PERMISSIVE). 1.6 removed the alpha API."""
+    version = inputs.settings.version
+    if version is None or version.at_least(1, 6) or not version.at_least(1, 5):
+        return False
+    from_peer_authentication = any(d.kind == "PeerAuthentication" for d in namespace_level.deciders)
+    return not from_peer_authentication and bool(inputs.policies or inputs.mesh_policies)
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,10 +14,13 @@ from functools import cached_property
 from typing import Any
 
 from kubectl_meshdoctor.mesh import destinationrules as drs
+from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.settings import MeshSettings
+from kubectl_meshdoctor.mesh.sidecars import SidecarScope, scope_for
 from kubectl_meshdoctor.mesh.target import Target
 from kubectl_meshdoctor.mesh.visibility import visibility_class
+from kubectl_meshdoctor.mesh.workloads import service_selector
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -44,12 +47,14 @@ class RoutedDestination:
     destination: vss.Destination
     client_ns: str
     gateway: str  # mesh, or ns/name
+    delegate: dict[str, Any] | None = None  # the delegate VirtualService the route comes from (1.8+)
 
     @property
     def origin(self) -> str:
         what = "mirror of " if self.kind == "mirror" else ""
+        via = f" via delegate {vss.vs_ref(self.delegate)}" if self.delegate is not None else ""
         return f"{what}VirtualService {vss.vs_ref(self.vs)} {self.kind if self.kind != 'mirror' else 'http'} " \
-               f"rule #{self.rule + 1}"
+               f"rule #{self.rule + 1}{via}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,22 +102,43 @@ class RoutingModel:
         exact, wild = self._vs_by_host
         return list({id(v): v for v in [*exact.get(host, []), *wild]}.values())
 
+    @cached_property
+    def _scopes(self) -> dict[str, SidecarScope]:
+        return {}
+
+    def sidecar_scope(self, client_ns: str) -> SidecarScope:
+        """What the sidecars of a namespace import (mesh/sidecars.py), once per namespace."""
+        if client_ns not in self._scopes:
+            self._scopes[client_ns] = scope_for(self.snapshot, self.settings, client_ns)
+        return self._scopes[client_ns]
+
     def selection_for(self, client_ns: str, host: str) -> vss.MeshSelection:
-        return vss.mesh_selection(self.candidates(host), self.settings, client_ns, host)
+        """The VirtualService sidecars in client_ns use for host, among those their Sidecar imports."""
+        scope = self.sidecar_scope(client_ns)
+        imported = [vs for vs in self.candidates(host)
+                    if scope.imports_virtual_service(vs, vss.declared_hosts(vs, self.domain))]
+        return vss.mesh_selection(imported, self.settings, client_ns, host)
 
     def mesh_selection(self, view: ClientView) -> vss.MeshSelection:
         return self.selection_for(view.namespace, self.host)
 
     @cached_property
-    def _lookups(self) -> dict[tuple[str, str, str | None], drs.DRLookup]:
+    def _lookups(self) -> dict[tuple[str, str, str | None, bool], drs.DRLookup]:
         return {}
 
-    def lookup_for(self, client_ns: str, host: str, service_ns: str | None) -> drs.DRLookup:
+    def lookup_for(self, client_ns: str, host: str, service_ns: str | None, gateway: bool = False) -> drs.DRLookup:
         """The DestinationRule lookup, memoised; it reads only the three namespaces on the lookup path
-        (all rules on Istio 1.0, which had no lookup path)."""
-        key = (client_ns, host, service_ns)
+        (all rules on Istio 1.0, which had no lookup path). A sidecar whose Sidecar resource does not
+        import the host has no cluster for it, so no rule applies (sidecar.go selectDestinationRules
+        looks rules up only for the services in scope); gateway proxies ignore Sidecars."""
+        key = (client_ns, host, service_ns, gateway)
         if key not in self._lookups:
+            scope = self.sidecar_scope(client_ns)
             version = self.settings.version
+            if not gateway and not scope.imports_host(host, service_ns or ""):
+                self._lookups[key] = drs.DRLookup(client_ns, host, None, None, None, None, (
+                    f"{scope.describe()} does not import {host}: these sidecars have no route or cluster for it",))
+                return self._lookups[key]
             if version is not None and not version.at_least(1, 1):
                 rules = list(self.destination_rules)
             else:
@@ -121,12 +147,44 @@ class RoutingModel:
             self._lookups[key] = drs.lookup(rules, self.settings, client_ns, host, service_ns)
         return self._lookups[key]
 
-    def gateway_merge(self, gateway: str) -> vss.GatewayMerge:
-        return vss.gateway_merge(self.candidates(self.host), self.settings, gateway, self.host, self.delegates)
+    def gateway(self, ref: str) -> dict[str, Any] | None:
+        ns, _, name = ref.partition("/")
+        return self.snapshot.get("gateways", ns, name)
+
+    @cached_property
+    def _proxy_namespaces(self) -> dict[str, tuple[str, ...]]:
+        return {}
+
+    def proxy_namespaces(self, ref: str) -> tuple[str, ...]:
+        """The namespaces of the pods a Gateway's selector picks: a gateway proxy sees VirtualServices and
+        DestinationRules from its own namespace, not the Gateway resource's
+        (`VirtualServicesForGateway(node.ConfigNamespace, …)`, `DefaultSidecarScopeForGateway(ps,
+        proxy.ConfigNamespace)` in pilot/pkg/model). Without known pods, the Gateway's namespace."""
+        if ref not in self._proxy_namespaces:
+            gateway = self.gateway(ref)
+            selector = service_selector(gateway) if gateway is not None else {}
+            found = sorted({o.namespace(p) for p in self.snapshot.all("pods")
+                            if selector and o.selector_matches(selector, o.labels(p))})
+            self._proxy_namespaces[ref] = tuple(found) or (ref.partition("/")[0],)
+        return self._proxy_namespaces[ref]
+
+    def gateway_merges(self, gateway: str) -> tuple[vss.GatewayMerge, ...]:
+        """The merged virtual host answering for the host, per namespace of the gateway's proxies (one
+        merge when they all see the same fragments)."""
+        merges: dict[tuple[str, ...], vss.GatewayMerge] = {}
+        for ns in self.proxy_namespaces(gateway):
+            merged = vss.gateway_merge(self.candidates(self.host), self.settings, gateway, self.gateway(gateway),
+                                       self.host, ns, self.delegates)
+            merges.setdefault(tuple(f.ref for f in merged.fragments), merged)
+        return tuple(merges.values())
+
+    def serves(self, vs: dict[str, Any], gateway: str) -> bool:
+        """Whether the gateway builds any virtual host from this VirtualService."""
+        gw = self.gateway(gateway)
+        return gw is not None and bool(vss.virtual_hosts(vs, vss.server_hosts(gw), self.domain))
 
     def dr_lookup(self, view: ClientView) -> drs.DRLookup:
-        service_ns = self.target.namespace if self.target.services else None
-        return self.lookup_for(view.namespace, self.host, service_ns)
+        return self.lookup_for(view.namespace, self.host, self.target.service_namespace)
 
     def client_namespaces(self, current: str, asked: tuple[str, ...]) -> list[str]:
         """Asked for with --client-namespace, else: the -n namespace, the host's, and every namespace whose
@@ -150,18 +208,41 @@ class RoutingModel:
     @cached_property
     def routed_destinations(self) -> tuple[RoutedDestination, ...]:
         """Per client namespace with callers, the destinations to the host in the VirtualServices in
-        effect there; per gateway, those in the fragments it merges."""
+        effect there; per gateway and namespace of its proxies, those of the VirtualServices it serves."""
         out: list[RoutedDestination] = []
         for vs in self.routing_here:
             for gateway in vss.vs_gateways(vs):
                 if gateway == vss.MESH:
+                    routes = vss.routes_for(vs, gateway, self.domain, self.delegates)[0]
                     for view in self.views:
                         if view.has_callers and self._in_effect(vs, view.namespace):
-                            out += self._destinations(vs, gateway, view.namespace)
-                elif visibility_class(vs, gateway.partition("/")[0], self.settings.default_vs_export_to,
-                                      self.settings.version) is not None:
-                    out += self._destinations(vs, gateway, gateway.partition("/")[0])
+                            out += self._destinations(vs, routes, gateway, view.namespace)
+                else:
+                    for ns in self.proxy_namespaces(gateway):
+                        reached = self._gateway_routes(vs, gateway, ns)
+                        if reached is not None:
+                            out += self._destinations(vs, reached, gateway, ns)
         return tuple(out)
+
+    def _gateway_routes(self, vs: dict[str, Any], gateway: str, proxy_ns: str) -> list[vss.HttpRoute] | None:
+        """The routes of this VirtualService that the gateway's proxies in proxy_ns can reach: in every
+        virtual host it contributes to, the merged routes up to the first catch-all (later ones never
+        match). None: the gateway does not use the VirtualService at all."""
+        gw = self.gateway(gateway)
+        vhosts = vss.virtual_hosts(vs, vss.server_hosts(gw), self.domain) if gw is not None else []
+        if not vhosts or visibility_class(vs, proxy_ns, self.settings.default_vs_export_to,
+                                          self.settings.version) is None:
+            return None
+        reached: dict[tuple[Any, ...], vss.HttpRoute] = {}
+        for vhost in vhosts:
+            merged = vss.gateway_merge(self.candidates(vhost), self.settings, gateway, gw, vhost, proxy_ns,
+                                       self.delegates)
+            for route in merged.routes:
+                if route.vs is vs:
+                    reached.setdefault((route.rule, route.match, route.destinations, str(route.conditions)), route)
+                if route.catch_all:
+                    break
+        return list(reached.values())
 
     def _in_effect(self, vs: dict[str, Any], client_ns: str) -> bool:
         """Whether sidecars in client_ns use this VirtualService for at least one of its hosts."""
@@ -171,17 +252,23 @@ class RoutingModel:
                 return True
         return False
 
-    def _destinations(self, vs: dict[str, Any], gateway: str, client_ns: str) -> list[RoutedDestination]:
+    def _destinations(self, vs: dict[str, Any], routes: list[vss.HttpRoute], gateway: str,
+                      client_ns: str) -> list[RoutedDestination]:
+        """Rules no request reaches (vss.shadowed_rules) route nothing and are left out."""
         out = []
-        routes, _ = vss.routes_for(vs, gateway, self.domain, self.delegates)
         rules = o.as_list(o.spec(vs).get("http"))
+        dead = {(d.kind, d.rule) for kind in vss.ROUTE_KINDS for d in vss.shadowed_rules(vs, kind, gateway)}
+        routes = [r for r in routes if ("http", r.rule) not in dead]
         for rule in sorted({r.rule for r in routes}):
-            for dest in (d for r in routes if r.rule == rule for d in r.destinations):
-                out.append(RoutedDestination(vs, rule, "http", dest, client_ns, gateway))
+            for route in (r for r in routes if r.rule == rule):
+                out += [RoutedDestination(vs, rule, "http", dest, client_ns, gateway, route.delegate)
+                        for dest in route.destinations]
             for dest in vss.mirrors(o.as_dict(rules[rule]), o.namespace(vs), self.domain):
                 out.append(RoutedDestination(vs, rule, "mirror", dest, client_ns, gateway))
         for kind in ("tcp", "tls"):
             for i, rule in enumerate(o.as_list(o.spec(vs).get(kind))):
+                if (kind, i) in dead:
+                    continue
                 for dest in vss.destinations_of(o.as_dict(rule), o.namespace(vs), self.domain):
                     out.append(RoutedDestination(vs, i, kind, dest, client_ns, gateway))
         return [d for d in out if d.destination.host == self.host]
@@ -197,9 +284,11 @@ def build_model(snapshot: Snapshot, settings: MeshSettings, target: Target) -> R
         if ns:
             reasons.setdefault(ns, []).append(why)
 
-    add(target.namespace, "the host's namespace")
+    add(target.namespace, "the host's namespace" if target.service_namespace == target.namespace
+        else "the namespace asked for")
     gateways: dict[str, None] = {}
     declaring, routing_here = [], []
+    delegating: set[str] = set()
     first_label = target.host.split(".")[0]
     for vs in vs_all:  # the one pass over every VirtualService; the model keeps what it found
         mentions = vss.best_pattern(vss.declared_hosts(vs, domain), target.host) is not None
@@ -211,6 +300,8 @@ def build_model(snapshot: Snapshot, settings: MeshSettings, target: Target) -> R
             declaring.append(vs)
         if routes_to:
             routing_here.append(vs)
+            if not vss.declared_hosts(vs, domain):  # a delegate (1.8+): its roots route here through it
+                delegating.add(vss.vs_ref(vs))
         if not (mentions or routes_to):
             continue
         add(o.namespace(vs), f"declares VirtualService {o.name(vs)}")
@@ -218,9 +309,23 @@ def build_model(snapshot: Snapshot, settings: MeshSettings, target: Target) -> R
             if gw != vss.MESH:
                 gateways[gw] = None
                 add(gw.partition("/")[0], f"gateway {gw} routes to the host")
+    for vs in vs_all:
+        if delegating and id(vs) not in {id(v) for v in routing_here} and delegating & set(vss.delegate_keys(vs)):
+            routing_here.append(vs)
+            add(o.namespace(vs), f"declares VirtualService {o.name(vs)}, which delegates to the host's routes")
+            for gw in vss.vs_gateways(vs):
+                if gw != vss.MESH:
+                    gateways[gw] = None
+                    add(gw.partition("/")[0], f"gateway {gw} routes to the host")
     for dr in dr_all:
-        if drs.dr_host(dr, domain) == target.host:
+        pattern = drs.dr_host(dr, domain)
+        if pattern == target.host:
             add(o.namespace(dr), f"declares DestinationRule {o.name(dr)}")
+        elif pattern.startswith("*") and hosts.wildcard_matches(pattern, target.host) and \
+                o.namespace(dr) != settings.root_namespace:
+            # a wildcard rule is the first step of its own namespace's lookup (push_context.go destinationRule:
+            # namespaceLocal wildcardDestRules, MostSpecificHostMatch), so its clients see the host differently
+            add(o.namespace(dr), f"declares DestinationRule {o.name(dr)} ({pattern})")
     add(settings.root_namespace, "root namespace")
     views = tuple(ClientView(ns, tuple(dict.fromkeys(why))) for ns, why in reasons.items())
     return RoutingModel(target, settings, vs_all, dr_all, views, tuple(gateways), tuple(declaring),

@@ -186,10 +186,9 @@ def _expand(vs: dict[str, Any], i: int, j: int | None, cond: dict[str, Any], rul
     if not target:
         yield HttpRoute(vs, i, j, is_catch_all(cond), cond, destinations_of(rule, o.namespace(vs), domain))
         return
-    key = f"{o.as_str(target.get('namespace')) or o.namespace(vs)}/{o.as_str(target.get('name'))}"
-    child = (delegates or {}).get(key)
-    if child is None:
-        return  # Istio skips a missing delegate with a log line only
+    child = (delegates or {}).get(delegate_key(vs, rule))
+    if child is None or not _exported_to_root(child, o.namespace(vs)):
+        return  # Istio skips a missing or hidden delegate with a log line only
     for child_rule in o.as_list(o.spec(child).get("http")):
         child_rule = o.as_dict(child_rule)
         child_matches = [o.as_dict(m) for m in o.as_list(child_rule.get("match"))] or [{}]
@@ -197,6 +196,25 @@ def _expand(vs: dict[str, Any], i: int, j: int | None, cond: dict[str, Any], rul
             merged = {**cond, **child_cond}
             yield HttpRoute(vs, i, j, is_catch_all(merged), merged,
                             destinations_of(child_rule, o.namespace(child), domain), delegate=child)
+
+
+def delegate_key(root: dict[str, Any], rule: dict[str, Any]) -> str:
+    target = o.as_dict(rule.get("delegate"))
+    return f"{o.as_str(target.get('namespace')) or o.namespace(root)}/{o.as_str(target.get('name'))}"
+
+
+def delegate_keys(root: dict[str, Any]) -> list[str]:
+    return [delegate_key(root, o.as_dict(r)) for r in o.as_list(o.spec(root).get("http"))
+            if o.as_dict(o.as_dict(r).get("delegate"))]
+
+
+def _exported_to_root(delegate: dict[str, Any], root_ns: str) -> bool:
+    """virtualservice.go mergeVirtualServicesIfNeeded: a delegate must be exported to the root's
+    namespace (or public). Without exportTo the mesh default applies, taken here as public (Istio's)."""
+    exports = [e for e in o.as_list(o.spec(delegate).get("exportTo")) if isinstance(e, str)]
+    if not exports or "*" in exports:
+        return True
+    return root_ns in [o.namespace(delegate) if e == "." else e for e in exports]
 
 
 def unreachable_rules(vs: dict[str, Any], gateway: str, domain: str) -> tuple[HttpRoute | None, list[int]]:
@@ -209,6 +227,61 @@ def unreachable_rules(vs: dict[str, Any], gateway: str, domain: str) -> tuple[Ht
              if any(_match_applies(c, gateway, o.namespace(vs)) for c in
                     ([o.as_dict(m) for m in o.as_list(o.as_dict(rules[k]).get("match"))] or [{}]))]
     return stop, later
+
+
+@dataclass(frozen=True)
+class Shadowed:
+    """A rule no request or connection reaches, and the earlier rule that takes them all."""
+
+    kind: str  # http | tcp | tls
+    rule: int
+    by: int
+    why: str
+
+
+# L4 match fields decided by the proxy (its port, labels, namespace, gateway): a match with none of
+# these, and no destinationSubnets, applies to every connection on every proxy.
+L4_SCOPE = ("port", "sourceLabels", "sourceNamespace", "gateways", "destinationSubnets")
+
+
+def _applying(rule: dict[str, Any], gateway: str, vs_ns: str) -> list[dict[str, Any]] | None:
+    """The rule's match entries that apply to `gateway`'s proxies; None for a rule without match."""
+    matches = [o.as_dict(m) for m in o.as_list(rule.get("match"))]
+    if not matches:
+        return None
+    return [m for m in matches if _match_applies(m, gateway, vs_ns)]
+
+
+def shadowed_rules(vs: dict[str, Any], kind: str, gateway: str) -> list[Shadowed]:
+    """Rules after a terminal rule, or whose every match entry repeats an earlier rule's, as istioctl's
+    VirtualServiceUnreachableRule reports them. tcp: a rule without match, or with a match entry that is
+    not scoped (L4_SCOPE), ends route generation (pilot/pkg/networking/core/tls.go, `break TcpLoop`);
+    tls: the first rule for a given match predicate wins (hashRuntimeTLSMatchPredicates). http rules
+    after a catch-all are unreachable_rules'; here, http rules shadowed by an identical earlier match."""
+    vs_ns = o.namespace(vs)
+    rules = [o.as_dict(r) for r in o.as_list(o.spec(vs).get(kind))]
+    seen: list[tuple[dict[str, Any], int]] = []
+    terminal: int | None = None
+    out: list[Shadowed] = []
+    for k, rule in enumerate(rules):
+        entries = _applying(rule, gateway, vs_ns)
+        if entries == []:
+            continue  # not for this gateway's proxies
+        if kind == "http" and (entries is None or any(is_catch_all(m) for m in entries)):
+            break  # rules after an http catch-all: unreachable_rules reports them
+        if terminal is not None:
+            out.append(Shadowed(kind, k, terminal, "matches every connection first"))
+            continue
+        if entries is not None:
+            earlier = [next((j for m2, j in seen if m2 == m), None) for m in entries]
+            if all(j is not None for j in earlier):
+                out.append(Shadowed(kind, k, max(j for j in earlier if j is not None),
+                                    "already has every match it lists"))
+                continue
+            seen += [(m, k) for m in entries]
+        if kind == "tcp" and (entries is None or any(not any(m.get(f) for f in L4_SCOPE) for m in entries)):
+            terminal = k
+    return out
 
 
 # ---------------------------------------------------------------------------- sidecars: one VS per host
@@ -257,10 +330,63 @@ def mesh_selection(virtual_services: Iterable[dict[str, Any]], settings: MeshSet
 
 # ------------------------------------------------------------------------------ gateways: fragments merge
 
+def server_hosts(gateway: dict[str, Any]) -> list[tuple[str, str]]:
+    """(namespace part, host) of every server host: `ns/host`, `./host` (the Gateway's namespace),
+    `*/host` or plain `host` (every namespace), as model/gateway.go sanitizeServerHostNamespace reads them."""
+    out = []
+    for server in o.as_list(o.spec(gateway).get("servers")):
+        for h in o.as_list(o.as_dict(server).get("hosts")):
+            if isinstance(h, str):
+                ns, _, name = h.rpartition("/")
+                out.append((o.namespace(gateway) if ns == "." else ns or "*", name))
+    return out
+
+
+def _subset_of(name: str, other: str) -> bool:
+    """pkg/config/host/name.go Name.SubsetOf: `name` is covered by `other`."""
+    if name.startswith("*"):
+        return other.startswith("*") and len(name) >= len(other) and name[1:].endswith(other[1:])
+    if other.startswith("*"):
+        return name.endswith(other[1:])
+    return name == other
+
+
+def virtual_hosts(vs: dict[str, Any], servers: list[tuple[str, str]], domain: str) -> list[str]:
+    """The virtual hosts a gateway builds from one VirtualService: its hosts intersected with the server
+    hosts that admit its namespace (pilot/pkg/networking/core/gateway.go buildGatewayHTTPRouteConfig,
+    `host.NamesForNamespace(server.Hosts, virtualService.Namespace).Intersection(virtualServiceHosts)`;
+    pkg/config/host/names.go: of two matching names the narrower one is kept). Empty: the gateway
+    ignores the VirtualService."""
+    out: list[str] = []
+    for vs_host in declared_hosts(vs, domain):
+        for narrower in admitted(servers, o.namespace(vs), vs_host):
+            if narrower not in out:
+                out.append(narrower)
+    return out
+
+
+def admitted(servers: list[tuple[str, str]], vs_namespace: str, vs_host: str) -> list[str]:
+    """The virtual hosts one VirtualService host gets from the server hosts open to its namespace."""
+    out = []
+    for ns, server_host in servers:
+        if ns not in ("*", vs_namespace):
+            continue
+        if _subset_of(server_host, vs_host):
+            out.append(server_host)
+        elif _subset_of(vs_host, server_host):
+            out.append(vs_host)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class GatewayMerge:
+    """The virtual host of one gateway's proxies (in `proxy_namespace`) that answers for `host`, and the
+    fragments merged into it."""
+
     gateway: str
     host: str
+    proxy_namespace: str
+    virtual_host: str | None
     fragments: tuple[Candidate, ...]
     routes: tuple[HttpRoute, ...]  # merged order: catch-alls moved to the end
 
@@ -269,18 +395,32 @@ class GatewayMerge:
         return tuple(r for r in self.routes if r.catch_all)
 
 
-def gateway_merge(virtual_services: list[dict[str, Any]], settings: MeshSettings, gateway: str, host: str,
+def gateway_merge(virtual_services: list[dict[str, Any]], settings: MeshSettings, gateway: str,
+                  gateway_obj: dict[str, Any] | None, host: str, proxy_namespace: str,
                   delegates: dict[str, dict[str, Any]] | None = None) -> GatewayMerge:
-    """Visibility is judged from the Gateway's namespace (the gateway proxies' namespace is not known
-    without listing them)."""
-    fragments = ordered_candidates(virtual_services, settings, gateway.partition("/")[0], host, gateway)
+    """Each VirtualService bound to the gateway and visible from its proxies' namespace
+    (`VirtualServicesForGateway(node.ConfigNamespace, gateway)`) adds its routes to every virtual host
+    of its intersection with the servers' hosts; Envoy answers `host` from the exact virtual host, else
+    the longest wildcard one. A Gateway that does not exist configures nothing."""
+    servers = server_hosts(gateway_obj) if gateway_obj is not None else []
+    visible: list[tuple[Candidate, list[str]]] = []
+    for vs in virtual_services:
+        if gateway not in vs_gateways(vs):
+            continue
+        klass = visibility_class(vs, proxy_namespace, settings.default_vs_export_to, settings.version)
+        vhosts = virtual_hosts(vs, servers, settings.cluster_domain)
+        if klass is not None and vhosts:
+            visible.append((Candidate(vs, klass, ""), vhosts))
+    chosen = best_pattern({h for _, vhosts in visible for h in vhosts}, host)
+    fragments = [Candidate(c.vs, c.klass, chosen) for c, vhosts in
+                 sorted(visible, key=lambda cv: (cv[0].klass, *creation_order(cv[0].vs))) if chosen in vhosts]
     if settings.version is not None and not settings.version.at_least(1, 1):
         fragments = fragments[:1]  # Istio 1.0 gateways kept the first VirtualService for a host
     routes: list[HttpRoute] = []
     for frag in fragments:
         routes.extend(routes_for(frag.vs, gateway, settings.cluster_domain, delegates)[0])
     ordered = [r for r in routes if not r.catch_all] + [r for r in routes if r.catch_all]
-    return GatewayMerge(gateway, host, tuple(fragments), tuple(ordered))
+    return GatewayMerge(gateway, host, proxy_namespace, chosen, tuple(fragments), tuple(ordered))
 
 
 # -------------------------------------------------------------------------------------- match overlap

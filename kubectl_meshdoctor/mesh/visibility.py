@@ -45,11 +45,6 @@ def visible(obj: dict[str, Any], client_ns: str, default: tuple[str, ...], versi
     return visibility_class(obj, client_ns, default, version) is not None
 
 
-def is_private(obj: dict[str, Any], default: tuple[str, ...], version: IstioVersion | None = None) -> bool:
-    exports = export_list(obj, default, version)
-    return "*" not in exports and any(e in (".", o.namespace(obj)) for e in exports)
-
-
 def creation_order(obj: dict[str, Any]) -> tuple[str, str, str]:
     """Istio's sortConfigByCreationTime: creation time, then name, then namespace."""
     return o.creation(obj), o.name(obj), o.namespace(obj)

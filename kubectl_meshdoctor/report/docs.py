@@ -30,16 +30,17 @@ class TlsReport:
 @dataclass(frozen=True)
 class ScanReport:
     reports: tuple[Report, ...]
+    system_hosts_left_out: tuple[str, ...] = ()  # without --include-system
 
     @classmethod
-    def ranked(cls, reports: list[Report]) -> ScanReport:
+    def ranked(cls, reports: list[Report], left_out: tuple[str, ...] = ()) -> ScanReport:
         """Worst host first, by the same impact order as a host report's problems."""
         from kubectl_meshdoctor.report.layout import impact
 
         def rank(r: Report) -> tuple[tuple[int, int, str], int, int, str]:
             worst_first = min((impact(f) for f in r.findings), default=(9, 9, ""))
             return worst_first, -r.count(Severity.ERROR), -r.count(Severity.WARNING), r.host
-        return cls(tuple(sorted(reports, key=rank)))
+        return cls(tuple(sorted(reports, key=rank)), left_out)
 
     def rows(self) -> list[tuple[str, int, int, str]]:
         from kubectl_meshdoctor.report.layout import worst
@@ -49,6 +50,7 @@ class ScanReport:
     def to_data(self) -> dict[str, Any]:
         return {"apiVersion": "meshdoctor/v1", "kind": "ScanReport",
                 "summary": [{"host": h, "errors": e, "warnings": w, "worst": x} for h, e, w, x in self.rows()],
+                "systemHostsLeftOut": list(self.system_hosts_left_out),
                 "reports": [r.to_data() for r in self.reports]}
 
 

@@ -88,10 +88,16 @@ def _scan_table(doc: ScanReport, out: Output, stream: TextIO) -> None:
     rows = [list(r) for r in doc.rows()]
     if out.format == Format.MARKDOWN:
         stream.write(markdown_table(["host", "errors", "warnings", "worst"], rows))
+        if doc.system_hosts_left_out:
+            stream.write(f"\n{len(doc.system_hosts_left_out)} hosts of kube-system and the control plane left out "
+                         "(`--include-system` scans them).\n")
         return
     console = make_console(stream, out.no_color)
     render_table(["HOST", "ERRORS", "WARNINGS", "WORST"], rows, console)
     console.print(f"{len(rows)} hosts; run `kubectl meshdoctor host HOST` for the details of one.")
+    if doc.system_hosts_left_out:
+        console.print(f"{len(doc.system_hosts_left_out)} hosts of kube-system and the control plane left out "
+                      "(--include-system scans them).")
 
 
 def _text_plan(doc: PlanReport, out: Output, stream: TextIO) -> None:

@@ -98,7 +98,8 @@ def group_views(views: tuple[ClientRouting, ...]) -> list[tuple[list[str], Clien
     """Client namespaces that get exactly the same VirtualService and DestinationRule, shown once."""
     groups: dict[object, tuple[list[str], ClientRouting]] = {}
     for view in views:
-        groups.setdefault((view.virtual_service, view.destination_rule), ([], view))[0].append(view.client_namespace)
+        key = (view.virtual_service, view.destination_rule, view.sidecar)
+        groups.setdefault(key, ([], view))[0].append(view.client_namespace)
     return list(groups.values())
 
 

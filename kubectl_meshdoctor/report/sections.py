@@ -62,6 +62,7 @@ class ClientRouting:
     why: tuple[str, ...]
     virtual_service: MeshRoutes | None
     destination_rule: RulesInEffect | None
+    sidecar: str = ""  # the Sidecar resource that scopes what these proxies import, if any
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class GatewayRouting:
     gateway: str
     fragments: tuple[str, ...]
     routes: tuple[Route, ...]
+    virtual_host: str = ""     # the server-host intersection Envoy answers the host from
+    proxy_namespace: str = ""  # where the gateway's proxies run: their view of the configuration
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,16 @@ def routing_section(model: RoutingModel) -> Routing:
         if sel.winner is not None:
             routes, _ = vss.routes_for(sel.winner.vs, vss.MESH, model.domain, model.delegates)
             mesh = MeshRoutes(sel.winner.ref, tuple(c.ref for c in sel.ignored), tuple(map(_route, routes)))
-        views.append(ClientRouting(view.namespace, tuple(view.reasons), mesh, _rules(model.dr_lookup(view))))
+        scope = model.sidecar_scope(view.namespace)
+        views.append(ClientRouting(view.namespace, tuple(view.reasons), mesh, _rules(model.dr_lookup(view)),
+                                   scope.describe() if scope.sidecar is not None else ""))
     gateways = []
     for gw in model.gateways:
-        merged = model.gateway_merge(gw)
-        if merged.fragments:
-            gateways.append(GatewayRouting(gw, tuple(f.ref for f in merged.fragments),
-                                           tuple(map(_route, merged.routes))))
+        for merged in model.gateway_merges(gw):
+            if merged.fragments and merged.virtual_host:
+                gateways.append(GatewayRouting(gw, tuple(f.ref for f in merged.fragments),
+                                               tuple(map(_route, merged.routes)), merged.virtual_host,
+                                               merged.proxy_namespace))
     return Routing(model.host, tuple(views), tuple(gateways))
 
 

@@ -154,6 +154,8 @@ def _render_routing(console: Console, routing: Routing) -> None:
     console.print(Text("Routing: what clients really get", style="bold underline"))
     for namespaces, view in group_views(routing.views):
         _indented(console, Text(f"Clients in {', '.join(namespaces)}", style="bold"), 2)
+        if view.sidecar:
+            _indented(console, Text(f"scoped by {view.sidecar}"), 4)
         vs = view.virtual_service
         if vs is None:
             _indented(console, Text("VirtualService: none (default round-robin to the Service)"), 4)
@@ -174,7 +176,9 @@ def _render_routing(console: Console, routing: Routing) -> None:
             if dr.discarded:
                 _indented(console, Text("discarded: " + ", ".join(dr.discarded), style="yellow"), 6)
     for gw in routing.gateways:
-        _indented(console, Text(f"Gateway {gw.gateway}: fragments {', '.join(gw.fragments)}", style="bold"), 2)
+        title = (f"Gateway {gw.gateway}, virtual host {gw.virtual_host} (proxies in {gw.proxy_namespace}): "
+                 f"fragments {', '.join(gw.fragments)}")
+        _indented(console, Text(title, style="bold"), 2)
         _render_routes(console, gw.routes)
 
 

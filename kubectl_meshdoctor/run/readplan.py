@@ -11,7 +11,8 @@ Rounds for `host` (each depends on the one before):
   1. configuration: Services, Istio configuration, Namespaces, the control plane's Deployments
   2. the host: its pods by its Services' selectors, their Endpoints by name, the mesh ConfigMap, the
      proxies of the Gateways routing to it (any namespace, by the Gateways' selectors)
-  3. its callers: ConfigMaps (NGINX configs) and a page of pods in the client namespaces
+  3. its callers: ConfigMaps (NGINX configs) and a page of pods in the client namespaces; the Nodes of
+     the host's pods when a subset selects on locality labels
   4. the pods that mount an NGINX config aimed at the host, and istiod's pods when probing
 """
 
@@ -30,14 +31,15 @@ from kubectl_meshdoctor.cluster.resources import (
     State,
 )
 from kubectl_meshdoctor.mesh import nginx
+from kubectl_meshdoctor.mesh.endpointlabels import needs_locality
 from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target, target_services
 from kubectl_meshdoctor.mesh.views import RoutingModel, build_model
-from kubectl_meshdoctor.mesh.workloads import label_selector_string, selecting_gateways, service_selector
+from kubectl_meshdoctor.mesh.workloads import label_selector_string, selecting_gateways, service_pods, service_selector
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 
-CONFIGURATION = ("services", "virtualservices", "destinationrules", "gateways", "serviceentries",
+CONFIGURATION = ("services", "virtualservices", "destinationrules", "gateways", "serviceentries", "sidecars",
                  "peerauthentications", "policies", "meshpolicies")
 # What the model reads whatever the checks: host resolution, visibility, settings and version.
 MODEL = frozenset({*CONFIGURATION, "namespaces", "deployments", "configmaps"})
@@ -147,10 +149,24 @@ def host_workloads(seen: Seen) -> list[Read]:
 
 def clients(seen: Seen) -> list[Read]:
     """ConfigMaps that may hold NGINX configs, and a sample of pods whose sidecars' logs show the
-    outbound side, in the namespaces that likely call the host."""
+    outbound side, in the namespaces that likely call the host; the host pods' Nodes when a subset
+    selects on locality."""
     namespaces = seen.routing.client_namespaces(seen.namespace, seen.client_namespaces)
     return [*(Read.list(ListRequest("appconfigmaps", ns)) for ns in namespaces),
-            *(Read.list(ListRequest("clientpods", ns, max_items=CLIENT_POD_SAMPLE), "podlogs") for ns in namespaces)]
+            *(Read.list(ListRequest("clientpods", ns, max_items=CLIENT_POD_SAMPLE), "podlogs") for ns in namespaces),
+            *_locality_nodes(seen)]
+
+
+def _locality_nodes(seen: Seen) -> list[Read]:
+    """istiod gives endpoints their Node's region and zone as labels; they are read, by name, only when
+    some subset selects on them."""
+    if not any(needs_locality(o.as_dict(o.as_dict(s).get("labels")))
+               for dr in seen.snapshot.all("destinationrules") for s in o.as_list(o.spec(dr).get("subsets"))):
+        return [Read.nothing("nodes", "(no subset selects on locality labels)")]
+    names = sorted({o.as_str(o.dig(p, "spec", "nodeName")) for svc in target_services(seen.snapshot, seen.target)
+                    for p in service_pods(seen.snapshot, svc)} - {""})
+    return [Read.list(ListRequest("nodes", None, field_selector=f"metadata.name={n}")) for n in names] or [
+        Read.nothing("nodes", "(the host's pods are on no node yet)")]
 
 
 def nginx_and_istiod(seen: Seen) -> list[Read]:

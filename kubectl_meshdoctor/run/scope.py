@@ -41,6 +41,7 @@ class ScanRequest:
     offline: bool = False
     cluster_domain: str = "cluster.local"
     suppress: tuple[str, ...] = ()
+    include_system: bool = False
 
 
 def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offline: bool, cluster_domain: str,
@@ -91,16 +92,37 @@ def scan_scope(request: ScanRequest, kube: KubeOptions, no_color: bool = False) 
         scope = read_scope(kube, request.all_namespaces, list(request.files), request.offline,
                            request.cluster_domain, progress)
         progress("running checks")
-        return scan(scope, request.cluster_domain, request.suppress)
+        return scan(scope, request.cluster_domain, request.suppress, request.include_system)
 
 
-def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = ()) -> ScanReport:
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+
+
+def system_hosts(scope: Scope) -> set[str]:
+    """Services of Kubernetes' own namespaces and of the Istio control plane (istiod/istio-pilot): not
+    what an on-call engineer scans for, and their ports are unnamed by design (MD501 infos). Gateways
+    in the control plane's namespace are kept: ingress traffic runs through them."""
+    domain = scope.settings.cluster_domain
+    cp = scope.settings.control_plane
+    out = set()
+    for svc in scope.snapshot.all("services"):
+        own = o.namespace(svc) in SYSTEM_NAMESPACES or (
+            cp is not None and o.namespace(svc) == cp.namespace and o.name(svc).startswith(("istiod", "istio-pilot")))
+        if own:
+            out.add(f"{o.name(svc)}.{o.namespace(svc)}.svc.{domain}")
+    return out
+
+
+def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), include_system: bool = False) -> ScanReport:
     reports = []
+    left_out = set() if include_system else system_hosts(scope)
     for host in hosts_in(scope):
+        if host in left_out:
+            continue
         try:
             target = resolve_target(scope.snapshot, host, scope.namespace or "default", cluster_domain)
         except MeshdoctorError:
             continue
         request = HostRequest(host, cluster_domain=cluster_domain, suppress=suppress)
         reports.append(analyse(request, scope.snapshot, scope.settings, target, list(scope.notes)))
-    return ScanReport.ranked(reports)
+    return ScanReport.ranked(reports, tuple(sorted(left_out & set(hosts_in(scope)))))

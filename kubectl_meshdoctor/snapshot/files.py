@@ -17,9 +17,10 @@ from typing import Any
 
 import yaml
 
-from kubectl_meshdoctor.cluster.resources import BY_KEY, Resource, resource_for
+from kubectl_meshdoctor.cluster.resources import BY_KEY, DEFAULT_ROOT_NAMESPACE, Resource, resource_for
 from kubectl_meshdoctor.errors import InputFileError
 from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot.goyaml import GoYamlLoader, colon_in_flow
 
 SUFFIXES = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 << 20  # a namespace's worth of objects is a few MB; beyond this, narrow the input
@@ -103,7 +104,23 @@ def _documents(label: str, text: str) -> Iterator[tuple[int, Any]]:
             if label.endswith(".json"):
                 raise InputFileError(f"{label}:{getattr(exc, 'lineno', 1)}: invalid JSON: "
                                      f"{getattr(exc, 'msg', exc)}") from exc
-    loader = _Loader(text)
+    try:
+        yield from _yaml_documents(label, text, _Loader)
+        return
+    except yaml.YAMLError as exc:
+        if not colon_in_flow(exc):
+            raise _invalid(label, exc) from exc
+    try:  # libyaml refuses `[1.2.3.4, 001:db8::]`, which the API server accepts: read it as go-yaml does
+        yield from _yaml_documents(label, text, GoYamlLoader)
+    except yaml.YAMLError as exc:
+        raise _invalid(label, exc) from exc
+
+
+def _yaml_documents(label: str, text: str, loader_class: type) -> list[tuple[int, Any]]:
+    """Every document of the text, parsed before any is used: a retry with another loader never
+    repeats documents already handed out."""
+    loader = loader_class(text)
+    out = []
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -113,14 +130,17 @@ def _documents(label: str, text: str) -> Iterator[tuple[int, Any]]:
             if _expanded_size(node) > MAX_NODES:
                 raise InputFileError(f"{label}:{line}: the document expands to more than {MAX_NODES} nodes through "
                                      "YAML aliases (a YAML bomb?); refusing to read it")
-            yield line, loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputFileError(f"{label}:{line}: invalid YAML: {problem}") from exc
+            out.append((line, loader.construct_document(node)))
     finally:
         loader.dispose()
+    return out
+
+
+def _invalid(label: str, exc: yaml.YAMLError) -> InputFileError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark else 1
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return InputFileError(f"{label}:{line}: invalid YAML: {problem}")
 
 
 def _expanded_size(root: yaml.Node) -> int:
@@ -145,6 +165,9 @@ def _expand(label: str, line: int, doc: Any) -> Iterator[dict[str, Any]]:
         raise InputFileError(f"{label}:{line}: expected a Kubernetes object (a mapping), "
                              f"found {type(doc).__name__}")
     kind = doc.get("kind")
+    if not kind and "apiVersion" not in doc and is_mesh_config(doc):
+        yield mesh_config_map(doc, f"{label}:{line}")
+        return
     if not isinstance(kind, str) or not kind:
         raise InputFileError(f"{label}:{line}: document has no kind")
     if kind == "List" or (kind.endswith("List") and "items" in doc):
@@ -156,6 +179,38 @@ def _expand(label: str, line: int, doc: Any) -> Iterator[dict[str, Any]]:
     if not o.name(doc):
         raise InputFileError(f"{label}:{line}: {kind} has no metadata.name")
     yield doc
+
+
+# Top-level MeshConfig fields (istio.io/api mesh/v1alpha1/config.proto, 1.0 to current), enough to tell a
+# bare mesh config (the `mesh` key of the istio ConfigMap, or `istioctl` values) from a broken object.
+MESH_CONFIG_FIELDS = frozenset({
+    "accessLogEncoding", "accessLogFile", "accessLogFormat", "authPolicy", "ca", "caCertificates", "certificates",
+    "configSources", "connectTimeout", "defaultConfig", "defaultDestinationRuleExportTo", "defaultHttpRetryPolicy",
+    "defaultProviders", "defaultServiceExportTo", "defaultVirtualServiceExportTo", "disableEnvoyListenerLog",
+    "discoverySelectors", "dnsRefreshRate", "enableAutoMtls", "enableEnvoyAccessLogService", "enablePrometheusMerge",
+    "enableTracing", "extensionProviders", "h2UpgradePolicy", "inboundClusterStatName", "inboundTrafficPolicy",
+    "ingressClass", "ingressControllerMode", "ingressSelector", "ingressService", "localityLbSetting", "meshMTLS",
+    "outboundClusterStatName", "outboundTrafficPolicy", "pathNormalization", "protocolDetectionTimeout",
+    "proxyHttpPort", "proxyInboundListenPort", "proxyListenPort", "rootNamespace", "serviceScopeConfigs",
+    "serviceSettings", "tcpKeepalive", "thriftConfig", "tlsDefaults", "trustDomain", "trustDomainAliases",
+    "verifyCertificateAtClient"})
+MESH_CONFIG_ANNOTATION = "meshdoctor.io/mesh-config-file"  # the ConfigMap stands for a bare mesh config file
+
+
+def is_mesh_config(doc: dict[str, Any]) -> bool:
+    """A bare MeshConfig, or `mesh: |` holding one (the ConfigMap's data copied out)."""
+    if set(doc) == {"mesh"} and isinstance(doc["mesh"], str):
+        return True
+    return bool(doc) and set(doc) <= MESH_CONFIG_FIELDS
+
+
+def mesh_config_map(doc: dict[str, Any], where: str) -> dict[str, Any]:
+    """The ConfigMap istiod would read it from; the settings take it when the cluster's own is absent."""
+    text = doc["mesh"] if set(doc) == {"mesh"} else yaml.safe_dump(doc, sort_keys=False)
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "istio", "namespace": DEFAULT_ROOT_NAMESPACE,
+                         "annotations": {MESH_CONFIG_ANNOTATION: where}},
+            "data": {"mesh": text}}
 
 
 def _with_namespace(obj: dict[str, Any], resource: Resource, default_namespace: str) -> dict[str, Any]:
