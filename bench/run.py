@@ -10,37 +10,26 @@ of several runs after a warm-up. The last line says whether each target holds.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import math
-import multiprocessing
 import os
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
+
+from bench.servers import Served, fake_server, real_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "kubectl-meshdoctor"
 TARGETS = {"host_ratio": 1.5, "analysis_share": 0.10, "rss_mb_50k": 400, "version_s": 0.3}
-
-
-def serve(pods: int, ready: Any) -> None:
-    sys.path.insert(0, str(ROOT))
-    from bench.generate import make_world
-    from tests.fakeapi.server import FakeApiServer, FakeCluster
-
-    world = make_world(pods)
-    counts: dict[str, int] = {}
-    for obj in world:
-        counts[obj["kind"]] = counts.get(obj["kind"], 0) + 1
-    with FakeApiServer(FakeCluster(world)) as api:
-        ready.put((api.url, counts))
-        while True:
-            time.sleep(3600)
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
@@ -101,69 +90,90 @@ def median_of(runs: int, fn: Any) -> Any:
     return sorted(results, key=lambda r: r[0])[len(results) // 2]  # the run with the median wall time
 
 
-def measure(pods: int, runs: int) -> dict[str, Any]:
-    ready: Any = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(pods, ready), daemon=True)
-    server.start()
-    url, counts = ready.get(timeout=600)
+def raw_pod_fetch(served: Served) -> float:
+    """All pods in pages of 500 with plain Python (http.client, json.loads, discard): what fetching the
+    pods costs with nothing else done."""
+    parsed = urllib.parse.urlsplit(served.url)
+    context = ssl.create_default_context(cafile=served.cafile) if served.cafile else None
+    started = time.perf_counter()
+    conn: http.client.HTTPConnection = (http.client.HTTPSConnection(parsed.hostname, parsed.port, context=context)
+                                        if parsed.scheme == "https" else
+                                        http.client.HTTPConnection(parsed.hostname, parsed.port))
+    token = ""
+    while True:
+        conn.request("GET", "/api/v1/pods?limit=500" + (f"&continue={urllib.parse.quote(token)}" if token else ""),
+                     headers={"Authorization": f"Bearer {served.token}", "Accept": "application/json"})
+        page = json.loads(conn.getresponse().read())
+        token = page["metadata"].get("continue") or ""
+        if not token:
+            break
+    conn.close()
+    return time.perf_counter() - started
+
+
+def measure(served: Served, pods: int, runs: int) -> dict[str, Any]:
+    kubeconfig = served.kubeconfig
     tmp = Path(tempfile.mkdtemp())
-    kubeconfig = tmp / "kubeconfig"
-    kubeconfig.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": "bench",
-                                      "clusters": [{"name": "bench", "cluster": {"server": url}}],
-                                      "users": [{"name": "bench", "user": {"token": "bench"}}],
-                                      "contexts": [{"name": "bench", "context": {"cluster": "bench",
-                                                                                 "user": "bench"}}]}))
     try:
         plan_file = tmp / "plan.json"
-        timed(host_command(str(kubeconfig)), {**os.environ, "MESHDOCTOR_STATS": str(plan_file)})
-        floor_cmds = floor_commands(str(kubeconfig), json.loads(plan_file.read_text()))
+        timed(host_command(kubeconfig), {**os.environ, "MESHDOCTOR_STATS": str(plan_file)})
+        floor_cmds = floor_commands(kubeconfig, json.loads(plan_file.read_text()))
         floor = median_of(runs, lambda: timed_together(floor_cmds))
-        out: dict[str, Any] = {"pods": pods, "objects": sum(counts.values()), "floor": floor}
+        out: dict[str, Any] = {"pods": pods, "objects": sum(served.counts.values()), "floor": floor,
+                               "server": served.kind}
         for command in ("host", "tls"):
             stats_file = tmp / f"{command}.json"
             env = {**os.environ, "MESHDOCTOR_STATS": str(stats_file)}
-            cmd = host_command(str(kubeconfig), command)
+            cmd = host_command(kubeconfig, command)
             wall, rss, code = median_of(runs, lambda cmd=cmd, env=env: timed(cmd, env))
             stats = json.loads(stats_file.read_text())
             out[command] = {"wall": wall, "rss": rss, "exit": code, **stats}
-        out["pages"] = sum(max(1, math.ceil(counts.get(kind, 0) / 500)) for kind in
+        scan_stats = tmp / "scan.json"
+        scan = [str(SCRIPT), "scan", "-A", "--kubeconfig", kubeconfig]
+        env = {**os.environ, "MESHDOCTOR_STATS": str(scan_stats)}
+        wall, rss, code = median_of(runs, lambda: timed(scan, env))
+        out["scan"] = {"wall": wall, "rss": rss, "exit": code, **json.loads(scan_stats.read_text())}
+        out["scanJson"] = median_of(runs, lambda: timed([*scan, "-o", "json"])[0])
+        out["rawPods"] = median_of(runs, lambda: raw_pod_fetch(served))
+        out["kubectlPods"] = median_of(runs, lambda: timed(["kubectl", "--kubeconfig", kubeconfig, "get", "pods",
+                                                            "-A", "-o", "json"])[0])
+        out["pages"] = sum(max(1, math.ceil(served.counts.get(kind, 0) / 500)) for kind in
                            ("Service", "VirtualService", "DestinationRule", "Gateway", "ServiceEntry",
                             "PeerAuthentication", "Namespace"))
         return out
     finally:
-        server.terminate()
-        server.join()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure_on(server: str, pods: int, runs: int) -> dict[str, Any]:
+    serve = real_server if server == "real" else fake_server
+    with serve(pods) as served:
+        return measure(served, pods, runs)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pods", default="1000,10000,50000")
+    parser.add_argument("--real-pods", default="", help="sizes to load into a real kube-apiserver too (10000)")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--results", help="also write the table to this Markdown file")
+    parser.add_argument("--results", help="also write the tables to this Markdown file")
     args = parser.parse_args()
     version = median_of(5, lambda: timed([str(SCRIPT), "version"])[0])
-    rows = [measure(int(p), args.runs) for p in args.pods.split(",")]
-    lines = ["| pods | objects | floor (kubectl) | host | host / floor | tls / floor | requests | MB received "
-             "| peak RSS | analysis share |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        h, t = r["host"], r["tls"]
-        share = h["analysisSeconds"] / h["wall"]
-        lines.append(f"| {r['pods']:,} | {r['objects']:,} | {r['floor']:.2f} s | {h['wall']:.2f} s "
-                     f"| {h['wall'] / r['floor']:.2f}x | {t['wall'] / r['floor']:.2f}x | {h['requests']} "
-                     f"| {h['bytesReceived'] / 1e6:.1f} | {h['rss']:.0f} MiB | {share:.0%} |")
-    fixed = {r["pods"]: r["host"]["requests"] - r["pages"] for r in rows}
+    rows = [measure_on("fake", int(p), args.runs) for p in args.pods.split(",") if p]
+    rows += [measure_on("real", int(p), args.runs) for p in args.real_pods.split(",") if p]
+    lines = [*host_table(rows), "", *scan_table(rows), ""]
+    fixed = {r["pods"]: r["host"]["requests"] - r["pages"] for r in rows if r["server"] == "fake"}
     big = [r for r in rows if r["pods"] >= 10_000]
     verdicts = {
         "host <= 1.5x floor at >=10k pods": all(r["host"]["wall"] <= TARGETS["host_ratio"] * r["floor"] for r in big),
-        "analysis <= 10% of wall": all(r["host"]["analysisSeconds"] <= TARGETS["analysis_share"] * r["host"]["wall"]
-                                       for r in rows),
-        "peak RSS <= 400 MiB at 50k": all(r["host"]["rss"] <= TARGETS["rss_mb_50k"] for r in rows
-                                          if r["pods"] >= 50_000),
+        "host analysis <= 10% of wall": all(
+            r["host"]["analysisSeconds"] <= TARGETS["analysis_share"] * r["host"]["wall"] for r in rows),
+        "host peak RSS <= 400 MiB at 50k": all(r["host"]["rss"] <= TARGETS["rss_mb_50k"] for r in rows
+                                               if r["pods"] >= 50_000),
         "version <= 0.3 s": version <= TARGETS["version_s"],
-        "requests grow only by pagination": len(set(fixed.values())) == 1,
+        "requests grow only by pagination": len(set(fixed.values())) <= 1,
+        **scan_verdicts(rows),
     }
-    lines.append("")
     lines.append(f"`kubectl meshdoctor version`: {version:.3f} s. Requests beyond the cluster-wide pages: {fixed}.")
     lines.append("")
     lines.append("Targets: " + "; ".join(f"{name}: {'met' if ok else 'NOT MET'}" for name, ok in verdicts.items()))
@@ -171,6 +181,48 @@ def main() -> None:
     print(text)
     if args.results:
         Path(args.results).write_text(_header(args) + text + "\n")
+
+
+def host_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| server | pods | objects | floor (kubectl) | host | host / floor | tls / floor | requests "
+             "| MB received | peak RSS | analysis share |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        h, t = r["host"], r["tls"]
+        lines.append(f"| {r['server']} | {r['pods']:,} | {r['objects']:,} | {r['floor']:.2f} s | {h['wall']:.2f} s "
+                     f"| {h['wall'] / r['floor']:.2f}x | {t['wall'] / r['floor']:.2f}x | {h['requests']} "
+                     f"| {h['bytesReceived'] / 1e6:.1f} | {h['rss']:.0f} MiB "
+                     f"| {h['analysisSeconds'] / h['wall']:.0%} |")
+    return lines
+
+
+def scan_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| server | pods | hosts | raw pod fetch | kubectl get pods -A | scan -A | scan / raw | kubectl / scan "
+             "| scan -A -o json | peak RSS | analysis share |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        sc = r["scan"]
+        lines.append(f"| {r['server']} | {r['pods']:,} | {sc['hosts']:,} | {r['rawPods']:.2f} s "
+                     f"| {r['kubectlPods']:.2f} s | {sc['wall']:.2f} s | {sc['wall'] / r['rawPods']:.2f}x "
+                     f"| {r['kubectlPods'] / sc['wall']:.2f}x | {r['scanJson']:.2f} s | {sc['rss']:.0f} MiB "
+                     f"| {sc['analysisSeconds'] / sc['wall']:.0%} |")
+    return lines
+
+
+def scan_verdicts(rows: list[dict[str, Any]]) -> dict[str, bool]:
+    """Issue 19's targets for `scan -A`, on the server each is stated for."""
+    real = [r for r in rows if r["server"] == "real" and r["pods"] >= 10_000]
+    fake = [r for r in rows if r["server"] == "fake" and r["pods"] >= 50_000]
+    out = {}
+    if real:
+        out |= {
+            "scan <= 1.5x raw fetch (real, 10k)": all(r["scan"]["wall"] <= 1.5 * r["rawPods"] for r in real),
+            "scan >= 3x faster than kubectl (real, 10k)": all(r["kubectlPods"] >= 3 * r["scan"]["wall"] for r in real),
+            "scan RSS <= 400 MiB (real, 10k)": all(r["scan"]["rss"] <= 400 for r in real),
+            "scan analysis <= 30% (real, 10k)": all(r["scan"]["analysisSeconds"] <= 0.3 * r["scan"]["wall"]
+                                                    for r in real)}
+    if fake:
+        out |= {"scan <= 1.5x raw fetch (fake, 50k)": all(r["scan"]["wall"] <= 1.5 * r["rawPods"] for r in fake),
+                "scan RSS <= 1 GiB (fake, 50k)": all(r["scan"]["rss"] <= 1024 for r in fake)}
+    return out
 
 
 def _header(args: argparse.Namespace) -> str:
@@ -182,8 +234,9 @@ def _header(args: argparse.Namespace) -> str:
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     return (f"# Benchmark results\n\nMachine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
             f"{' '.join(kubectl)}; {time.strftime('%Y-%m-%d')}.\n\n"
-            f"Reproduce: `.venv/bin/python -m bench.run --pods {args.pods} --runs {args.runs} --results "
-            f"bench/RESULTS.md` (after the README's test command has created `.venv`).\n\n"
+            f"Reproduce: `.venv/bin/python -m bench.run --pods {args.pods} --real-pods {args.real_pods} --runs "
+            f"{args.runs} --results bench/RESULTS.md` (after the README's test command has created `.venv`; the "
+            "real server needs `bash tests/integration/cluster/build.sh` once).\n\n"
             "The floor is kubectl making the requests a `host` run made (its read plan, recorded by "
             "MESHDOCTOR_STATS): `kubectl get -o json` of each LIST with the same selectors (plain LISTs of one "
             "scope in one `get a,b,c`; `--raw` for a sampled page), one `kubectl logs` per proxy log read, all "

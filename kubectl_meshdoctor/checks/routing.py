@@ -7,7 +7,7 @@ where it happens, so the fix can be written without reading Istio's source.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
@@ -332,9 +332,11 @@ def host_name_not_resolved(ctx: CheckContext) -> list[Problem]:
     findings = []
     short_names = tuple(f"{s.name}." for s in ctx.target.services)
     declaring = {id(v) for v in model.declaring}
-    for obj, kind, spelled, where in _host_mentions(model):
+    # only names that start like the host's Services, or written in the host's own VirtualServices
+    for mention in model.index.mentions_for((s.name for s in ctx.target.services), model.declaring):
+        obj, kind, spelled, where = mention.obj, mention.kind, mention.spelled, mention.where
         if not spelled.startswith(short_names) and id(obj) not in declaring:
-            continue  # cheap test first: only names that start like the host's Services, or the host's own VS
+            continue
         fqdn = _meant_service(spelled, wanted, model.domain, model.declaring, obj)
         if fqdn is None or spelled in declared_elsewhere or not _service_exists(ctx, fqdn):
             continue
@@ -353,24 +355,6 @@ def host_name_not_resolved(ctx: CheckContext) -> list[Problem]:
 def _service_exists(ctx: CheckContext, fqdn: str) -> bool:
     parsed = hosts.parse_service_fqdn(fqdn, ctx.settings.cluster_domain)
     return parsed is not None and ctx.snapshot.get("services", parsed.namespace, parsed.name) is not None
-
-
-def _host_mentions(model: Any) -> Iterator[tuple[dict[str, Any], str, str, str]]:
-    """(object, kind, host as written, where) for every host a VirtualService or DestinationRule names."""
-    for vs in model.virtual_services:
-        for h in o.as_list(o.spec(vs).get("hosts")):
-            if isinstance(h, str):
-                yield vs, "VirtualService", h, "hosts"
-        for kind in vss.ROUTE_KINDS:
-            for rule in o.as_list(o.spec(vs).get(kind)):
-                for dest in o.as_list(o.as_dict(rule).get("route")):
-                    h = o.as_str(o.dig(dest, "destination", "host"))
-                    if h:
-                        yield vs, "VirtualService", h, "a route destination"
-    for dr in model.destination_rules:
-        h = o.as_str(o.spec(dr).get("host"))
-        if h:
-            yield dr, "DestinationRule", h, "host"
 
 
 def _meant_service(spelled: str, wanted: set[str], domain: str, declaring: Sequence[dict[str, Any]],

@@ -156,18 +156,18 @@ def peer_authentication_ignored(ctx: CheckContext) -> list[Problem]:
     # a pod's candidates live in its own namespace (the Service's) and the root namespace only
     namespaces = {s.namespace for s in ctx.target.services} | {root}
     pas = [pa for ns in sorted(namespaces) for pa in ctx.snapshot.in_namespace("peerauthentications", ns)]
+    inputs = tls.ServerInputs(ctx.snapshot, ctx.settings)
     problems: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
-    for row in ctx.tls_rows:
-        for e in row.endpoints:
-            peers = tls.peer_policies(pas, o.namespace(e.pod), o.labels(e.pod), root)
-            for pa in peers.root_selectors:
-                problems[("root-selector", tls.ref(pa))] = (
-                    f"PeerAuthentication {tls.ref(pa)} has a selector but lives in the root namespace {root}: "
-                    "Istio ignores it, so it does not change the mode of the pods it selects", pa)
-            for lost, winner, level in peers.losers:
-                problems[("duplicate", tls.ref(lost))] = (
-                    f"PeerAuthentication {tls.ref(lost)} competes with {tls.ref(winner)} at the {level} level; "
-                    f"only the oldest ({tls.ref(winner)}) applies", lost)
+    for pod in {id(e.pod): e.pod for row in ctx.tls_rows for e in row.endpoints}.values():
+        peers = tls.pod_peer_policies(inputs, pod)
+        for pa in peers.root_selectors:
+            problems[("root-selector", tls.ref(pa))] = (
+                f"PeerAuthentication {tls.ref(pa)} has a selector but lives in the root namespace {root}: "
+                "Istio ignores it, so it does not change the mode of the pods it selects", pa)
+        for lost, winner, level in peers.losers:
+            problems[("duplicate", tls.ref(lost))] = (
+                f"PeerAuthentication {tls.ref(lost)} competes with {tls.ref(winner)} at the {level} level; "
+                f"only the oldest ({tls.ref(winner)}) applies", lost)
     for pa in pas:
         if not tls.selector_of(pa) and o.spec(pa).get("portLevelMtls"):
             problems[("port-without-selector", tls.ref(pa))] = (

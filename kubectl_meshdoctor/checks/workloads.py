@@ -16,7 +16,14 @@ from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.checks.severity import Severity
 from kubectl_meshdoctor.mesh import protocol as proto
 from kubectl_meshdoctor.mesh import workloads as w
-from kubectl_meshdoctor.mesh.tls import STRICT, ServerInputs, pa_server_mode, peer_policies, service_ports, target_port
+from kubectl_meshdoctor.mesh.tls import (
+    STRICT,
+    ServerInputs,
+    pa_server_mode,
+    pod_peer_policies,
+    service_ports,
+    target_port,
+)
 from kubectl_meshdoctor.snapshot import objects as o
 
 # Protocols where the server speaks first: protocol sniffing waits for the client and the connection stalls.
@@ -124,9 +131,7 @@ def _mesh_configuration_for(ctx: CheckContext, pods: list[dict[str, Any]]) -> li
     found += [f"DestinationRule {o.namespace(r)}/{o.name(r)}" for r in model.exact_rules()]
     inputs = ServerInputs(ctx.snapshot, ctx.settings)
     for pod in pods:
-        peers = peer_policies(inputs.peers_for(o.namespace(pod)), o.namespace(pod), o.labels(pod),
-                              ctx.settings.root_namespace)
-        mode = pa_server_mode(peers, None)
+        mode = pa_server_mode(pod_peer_policies(inputs, pod), None)
         if mode.mode == STRICT:
             found += [f"PeerAuthentication {d.ref} (STRICT)" for d in mode.deciders if d.kind == "PeerAuthentication"]
     return list(dict.fromkeys(found))

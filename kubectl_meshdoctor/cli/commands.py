@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
 
         out, threshold = _emit().prepare("ScanReport", output, no_color, fail_on)
         request = ScanRequest(all_namespaces, tuple(filename or ()), offline, cluster_domain, tuple(suppress or ()),
-                              include_system)
+                              include_system, sections=out.machine)
         return _emit().finish(scan_scope(request, kube, out.no_color), out, threshold)
 
     @app.command()

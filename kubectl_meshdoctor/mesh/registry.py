@@ -24,6 +24,10 @@ class Registry:
 
     @classmethod
     def of(cls, snapshot: Snapshot, domain: str) -> Registry:
+        return snapshot.derived(("registry", domain), lambda: cls._build(snapshot, domain))
+
+    @classmethod
+    def _build(cls, snapshot: Snapshot, domain: str) -> Registry:
         entry_hosts = {h for se in snapshot.all("serviceentries") for h in o.as_list(o.spec(se).get("hosts"))
                        if isinstance(h, str)}
         return cls(frozenset((o.namespace(s), o.name(s)) for s in snapshot.all("services")),

@@ -50,7 +50,12 @@ def is_gateway_bound(vs: dict[str, Any]) -> bool:
 
 
 def _external_hosts(snapshot: Snapshot, domain: str) -> dict[str, list[dict[str, Any]]]:
-    """Declared external host -> the gateway-bound VirtualServices (or ServiceEntries) declaring it."""
+    """Declared external host -> the gateway-bound VirtualServices (or ServiceEntries) declaring it;
+    once per snapshot (a scan resolves every host against it)."""
+    return snapshot.derived(("external-hosts", domain), lambda: _find_external_hosts(snapshot, domain))
+
+
+def _find_external_hosts(snapshot: Snapshot, domain: str) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
     for vs in snapshot.all("virtualservices"):
         if is_gateway_bound(vs):
@@ -64,6 +69,10 @@ def _external_hosts(snapshot: Snapshot, domain: str) -> dict[str, list[dict[str,
 
 
 def _mentioned_hosts(snapshot: Snapshot, domain: str) -> set[str]:
+    return snapshot.derived(("mentioned-hosts", domain), lambda: _find_mentioned_hosts(snapshot, domain))
+
+
+def _find_mentioned_hosts(snapshot: Snapshot, domain: str) -> set[str]:
     mentioned: set[str] = set()
     for vs in snapshot.all("virtualservices"):
         mentioned.update(declared_hosts(vs, domain))

@@ -226,14 +226,21 @@ class ServerInputs:
         return not self.peer_authentications and bool(self.policies or self.mesh_policies)
 
 
+def pod_peer_policies(inputs: ServerInputs, pod: dict[str, Any]) -> PeerPolicies:
+    """peer_policies for one pod, once per snapshot for each namespace and label set (pods of one
+    Deployment share them): every host of a scan asks again for the same pods."""
+    namespace, labels, root = o.namespace(pod), o.labels(pod), inputs.settings.root_namespace
+    return inputs.snapshot.derived(("peer-policies", namespace, root, tuple(sorted(labels.items()))),
+                                   lambda: peer_policies(inputs.peers_for(namespace), namespace, labels, root))
+
+
 def server_mode(inputs: ServerInputs, pod: dict[str, Any], service: dict[str, Any], port: dict[str, Any]) -> ServerMode:
     if not has_sidecar(pod):
         return ServerMode(NO_SIDECAR, (Decider("Pod", ref(pod), "no istio-proxy: plaintext only"),))
     domain = inputs.settings.cluster_domain
     if inputs.legacy:
         return legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, domain)
-    peers = peer_policies(inputs.peers_for(o.namespace(pod)), o.namespace(pod), o.labels(pod),
-                          inputs.settings.root_namespace)
+    peers = pod_peer_policies(inputs, pod)
     version = inputs.settings.version
     alpha = inputs.policies or inputs.mesh_policies
     if version is not None and not version.at_least(1, 6) and not peers.any and alpha:
@@ -450,18 +457,26 @@ def build_rows(snapshot: Snapshot, views: list[ClientView], target: Target, sett
             continue
         pods = service_pods(snapshot, service)
         host = hosts.service_fqdn(name.name, name.namespace, settings.cluster_domain)
+        ports = service_ports(service)
+        # what a pod accepts on a port does not depend on the client: worked out once per host
+        auto = [auto_resolution(inputs, service, pods, port) for port in ports]
+        http_like = [derive(port, settings.version).http_like for port in ports]
+        servers = [{id(pod): server_mode(inputs, pod, service, port) for pod in pods} for port in ports]
+        selected: dict[int | None, list[dict[str, Any]]] = {}  # the pods of each subset definition
         for view in views:
             found = lookup_for(view.namespace, host, name.namespace)
             subsets = ["", *(s.name for s in found.merged.subsets)] if found.merged else [""]
-            for port in service_ports(service):
-                auto = auto_resolution(inputs, service, pods, port)
+            for i, port in enumerate(ports):
                 for subset in subsets:
-                    client = client_mode(found, port, subset, auto, settings)
+                    client = client_mode(found, port, subset, auto[i], settings)
                     endpoints = []
-                    for pod in subset_pods(pods, found, subset):
-                        server = server_mode(inputs, pod, service, port)
+                    members = found.merged.subset(subset) if subset and found.merged else None
+                    key = id(members.spec) if members is not None else None
+                    if key not in selected:
+                        selected[key] = subset_pods(pods, found, subset)
+                    for pod in selected[key]:
+                        server = servers[i][id(pod)]
                         sent = client.sends_to(pod)
-                        http_port = derive(port, settings.version).http_like
-                        endpoints.append(Endpoint(pod, server, sent, verdict(sent, server.mode, http_port)))
+                        endpoints.append(Endpoint(pod, server, sent, verdict(sent, server.mode, http_like[i])))
                     rows.append(TlsRow(host, service, port, subset, view.namespace, found, client, tuple(endpoints)))
     return rows

@@ -8,14 +8,13 @@ namespaces of gateways whose VirtualServices route to it, and the root namespace
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from kubectl_meshdoctor.mesh import destinationrules as drs
-from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh import virtualservices as vss
+from kubectl_meshdoctor.mesh.index import HostIndex
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.sidecars import SidecarScope, scope_for
 from kubectl_meshdoctor.mesh.target import Target
@@ -70,6 +69,7 @@ class RoutingModel:
     declaring: tuple[dict[str, Any], ...]     # VirtualServices whose hosts cover the host
     routing_here: tuple[dict[str, Any], ...]  # VirtualServices with a destination on the host
     snapshot: Snapshot  # its per-namespace index serves the DestinationRule lookups
+    index: HostIndex    # the snapshot's VirtualServices and DestinationRules by host, shared across hosts
 
     @property
     def host(self) -> str:
@@ -79,28 +79,13 @@ class RoutingModel:
     def domain(self) -> str:
         return self.settings.cluster_domain
 
-    @cached_property
+    @property
     def delegates(self) -> dict[str, dict[str, Any]]:
         """VirtualServices without hosts are delegates, addressed as ns/name."""
-        return {vss.vs_ref(v): v for v in self.virtual_services if not vss.declared_hosts(v, self.domain)}
-
-    @cached_property
-    def _vs_by_host(self) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
-        """VirtualServices indexed by declared host, and those with wildcard hosts: a selection for one
-        host looks at its own candidates instead of every VirtualService in the cluster."""
-        exact: dict[str, list[dict[str, Any]]] = {}
-        wild: list[dict[str, Any]] = []
-        for vs in self.virtual_services:
-            for host in vss.declared_hosts(vs, self.domain):
-                if host.startswith("*"):
-                    wild.append(vs)
-                else:
-                    exact.setdefault(host, []).append(vs)
-        return exact, list({id(v): v for v in wild}.values())
+        return self.index.delegates
 
     def candidates(self, host: str) -> list[dict[str, Any]]:
-        exact, wild = self._vs_by_host
-        return list({id(v): v for v in [*exact.get(host, []), *wild]}.values())
+        return self.index.candidates(host)
 
     @cached_property
     def _scopes(self) -> dict[str, SidecarScope]:
@@ -163,8 +148,8 @@ class RoutingModel:
         if ref not in self._proxy_namespaces:
             gateway = self.gateway(ref)
             selector = service_selector(gateway) if gateway is not None else {}
-            found = sorted({o.namespace(p) for p in self.snapshot.all("pods")
-                            if selector and o.selector_matches(selector, o.labels(p))})
+            found = sorted({o.namespace(p) for p in self.snapshot.select_everywhere("pods", selector)}) if selector \
+                else []
             self._proxy_namespaces[ref] = tuple(found) or (ref.partition("/")[0],)
         return self._proxy_namespaces[ref]
 
@@ -197,7 +182,7 @@ class RoutingModel:
         return [ns for ns in dict.fromkeys(found) if ns]
 
     def exact_rules(self) -> list[dict[str, Any]]:
-        return [r for r in self.destination_rules if drs.dr_host(r, self.domain) == self.host]
+        return list(self.index.rules.get(self.host, ()))
 
     @cached_property
     def gateway_users(self) -> tuple[tuple[dict[str, Any], str], ...]:
@@ -275,58 +260,48 @@ class RoutingModel:
 
 
 def build_model(snapshot: Snapshot, settings: MeshSettings, target: Target) -> RoutingModel:
-    vs_all = tuple(snapshot.all("virtualservices"))
-    dr_all = tuple(snapshot.all("destinationrules"))
+    """The host's model from the snapshot's HostIndex: only the objects that name the host are read."""
     domain = settings.cluster_domain
+    index = HostIndex.of(snapshot, domain)
     reasons: dict[str, list[str]] = {}
 
     def add(ns: str, why: str) -> None:
         if ns:
             reasons.setdefault(ns, []).append(why)
 
-    add(target.namespace, "the host's namespace" if target.service_namespace == target.namespace
-        else "the namespace asked for")
-    gateways: dict[str, None] = {}
-    declaring, routing_here = [], []
-    delegating: set[str] = set()
-    first_label = target.host.split(".")[0]
-    for vs in vs_all:  # the one pass over every VirtualService; the model keeps what it found
-        mentions = vss.best_pattern(vss.declared_hosts(vs, domain), target.host) is not None
-        # a destination on the host is written as its first label, `name.ns...` or the FQDN: a cheap
-        # test of the raw spec comes before resolving every destination
-        routes_to = first_label in json.dumps(o.spec(vs)) and any(
-            d.host == target.host for d in vss.all_destinations(vs, domain))
-        if mentions:
-            declaring.append(vs)
-        if routes_to:
-            routing_here.append(vs)
-            if not vss.declared_hosts(vs, domain):  # a delegate (1.8+): its roots route here through it
-                delegating.add(vss.vs_ref(vs))
-        if not (mentions or routes_to):
-            continue
-        add(o.namespace(vs), f"declares VirtualService {o.name(vs)}")
+    def add_gateways(vs: dict[str, Any]) -> None:
         for gw in vss.vs_gateways(vs):
             if gw != vss.MESH:
                 gateways[gw] = None
                 add(gw.partition("/")[0], f"gateway {gw} routes to the host")
-    for vs in vs_all:
-        if delegating and id(vs) not in {id(v) for v in routing_here} and delegating & set(vss.delegate_keys(vs)):
-            routing_here.append(vs)
-            add(o.namespace(vs), f"declares VirtualService {o.name(vs)}, which delegates to the host's routes")
-            for gw in vss.vs_gateways(vs):
-                if gw != vss.MESH:
-                    gateways[gw] = None
-                    add(gw.partition("/")[0], f"gateway {gw} routes to the host")
-    for dr in dr_all:
+
+    add(target.namespace, "the host's namespace" if target.service_namespace == target.namespace
+        else "the namespace asked for")
+    gateways: dict[str, None] = {}
+    declaring = [vs for vs in index.candidates(target.host)
+                 if vss.best_pattern(vss.declared_hosts(vs, domain), target.host) is not None]
+    routing_here = list(index.routed.get(target.host, ()))
+    for vs in index.in_order((*declaring, *routing_here)):
+        add(o.namespace(vs), f"declares VirtualService {o.name(vs)}")
+        add_gateways(vs)
+    # a delegate (1.8+) routing here has no hosts: its roots route here through it
+    delegating = [vss.vs_ref(vs) for vs in routing_here if vss.vs_ref(vs) in index.delegates]
+    here = {id(v) for v in routing_here}
+    for root in index.in_order(r for key in delegating for r in index.delegate_roots.get(key, ())):
+        if id(root) not in here:
+            routing_here.append(root)
+            add(o.namespace(root), f"declares VirtualService {o.name(root)}, which delegates to the host's routes")
+            add_gateways(root)
+    for dr in index.rules_for(target.host):
         pattern = drs.dr_host(dr, domain)
         if pattern == target.host:
             add(o.namespace(dr), f"declares DestinationRule {o.name(dr)}")
-        elif pattern.startswith("*") and hosts.wildcard_matches(pattern, target.host) and \
-                o.namespace(dr) != settings.root_namespace:
+        elif o.namespace(dr) != settings.root_namespace:
             # a wildcard rule is the first step of its own namespace's lookup (push_context.go destinationRule:
             # namespaceLocal wildcardDestRules, MostSpecificHostMatch), so its clients see the host differently
             add(o.namespace(dr), f"declares DestinationRule {o.name(dr)} ({pattern})")
     add(settings.root_namespace, "root namespace")
     views = tuple(ClientView(ns, tuple(dict.fromkeys(why))) for ns, why in reasons.items())
-    return RoutingModel(target, settings, vs_all, dr_all, views, tuple(gateways), tuple(declaring),
-                        tuple(routing_here), snapshot)
+    return RoutingModel(target, settings, tuple(snapshot.all("virtualservices")),
+                        tuple(snapshot.all("destinationrules")), views, tuple(gateways), tuple(declaring),
+                        tuple(index.in_order(routing_here)), snapshot, index)

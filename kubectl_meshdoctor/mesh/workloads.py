@@ -119,10 +119,8 @@ def gateway_proxies(snapshot: Snapshot, refs: Iterable[str]) -> list[dict[str, A
     """The pods of the referenced Gateways (by their selectors), each once, sorted."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for _, gw in selecting_gateways(snapshot, refs):
-        selector = service_selector(gw)
-        for pod in snapshot.all("pods"):
-            if o.selector_matches(selector, o.labels(pod)):
-                found.setdefault((o.namespace(pod), o.name(pod)), pod)
+        for pod in snapshot.select_everywhere("pods", service_selector(gw)):
+            found.setdefault((o.namespace(pod), o.name(pod)), pod)
     return [found[k] for k in sorted(found)]
 
 

@@ -42,6 +42,11 @@ class Output:
     no_color: bool = False
     verbose: bool = False  # text: list every check, not only the problems
 
+    @property
+    def machine(self) -> bool:
+        """json, yaml or jsonpath: the whole document is written, report sections included."""
+        return self.format in MACHINE
+
 
 Renderer = Callable[[Any, Output, TextIO], None]
 
@@ -156,10 +161,14 @@ def parse_output(text: str, doc_type: str, no_color: bool = False, verbose: bool
     return Output(Format(name), template, no_color, verbose)
 
 
+SCAN_JSON_LEVELS = 4  # document, reports, one report, its sections' items
+
+
 def emit(doc: Any, out: Output, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     if out.format == Format.JSON:
-        stream.write(machine.to_json(doc.to_data()))
+        # a scan indents down to each host report's sections, whose content is one line each
+        stream.write(machine.to_json(doc.to_data(), SCAN_JSON_LEVELS if type(doc).__name__ == "ScanReport" else None))
     elif out.format == Format.YAML:
         stream.write(machine.to_yaml(doc.to_data()))
     elif out.format == Format.JSONPATH:

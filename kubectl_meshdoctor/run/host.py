@@ -128,9 +128,10 @@ def load_offline(files: tuple[str, ...] | list[str], namespace: str) -> LoadedFi
 
 
 def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, target: Target, notes: list[str],
-            change: ChangeSet | None = None, evidence: LiveEvidence | None = None) -> Report:
+            change: ChangeSet | None = None, evidence: LiveEvidence | None = None, sections: bool = True) -> Report:
     """The checks and report sections for one target over a snapshot already read (used by `host` and,
-    once per host over one snapshot, by `scan`)."""
+    once per host over one snapshot, by `scan`). Without `sections` (a scan printed as a table) only the
+    checks and findings are made: the routing, TLS, workload and HTTP/1.0 tables are half the work."""
     ctx = CheckContext(snapshot, settings, target, change, evidence or LiveEvidence())
     checks = request.checks
     results, findings = run_checks(ctx, checks)
@@ -148,12 +149,13 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     return Report(
         target_input=request.host, host=target.host, namespace=target.namespace, source=source,
         checks=tuple(results), findings=tuple(findings), notes=(*target.notes, *notes, *settings.notes),
-        routing=routing_section(ctx.routing) if snapshot.readable("virtualservices") else None,
-        tls=tls_section(ctx.tls_rows) if "tls" in answered else None, resolved=resolved,
-        workloads=workloads_section(snapshot, settings, target) if snapshot.readable("services") else None,
+        routing=routing_section(ctx.routing) if sections and snapshot.readable("virtualservices") else None,
+        tls=tls_section(ctx.tls_rows) if sections and "tls" in answered else None, resolved=resolved,
+        workloads=workloads_section(snapshot, settings, target) if sections and snapshot.readable("services")
+        else None,
         suppressed=tuple(suppressed),
         http10=http10_section([s for _, s in ctx.http10_receivers])
-        if "http10" in answered and snapshot.readable("pods") else None,
+        if sections and "http10" in answered and snapshot.readable("pods") else None,
         symptoms=symptoms)
 
 

@@ -6,7 +6,11 @@ VirtualService in scope declares, over one snapshot: the cluster is read once, n
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kubectl_meshdoctor.checks.registry import CHECKS
@@ -42,6 +46,7 @@ class ScanRequest:
     cluster_domain: str = "cluster.local"
     suppress: tuple[str, ...] = ()
     include_system: bool = False
+    sections: bool = True  # the per-host tables, for machine output; a table of hosts needs none
 
 
 def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offline: bool, cluster_domain: str,
@@ -88,11 +93,19 @@ def hosts_in(scope: Scope) -> list[str]:
 
 def scan_scope(request: ScanRequest, kube: KubeOptions, no_color: bool = False) -> ScanReport:
     parse_rules(request.suppress)  # a wrong --suppress is a usage error before anything is read
+    started = time.perf_counter()
     with spinner(no_color) as progress:
         scope = read_scope(kube, request.all_namespaces, list(request.files), request.offline,
                            request.cluster_domain, progress)
+        fetched = time.perf_counter()
         progress("running checks")
-        return scan(scope, request.cluster_domain, request.suppress, request.include_system)
+        report = scan(scope, request.cluster_domain, request.suppress, request.include_system, request.sections)
+    if os.environ.get("MESHDOCTOR_STATS"):  # for bench/: how the time splits between reading and analysis
+        done = time.perf_counter()
+        Path(os.environ["MESHDOCTOR_STATS"]).write_text(json.dumps({
+            "totalSeconds": done - started, "fetchSeconds": fetched - started, "analysisSeconds": done - fetched,
+            "hosts": len(report.reports)}))
+    return report
 
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -113,7 +126,8 @@ def system_hosts(scope: Scope) -> set[str]:
     return out
 
 
-def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), include_system: bool = False) -> ScanReport:
+def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), include_system: bool = False,
+         sections: bool = True) -> ScanReport:
     reports = []
     left_out = set() if include_system else system_hosts(scope)
     for host in hosts_in(scope):
@@ -124,5 +138,5 @@ def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), incl
         except MeshdoctorError:
             continue
         request = HostRequest(host, cluster_domain=cluster_domain, suppress=suppress)
-        reports.append(analyse(request, scope.snapshot, scope.settings, target, list(scope.notes)))
+        reports.append(analyse(request, scope.snapshot, scope.settings, target, list(scope.notes), sections=sections))
     return ScanReport.ranked(reports, tuple(sorted(left_out & set(hosts_in(scope)))))

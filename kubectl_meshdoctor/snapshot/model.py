@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.snapshot import objects as o
 
 ObjectKey = tuple[str, str, str]  # (resource key, namespace, name)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class Snapshot:
     _by_key: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict, repr=False)
     _by_ns: Mapping[tuple[str, str], tuple[dict[str, Any], ...]] = field(default_factory=dict, repr=False)
     _by_name: Mapping[ObjectKey, dict[str, Any]] = field(default_factory=dict, repr=False)
+    # Values derived from the objects (indexes, selections), built once per snapshot and shared by every
+    # host a scan analyses: the objects never change, so neither do they.
+    _derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, objects: Iterable[tuple[str, dict[str, Any]]], statuses: Mapping[str, CollectionStatus],
@@ -54,7 +58,24 @@ class Snapshot:
         return self._by_name.get((key, namespace if BY_KEY[key].namespaced else "", name))
 
     def select(self, key: str, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
-        return [obj for obj in self.in_namespace(key, namespace) if o.selector_matches(selector, o.labels(obj))]
+        memo = ("select", key, namespace, tuple(sorted(selector.items())))
+        if memo not in self._derived:
+            self._derived[memo] = tuple(obj for obj in self.in_namespace(key, namespace)
+                                        if o.selector_matches(selector, o.labels(obj)))
+        return list(self._derived[memo])
+
+    def select_everywhere(self, key: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+        """Objects of every namespace whose labels match, once per snapshot and selector."""
+        memo = ("select-everywhere", key, tuple(sorted(selector.items())))
+        if memo not in self._derived:
+            self._derived[memo] = tuple(obj for obj in self.all(key) if o.selector_matches(selector, o.labels(obj)))
+        return list(self._derived[memo])
+
+    def derived(self, key: Any, build: Callable[[], T]) -> T:
+        """build(), once per snapshot and key."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        return cast(T, self._derived[key])
 
     def status(self, key: str) -> CollectionStatus:
         return self.statuses.get(key) or CollectionStatus(key, State.ABSENT, "(not read by this run)")
