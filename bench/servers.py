@@ -83,6 +83,8 @@ def real_server(pods: int, workers: int = 16) -> Iterator[Served]:
 
     cluster = RealCluster.start()
     try:
+        if cluster.kubelet is not None:
+            cluster.kubelet.state.every_container = ""  # running proxies with quiet logs, as on the fake server
         world = make_world(pods)
         namespaces = [o for o in world if o["kind"] == "Namespace"]
         named = {o["metadata"]["name"] for o in namespaces}
