@@ -7,8 +7,10 @@ with this build's version and sha256 in `dist/meshdoctor.yaml`.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
+import os
 import subprocess
 import sys
 import tarfile
@@ -20,20 +22,28 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Every timestamp in the release (zip entries, hash-based .pyc headers, tar and gzip headers) is this
+# one, so two builds of one commit are the same bytes (`SOURCE_DATE_EPOCH`, reproducible-builds.org).
+EPOCH = 315532800  # 1980-01-01, the earliest time a zip entry can carry
+
+
 def build(out: Path = ROOT / "dist") -> tuple[Path, Path]:
     from kubectl_meshdoctor import __version__
 
     out.mkdir(parents=True, exist_ok=True)
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", EPOCH))
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch), "PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory() as stage:
         zipapp = Path(stage) / "kubectl-meshdoctor"
-        subprocess.run([sys.executable, "-m", "shiv", "-c", "kubectl-meshdoctor", "--compile-pyc", "--python",
-                        "/usr/bin/env python3", "-o", str(zipapp), str(ROOT)], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "shiv", "-c", "kubectl-meshdoctor", "--compile-pyc", "--reproducible",
+                        "--python", "/usr/bin/env python3", "-o", str(zipapp), str(ROOT)], check=True,
+                       stdout=subprocess.DEVNULL, env=env)
         archive = out / "kubectl-meshdoctor.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
+        with archive.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=epoch) as gz, \
+                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for path, mode in ((zipapp, 0o755), (ROOT / "LICENSE", 0o644)):
                 info = tar.gettarinfo(str(path), arcname=path.name)
-                info.mode, info.uid, info.gid, info.uname, info.gname = mode, 0, 0, "", ""
+                info.mode, info.uid, info.gid, info.uname, info.gname, info.mtime = mode, 0, 0, "", "", epoch
                 with path.open("rb") as f:
                     tar.addfile(info, io.BytesIO(f.read()))
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -110,11 +111,35 @@ def validate(manifest: Any, filename: str = "meshdoctor.yaml") -> list[str]:
     return errors
 
 
+def archive_errors(manifest: Any, archive: Path) -> list[str]:
+    """The archive krew will download must be the one the manifest's sha256 names, and hold what the
+    platforms install (their `bin` and the `from` of their files)."""
+    import hashlib
+    import tarfile
+
+    errors = []
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    for i, p in enumerate((manifest.get("spec") or {}).get("platforms") or []):
+        if p.get("sha256") != digest:
+            errors.append(f"spec.platforms[{i}].sha256 is {p.get('sha256')}, the archive's is {digest}")
+        wanted = [str(f.get("from", "")) for f in p.get("files") or [] if isinstance(f, dict)] or [str(p.get("bin"))]
+        errors += [f"spec.platforms[{i}]: the archive has no {w}" for w in wanted if w not in names]
+    return errors
+
+
 def main() -> None:
-    path = sys.argv[1] if len(sys.argv) > 1 else "krew-manifest.yaml"
+    args = sys.argv[1:]
+    archive = None
+    if "--archive" in args:
+        at = args.index("--archive")
+        archive, args = Path(args[at + 1]), args[:at] + args[at + 2:]
+    path = args[0] if args else "krew-manifest.yaml"
     with open(path) as f:
-        errors = validate(yaml.safe_load(f), path)
-    print("\n".join(errors) or f"{path}: valid")
+        manifest = yaml.safe_load(f)
+    errors = validate(manifest, path) + (archive_errors(manifest, archive) if archive else [])
+    print("\n".join(errors) or f"{path}: valid" + (f", and {archive} is the archive it names" if archive else ""))
     sys.exit(1 if errors else 0)
 
 

@@ -38,6 +38,17 @@ def test_host_names_come_from_the_cluster(live, tmp_path):
     assert complete("host", "-n", "is", env={"KUBECONFIG": str(kubeconfig)}) == ["istio-system", ":4"]
 
 
+def test_outputs_contexts_gateway_hosts_and_no_host_after_a_switch(live, tmp_path):
+    cluster = live(objects_of([EXAMPLES / "bookinfo"]))
+    kubeconfig = cluster.kubeconfig_for("admin", namespace="bookinfo")
+    env = {"KUBECONFIG": str(kubeconfig)}
+    assert complete("host", "reviews", "-o", "j", env=env) == ["json", "junit", "jsonpath=", ":4"]
+    assert complete("host", "--context", "", env=env)[:-1] == ["fake"]
+    assert "bookinfo.example.com" in complete("host", "book", env=env)  # a host the bookinfo Gateway serves
+    assert complete("host", "--no-color", "reviews", "", env=env) == [":4"]  # the host is already given
+    assert "reviews" in complete("host", "--no-color", "re", env=env)
+
+
 def test_no_cluster_completes_nothing_and_says_nothing(tmp_path):
     assert complete("host", "re", env={"KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}) == [":4"]
 

@@ -64,6 +64,29 @@ def test_release_manifest_carries_the_archive_digest(release):
     assert manifest["spec"]["platforms"][0]["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
 
 
+def test_the_validator_checks_the_archive_against_the_manifest(release, tmp_path):
+    archive, manifest_path = release
+    ok = subprocess.run([sys.executable, "-m", "release.validate_manifest", str(manifest_path), "--archive",
+                         str(archive)], capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0 and "is the archive it names" in ok.stdout
+    other = tmp_path / "other.tar.gz"
+    other.write_bytes(archive.read_bytes() + b"\0")
+    bad = subprocess.run([sys.executable, "-m", "release.validate_manifest", str(manifest_path), "--archive",
+                          str(other)], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 1 and "the archive's is" in bad.stdout
+
+
+def test_two_builds_of_one_commit_are_the_same_bytes(release, tmp_path):
+    """Reproducible: every timestamp pinned (zip entries, hash-based .pyc, tar and gzip headers)."""
+    import hashlib
+
+    from release.build import build
+
+    again, _ = build(tmp_path / "again")
+    first, _ = release
+    assert hashlib.sha256(again.read_bytes()).hexdigest() == hashlib.sha256(first.read_bytes()).hexdigest()
+
+
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed on this machine")
 def test_krew_style_install_runs_through_kubectl(release, tmp_path):
     archive, manifest_path = release

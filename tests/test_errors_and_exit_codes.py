@@ -228,7 +228,7 @@ def test_a_yaml_alias_bomb_is_refused(tmp_path: Path):
                     "\n".join("  " + line for line in lines) + "\n")
     result = run_cli("host", "x", *offline(bomb))
     assert result.exit_code == 2
-    assert f"{bomb}:1: the document expands to more than" in one_line_error(result)
+    assert f"{bomb}:1: YAML aliases expand the document by more than" in one_line_error(result)
 
 
 def test_a_directory_with_a_symlink_loop_is_read_once(tmp_path: Path):

@@ -28,15 +28,22 @@ def test_kubectl_get_list_json_and_stdin_all_load(tmp_path: Path):
     assert piped.json()["findings"] == expected
 
 
-def test_directories_are_read_recursively_and_unknown_kinds_noted(tmp_path: Path):
+def test_directories_are_read_recursively_with_r_and_unknown_kinds_noted(tmp_path: Path):
+    """kubectl reads subdirectories only with -R; so does -f here."""
     nested = tmp_path / "a" / "b"
     nested.mkdir(parents=True)
     (nested / "world.yaml").write_text(BASE.read_text())
     (tmp_path / "a" / "notes.txt").write_text("not yaml, ignored by suffix")
     (tmp_path / "a" / "extra.yml").write_text("apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n")
-    loaded = load_files([str(tmp_path)], "default")
+    loaded = load_files([str(tmp_path)], "default", recursive=True)
     assert {o["metadata"]["name"] for _, o in loaded.objects} >= {"bookinfo", "istiod", "istio"}
     assert loaded.ignored_kinds == ("Job",)
+    top = load_files([str(tmp_path / "a")], "default")
+    assert [o["kind"] for _, o in top.objects] == [] and top.ignored_kinds == ("Job",)  # b/ is not read
+    without_r = run_cli("host", "reviews", "-n", "bookinfo", "--offline", "-f", str(tmp_path))
+    assert without_r.exit_code == 2 and "-R reads those" in without_r.stderr
+    with_r = run_cli("scan", "-A", "--offline", "-R", "-f", str(tmp_path), "-o", "json")
+    assert "Traceback" not in with_r.stderr and with_r.json()["kind"] == "ScanReport"
 
 
 def test_objects_without_namespace_land_in_the_namespace_of_minus_n(tmp_path: Path):
@@ -186,3 +193,27 @@ def test_the_mesh_key_copied_out_of_the_configmap_is_read_too(tmp_path: Path):
     copied.write_text(yaml.safe_dump({"mesh": "enableAutoMtls: false\n"}))
     [(key, cm)] = load_files([str(copied)], "default").objects
     assert key == "configmaps" and cm["data"]["mesh"] == "enableAutoMtls: false\n"
+
+
+def test_a_directory_skips_files_that_are_not_kubernetes_objects_and_says_so(tmp_path: Path):
+    for source in (EXAMPLES / "bookinfo").glob("*.yaml"):
+        (tmp_path / source.name).write_text(source.read_text())
+    (tmp_path / "values.yaml").write_text("replicaCount: 2\nimage:\n  tag: 1.2\n")  # Helm values beside manifests
+    doc = run_cli("host", "reviews", "-n", "bookinfo", "--offline", "-f", str(tmp_path), "-o", "json").json()
+    assert any(n.startswith(f"skipped {tmp_path / 'values.yaml'}:1: document has no kind") for n in doc["notes"])
+    assert doc["target"]["host"] == "reviews.bookinfo.svc.cluster.local"
+
+
+def test_a_file_named_on_the_command_line_that_is_not_kubernetes_objects_is_still_an_error(tmp_path: Path):
+    values = tmp_path / "values.yaml"
+    values.write_text("replicaCount: 2\n")
+    result = run_cli("host", "reviews", "--offline", "-f", str(values))
+    assert result.exit_code == 2 and "document has no kind" in result.stderr
+
+
+def test_files_with_no_objects_say_so_instead_of_host_not_found(tmp_path: Path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\n")
+    result = run_cli("host", "reviews", "--offline", "-f", str(empty))
+    assert result.exit_code == 2 and "no Kubernetes objects in the files" in result.stderr
+    assert "not found" not in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 import yaml
 
 from tests.conftest import EXAMPLES, offline, run_cli
@@ -58,6 +59,19 @@ def test_jsonpath_range_and_quoted_text():
 def test_jsonpath_filter_expression():
     result = run_cli(*DEMO, "-o", 'jsonpath={.findings[?(@.severity=="warning")].code}')
     assert result.stdout == "MD502"
+
+
+@pytest.mark.parametrize(("template", "why"), [
+    ("{.findings[", "unbalanced braces"),
+    ("{.findings[*].code", "unbalanced braces"),
+    ("x}", "unbalanced braces"),
+    ("{range .findings[*]}{.code}", "{range} without {end}"),
+    ("{.findings[?(@.severity==}", "cannot parse"),
+])
+def test_a_jsonpath_template_that_cannot_be_parsed_is_a_usage_error(template, why):
+    """Never the template echoed back with exit 0 (kubectl says `error parsing jsonpath`)."""
+    result = run_cli(*DEMO, "-o", f"jsonpath={template}")
+    assert result.exit_code == 2 and result.stdout == "" and why in result.stderr
 
 
 def test_markdown_has_a_table_and_each_finding():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BASE, SCENARIOS, objects_of, run_cli
+from tests.conftest import BASE, SCENARIOS, objects_of, offline, run_cli
 
 PLAN = SCENARIOS / "plan"
 WORLD = [BASE, SCENARIOS / "workloads" / "ready.yaml", PLAN / "base-routing.yaml"]
@@ -34,9 +34,10 @@ def test_adding_a_subset_and_routing_to_it_goes_destinationrule_first(mode, live
     assert step_kinds(doc) == [["DestinationRule reviews"], ["VirtualService reviews"]]
     assert doc["steps"][0]["wait"] and "SYNCED" in doc["steps"][0]["wait"]
     assert doc["oneShotSafe"] is False
-    [finding] = doc["findings"]
-    assert finding["code"] == "MD304" and finding["subset"] == "v3"
-    assert finding["evidence"]["hazard"] == "503 window during apply"
+    [finding] = [f for f in doc["findings"] if f["code"] == "MD304"]
+    assert finding["subset"] == "v3" and finding["evidence"]["hazard"] == "503 window during apply"
+    # and in the end state no pod is labelled v3 in this world: the host checks say so too
+    assert [(f["code"], f["subset"]) for f in doc["findings"] if f["code"] != "MD304"] == [("MD302", "v3")]
     assert code == 1
 
 
@@ -114,3 +115,38 @@ def test_what_if_text_marks_each_finding(live):
     out = cluster.run("host", "reviews", "-n", "bookinfo", "-f", str(PLAN / "vs-only-v3.yaml")).stdout
     assert "✗ [new] MD301 subset-not-defined" in out
     assert "VirtualService bookinfo/reviews http rule #1 sends clients in bookinfo to subset v3" in out
+
+
+def test_each_written_file_is_named_after_its_own_step(tmp_path: Path):
+    """A change that only moves routes off a subset and then drops it has no add step: its first file
+    holds the VirtualServices and is named so, not `01-add-subsets.yaml`."""
+    out = tmp_path / "steps"
+    run_cli("plan", "-f", str(PLAN / "remove-v1.yaml"), "-n", "bookinfo", "--offline", "--write-dir", str(out),
+            *(a for p in WORLD for a in ("--base", str(p))))
+    written = {p.name: [d["kind"] for d in yaml.safe_load_all(p.read_text())] for p in sorted(out.iterdir())}
+    for name, kinds in written.items():
+        expected = {"virtualservices": {"VirtualService"}, "add-subsets": {"DestinationRule"},
+                    "remove-subsets": {"DestinationRule"}}[name[3:-5]]
+        assert set(kinds) <= expected, (name, kinds)
+    assert next(iter(written)) == "01-virtualservices.yaml"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_plan_judges_the_end_state_with_the_host_checks(mode, live):
+    """The steps are in a safe order, but the result routes 20% to a subset with no pod: plan says so,
+    with the same finding `host` gives on the end state, and exits 1."""
+    doc, code = plan(mode, live, "canary-no-pods")
+    [finding] = [f for f in doc["findings"] if f["code"] == "MD302"]
+    assert finding["subset"] == "v3" and finding["severity"] == "error"
+    assert code == 1
+    assert [s["title"] for s in doc["steps"]][:2] == ["Add the new subsets (DestinationRules first)",
+                                                      "Update the routes (VirtualServices)"]
+    files = [BASE, SCENARIOS / "workloads" / "ready.yaml", PLAN / "base-routing.yaml", PLAN / "canary-no-pods.yaml"]
+    host = run_cli("host", "reviews", "-n", "bookinfo", *offline(*files), "-o", "json").json()
+    assert [f["subset"] for f in host["findings"] if f["code"] == "MD302"] == ["v3"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_harmless_change_stays_clean_in_the_end_state(mode, live):
+    doc, code = plan(mode, live, "harmless")
+    assert doc["findings"] == [] and code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -47,3 +48,22 @@ def test_usage_error_is_one_line_and_exit_two():
     result = kubectl("meshdoctor", "host", "reviews", "--no-such-flag")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: ")
+
+
+# ----------------------------------------------------------------------- kubectl's flag grammar (#22)
+
+def test_kubectl_flag_spellings_work_through_kubectl():
+    """pflag accepts `-n=x`, `-o=json`, flags before the subcommand and `--version`; so does the plugin."""
+    world = str(EXAMPLES / "bookinfo")
+    before = kubectl("meshdoctor", "-n", "bookinfo", "host", "reviews", "--offline", "-f", world, "-o", "json")
+    equals = kubectl("meshdoctor", "host", "reviews", "-n=bookinfo", "--offline", f"-f={world}", "-o=json")
+    assert before.returncode == equals.returncode == 1, before.stderr + equals.stderr
+    assert json.loads(before.stdout)["target"] == json.loads(equals.stdout)["target"] == {
+        "input": "reviews", "host": "reviews.bookinfo.svc.cluster.local", "namespace": "bookinfo"}
+    version = kubectl("meshdoctor", "--version")
+    assert version.returncode == 0 and version.stdout.startswith("kubectl-meshdoctor ")
+
+
+def test_the_plugin_alone_prints_its_help_and_succeeds():
+    result = kubectl("meshdoctor")
+    assert result.returncode == 0 and "Usage: kubectl meshdoctor" in result.stdout and result.stderr == ""

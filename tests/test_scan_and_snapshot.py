@@ -47,7 +47,7 @@ def test_snapshot_round_trips_to_the_same_findings(live, tmp_path: Path):
             world / "ground.yaml", world / "mesh-strict.yaml", world / "guidelines-httpbin.yaml"]
         cluster = live(objects_of(files))
         dump = tmp_path / f"{namespace}.yaml"
-        taken = cluster.run("snapshot", "-A", "-o", str(dump))
+        taken = cluster.run("snapshot", "-A", "--output-file", str(dump))
         assert taken.exit_code == 0 and "wrote" in taken.stderr
         live_doc = cluster.run("host", host, "-n", namespace, "-o", "json").json()
         offline_doc = run_cli("host", host, "-n", namespace, *offline(dump), "-o", "json").json()
@@ -63,9 +63,7 @@ def test_snapshot_holds_no_secret_and_only_the_mesh_config_map(live, tmp_path: P
     other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app", "namespace": "bookinfo"},
              "data": {"password": "hunter2"}}
     cluster = live([*objects_of([DEMO]), secret, other])
-    dump = tmp_path / "dump.yaml"
-    cluster.run("snapshot", "-A", "-o", str(dump))
-    text = dump.read_text()
+    text = cluster.run("snapshot", "-A").stdout  # stdout by default, like kubectl get -o yaml
     assert text.startswith("# meshdoctor snapshot of all namespaces, context fake,")
     items = yaml.safe_load(text)["items"]
     assert not [i for i in items if i["kind"] == "Secret"]
@@ -103,3 +101,29 @@ def test_scan_leaves_system_services_out_unless_asked():
         "reviews.bookinfo.svc.cluster.local", "istiod.istio-system.svc.cluster.local",
         "kube-dns.kube-system.svc.cluster.local"}
     assert everything["systemHostsLeftOut"] == []
+
+
+def test_snapshot_output_is_a_format_and_the_file_is_checked_before_reading(live, tmp_path: Path):
+    cluster = live(objects_of([DEMO]))
+    as_json = cluster.run("snapshot", "-A", "-o", "json")
+    assert as_json.exit_code == 0 and {"Service", "Pod"} <= {i["kind"] for i in as_json.json()["items"]}
+    wrong = cluster.run("snapshot", "-A", "-o", "dump.yaml")
+    assert wrong.exit_code == 2 and "use --output-file dump.yaml" in wrong.stderr
+    nowhere = cluster.run("snapshot", "-A", "--output-file", str(tmp_path / "missing" / "x.yaml"))
+    assert nowhere.exit_code == 2 and "no such directory" in nowhere.stderr and "Traceback" not in nowhere.stderr
+    before = len(cluster.cluster.requests)
+    cluster.run("snapshot", "-A", "-o", "yaml=")
+    assert len(cluster.cluster.requests) == before  # refused before anything was read
+
+
+def test_scan_lays_files_over_the_live_state(live):
+    """`scan -A -f change.yaml` is a what-if, as `host -f` is: the change's breakage is found live."""
+    cluster = live(objects_of([DEMO]))
+    plain = cluster.run("scan", "-A", "-o", "json").json()
+    change = SCENARIOS / "plan" / "route-to-nowhere.yaml"
+    laid = cluster.run("scan", "-A", "-f", str(change), "-o", "json").json()
+    [reviews] = [r for r in laid["reports"] if r["target"]["host"] == "reviews.bookinfo.svc.cluster.local"]
+    assert "MD301" in {f["code"] for f in reviews["findings"]}
+    assert any(n.startswith("files laid over the live state") for n in reviews["notes"])
+    [before] = [r for r in plain["reports"] if r["target"]["host"] == "reviews.bookinfo.svc.cluster.local"]
+    assert "MD301" not in {f["code"] for f in before["findings"]}

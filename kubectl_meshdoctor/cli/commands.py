@@ -23,7 +23,8 @@ def _emit() -> Any:
 def register(app: typer.Typer) -> None:
     @app.command(epilog=EXIT_CODES_HELP)
     @kube_command
-    def host(kube: Any, host: f.Host, filename: f.Files = None, offline: f.Offline = False, output: f.Output = "text",
+    def host(kube: Any, host: f.Host, filename: f.Files = None, recursive: f.Recursive = False,
+             offline: f.Offline = False, output: f.Output = "text",
              fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False, cluster_domain: f.Domain = "cluster.local",
              suppress: f.Suppress = None, no_logs: f.NoLogs = False, since: f.Since = "15m",
              log_bytes: f.LogBytes = 512 * 1024, probe: f.Probe = False,
@@ -34,12 +35,14 @@ def register(app: typer.Typer) -> None:
 
         out, threshold = _emit().prepare("Report", output, no_color, fail_on, verbose)
         evidence = evidence_options(no_logs, since, log_bytes, probe, client_namespace or ())
-        request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, (), tuple(suppress or ()), evidence)
+        request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, (), tuple(suppress or ()), evidence,
+                              recursive)
         return _emit().finish(diagnose_host(request, kube, out.no_color), out, threshold)
 
     @app.command(epilog=EXIT_CODES_HELP)
     @kube_command
-    def tls(kube: Any, host: f.Host, filename: f.Files = None, offline: f.Offline = False, output: f.Output = "text",
+    def tls(kube: Any, host: f.Host, filename: f.Files = None, recursive: f.Recursive = False,
+            offline: f.Offline = False, output: f.Output = "text",
             fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False,
             cluster_domain: f.Domain = "cluster.local", verbose: f.Verbose = False) -> ExitCode:
         """Client TLS against server mTLS for every client namespace, port and subset of a host (what
@@ -47,12 +50,12 @@ def register(app: typer.Typer) -> None:
         from kubectl_meshdoctor.run.host import HostRequest, diagnose_tls
 
         out, threshold = _emit().prepare("TlsReport", output, no_color, fail_on, verbose)
-        request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, ("tls",))
+        request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, ("tls",), recursive=recursive)
         return _emit().finish(diagnose_tls(request, kube, out.no_color), out, threshold)
 
     @app.command(epilog=EXIT_CODES_HELP)
     @kube_command
-    def plan(kube: Any, filename: f.Files = None,
+    def plan(kube: Any, filename: f.Files = None, recursive: f.Recursive = False,
              base: Annotated[list[str] | None, typer.Option("--base", help="With --offline: the files of the world "
                                                                            "the change lands on.")] = None,
              offline: f.Offline = False,
@@ -64,12 +67,13 @@ def register(app: typer.Typer) -> None:
         from kubectl_meshdoctor.run.plan import make_plan
 
         out, threshold = _emit().prepare("PlanReport", output, no_color, fail_on)
-        doc = make_plan(list(filename or ()), list(base or ()), offline, kube, write_dir, cluster_domain)
+        doc = make_plan(list(filename or ()), list(base or ()), offline, kube, write_dir, cluster_domain, recursive)
         return _emit().finish(doc, out, threshold)
 
     @app.command(epilog=EXIT_CODES_HELP)
     @kube_command
-    def scan(kube: Any, all_namespaces: f.AllNamespaces = False, filename: f.Files = None, offline: f.Offline = False,
+    def scan(kube: Any, all_namespaces: f.AllNamespaces = False, filename: f.Files = None,
+             recursive: f.Recursive = False, offline: f.Offline = False,
              output: f.Output = "text", fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False,
              cluster_domain: f.Domain = "cluster.local", suppress: f.Suppress = None,
              include_system: f.IncludeSystem = False) -> ExitCode:
@@ -79,17 +83,20 @@ def register(app: typer.Typer) -> None:
 
         out, threshold = _emit().prepare("ScanReport", output, no_color, fail_on)
         request = ScanRequest(all_namespaces, tuple(filename or ()), offline, cluster_domain, tuple(suppress or ()),
-                              include_system, sections=out.machine)
+                              include_system, sections=out.machine, recursive=recursive)
         return _emit().finish(scan_scope(request, kube, out.no_color), out, threshold)
 
     @app.command()
     @kube_command
-    def snapshot(kube: Any, output: Annotated[str, typer.Option("-o", "--output", help="The file to write.")],
+    def snapshot(kube: Any, output: Annotated[str, typer.Option("-o", "--output", help="yaml | json")] = "yaml",
+                 output_file: Annotated[str | None, typer.Option("--output-file", help="Write to this file instead "
+                                                                 "of stdout.")] = None,
                  all_namespaces: f.AllNamespaces = False, cluster_domain: f.Domain = "cluster.local") -> ExitCode:
-        """Save what meshdoctor reads (never Secrets) as one YAML file, for a post-mortem or `--offline -f`."""
+        """Print what meshdoctor reads (never Secrets) as one List, for a post-mortem or `--offline -f`:
+        `kubectl meshdoctor snapshot -A > dump.yaml`."""
         from kubectl_meshdoctor.run.dump import dump
 
-        dump(kube, all_namespaces, output, cluster_domain)
+        dump(kube, all_namespaces, output, output_file, cluster_domain)
         return ExitCode.OK
 
     @app.command(name="checks")

@@ -56,6 +56,7 @@ class Step:
     objects: tuple[dict[str, Any], ...]
     why: tuple[str, ...]
     wait: str = ""
+    slug: str = "change"  # names the step's file: 01-add-subsets.yaml
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,14 +107,17 @@ def plan(change: ChangeSet, settings: MeshSettings) -> Plan:
     first = [*others, *quiet_rules, *add_rules]
     if first:
         steps.append(Step("Add the new subsets (DestinationRules first)", tuple(first),
-                          tuple(f"{drs.dr_ref(r)} adds subset {s}" for (h, s), r in added.items()), WAIT))
+                          tuple(f"{drs.dr_ref(r)} adds subset {s}" for (h, s), r in added.items()), WAIT,
+                          "add-subsets"))
     if services:
         why = tuple(f"{vss.vs_ref(v)} routes to subsets {', '.join(sorted(s for _, s in _routed(v, domain)))}"
                     for v in services)
-        steps.append(Step("Update the routes (VirtualServices)", tuple(services), why, WAIT if remove_rules else ""))
+        steps.append(Step("Update the routes (VirtualServices)", tuple(services), why, WAIT if remove_rules else "",
+                          "virtualservices"))
     if remove_rules:
         steps.append(Step("Remove the subsets no route uses any more", tuple(remove_rules),
-                          tuple(f"{drs.dr_ref(r)} removes subset {s}" for (h, s), r in removed.items())))
+                          tuple(f"{drs.dr_ref(r)} removes subset {s}" for (h, s), r in removed.items()), "",
+                          "remove-subsets"))
     return Plan(tuple(steps), tuple(hazards))
 
 

@@ -256,6 +256,9 @@ def namespace_mode(inputs: ServerInputs, namespace: str) -> ServerMode:
 
 # ---------------------------------------------------------------------------------------- the client
 
+TLS_MODE_LABEL = "security.istio.io/tlsMode"
+
+
 @dataclass(frozen=True)
 class ClientMode:
     explicit: str | None   # DISABLE | SIMPLE | MUTUAL | ISTIO_MUTUAL, or None when no tls applies
@@ -266,9 +269,12 @@ class ClientMode:
 
     def sends_to(self, pod: dict[str, Any]) -> str:
         """The mode on the wire to one endpoint: auto mTLS sends mTLS only to pods labelled tlsMode=istio."""
+        return self.sends(o.labels(pod).get(TLS_MODE_LABEL) == "istio")
+
+    def sends(self, labelled_istio: bool) -> str:
         if self.explicit is not None:
             return self.explicit
-        if self.auto and self.auto_mode == ISTIO_MUTUAL and o.labels(pod).get("security.istio.io/tlsMode") == "istio":
+        if self.auto and self.auto_mode == ISTIO_MUTUAL and labelled_istio:
             return ISTIO_MUTUAL
         return PLAINTEXT
 
@@ -463,6 +469,7 @@ def build_rows(snapshot: Snapshot, views: list[ClientView], target: Target, sett
         http_like = [derive(port, settings.version).http_like for port in ports]
         servers = [{id(pod): server_mode(inputs, pod, service, port) for pod in pods} for port in ports]
         selected: dict[int | None, list[dict[str, Any]]] = {}  # the pods of each subset definition
+        labelled = {id(pod): o.labels(pod).get(TLS_MODE_LABEL) == "istio" for pod in pods}
         for view in views:
             found = lookup_for(view.namespace, host, name.namespace)
             subsets = ["", *(s.name for s in found.merged.subsets)] if found.merged else [""]
@@ -476,7 +483,7 @@ def build_rows(snapshot: Snapshot, views: list[ClientView], target: Target, sett
                         selected[key] = subset_pods(pods, found, subset)
                     for pod in selected[key]:
                         server = servers[i][id(pod)]
-                        sent = client.sends_to(pod)
+                        sent = client.sends(labelled[id(pod)])
                         endpoints.append(Endpoint(pod, server, sent, verdict(sent, server.mode, http_like[i])))
                     rows.append(TlsRow(host, service, port, subset, view.namespace, found, client, tuple(endpoints)))
     return rows

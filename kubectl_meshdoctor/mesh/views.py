@@ -163,6 +163,13 @@ class RoutingModel:
             merges.setdefault(tuple(f.ref for f in merged.fragments), merged)
         return tuple(merges.values())
 
+    def merged_virtual_host(self, gateway: str, vhost: str, proxy_ns: str) -> vss.GatewayMerge:
+        """A gateway's merged virtual host does not depend on the host being diagnosed: once per snapshot
+        (every backend of a gateway host with 500 fragments asks for the same merge)."""
+        key = ("gateway-merge", gateway, vhost, proxy_ns, self.domain)
+        return self.snapshot.derived(key, lambda: vss.gateway_merge(
+            self.candidates(vhost), self.settings, gateway, self.gateway(gateway), vhost, proxy_ns, self.delegates))
+
     def serves(self, vs: dict[str, Any], gateway: str) -> bool:
         """Whether the gateway builds any virtual host from this VirtualService."""
         gw = self.gateway(gateway)
@@ -220,8 +227,7 @@ class RoutingModel:
             return None
         reached: dict[tuple[Any, ...], vss.HttpRoute] = {}
         for vhost in vhosts:
-            merged = vss.gateway_merge(self.candidates(vhost), self.settings, gateway, gw, vhost, proxy_ns,
-                                       self.delegates)
+            merged = self.merged_virtual_host(gateway, vhost, proxy_ns)
             for route in merged.routes:
                 if route.vs is vs:
                     reached.setdefault((route.rule, route.match, route.destinations, str(route.conditions)), route)

@@ -158,6 +158,8 @@ def parse_output(text: str, doc_type: str, no_color: bool = False, verbose: bool
                          f"{', '.join(f.value for f in supported[:-1])} or jsonpath=TEMPLATE")
     if name == Format.JSONPATH and not template:
         raise UsageError("jsonpath output needs a template: -o jsonpath='{.findings[*].id}'")
+    if name == Format.JSONPATH:
+        machine.check_jsonpath(template)
     return Output(Format(name), template, no_color, verbose)
 
 

@@ -42,6 +42,24 @@ def to_yaml(doc: Any) -> str:
 _TOKEN = re.compile(r"\{((?:[^{}\"]|\"[^\"]*\")*)\}")
 
 
+def check_jsonpath(template: str) -> None:
+    """A template that cannot be parsed is a usage error before anything is read, never echoed back:
+    unbalanced braces, {range} without {end}, and expressions jsonpath-ng refuses."""
+    tokens = _tokenize(template)
+    for kind, value in tokens:
+        if kind == "text" and ("{" in value or "}" in value) and (kind, value) not in _literals(template):
+            raise UsageError(f"jsonpath template: unbalanced braces in {template!r}")
+        if kind in ("expr", "range"):
+            _find(value, {})
+    _render(tokens, {})
+
+
+def _literals(template: str) -> list[tuple[str, str]]:
+    """Quoted literals (`{"{"}`) may hold braces."""
+    return [("text", m.group(1).strip()[1:-1].encode().decode("unicode_escape")) for m in _TOKEN.finditer(template)
+            if m.group(1).strip().startswith('"')]
+
+
 def to_jsonpath(doc: Any, template: str) -> str:
     """kubectl's jsonpath template dialect (`{.findings[*].id}`, `{range ...}{end}`, `{"\\n"}`) on top
     of jsonpath-ng, which only parses bare expressions (ECOSYSTEM.md §3.1)."""

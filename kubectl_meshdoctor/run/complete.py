@@ -40,9 +40,35 @@ def cluster_names(args: list[str], what: str) -> list[str]:
             return [i["metadata"]["name"] for i in api.get("/api/v1/namespaces").get("items", [])]
         items = api.get("/api/v1/services").get("items", [])
         own = [i["metadata"]["name"] for i in items if i["metadata"].get("namespace") == conn.namespace]
-        return own + [f"{i['metadata']['name']}.{i['metadata']['namespace']}" for i in items]
+        return own + [f"{i['metadata']['name']}.{i['metadata']['namespace']}" for i in items] + _gateway_hosts(api)
     except Exception:  # completion is silent: no traceback, no message in the user's shell
         return []
+
+
+def _gateway_hosts(api: Any) -> list[str]:
+    """The hosts Gateways serve (`myapp.example.com`), from the first Istio API version served."""
+    for version in ("v1", "v1beta1", "v1alpha3"):
+        try:
+            items = api.get(f"/apis/networking.istio.io/{version}/gateways").get("items", [])
+        except Exception:
+            continue
+        found = {h.rpartition("/")[2] for g in items for server in (g.get("spec") or {}).get("servers") or []
+                 for h in server.get("hosts") or [] if isinstance(h, str)}
+        return sorted(h for h in found if h and "*" not in h)
+    return []
+
+
+def kube_contexts(args: list[str]) -> list[str]:
+    try:
+        from kubernetes import config
+
+        contexts, _ = config.list_kube_config_contexts(config_file=_flag(args, "--kubeconfig"))
+        return [c["name"] for c in contexts]
+    except Exception:  # silent, like every completion
+        return []
+
+
+OUTPUTS = ("text", "json", "yaml", "markdown", "junit", "jsonpath=")
 
 
 def candidates(args: list[str], app: Any) -> tuple[list[str], str]:
@@ -55,17 +81,23 @@ def candidates(args: list[str], app: Any) -> tuple[list[str], str]:
         return [], FILES
     if previous in ("-n", "--namespace"):
         return [n for n in cluster_names(args, "namespaces") if n.startswith(word)], NO_FILES
-    if word.startswith("-"):
-        from typer.main import get_command
+    if previous in ("-o", "--output") and command != "snapshot":
+        return [o for o in OUTPUTS if o.startswith(word)], NO_FILES
+    if previous == "--context":
+        return [c for c in kube_contexts(args) if c.startswith(word)], NO_FILES
+    from typer.main import get_command
 
-        group = get_command(app)
-        params = group.commands[command].params if command in group.commands else []  # type: ignore[attr-defined]
+    group = get_command(app)
+    params = group.commands[command].params if command in group.commands else []  # type: ignore[attr-defined]
+    if word.startswith("-"):
         return sorted({o for p in params for o in p.opts if o.startswith(word)}), NO_FILES
     if command == "explain":
         from kubectl_meshdoctor.checks.catalogue import CATALOGUE
 
         return [x for e in CATALOGUE for x in (e.code, e.id) if x.lower().startswith(word.lower())], NO_FILES
-    positional = [w for i, w in enumerate(args[1:-1], 1) if not w.startswith("-") and not args[i - 1].startswith("-")]
+    switches = {o for p in params if getattr(p, "is_flag", False) for o in p.opts}  # flags without a value
+    positional = [w for i, w in enumerate(args[1:-1], 1) if not w.startswith("-")
+                  and (not args[i - 1].startswith("-") or args[i - 1] in switches or "=" in args[i - 1])]
     if command in ("host", "tls") and not positional:
         return [n for n in cluster_names(args, "services") if n.startswith(word)], NO_FILES
     return [], NO_FILES

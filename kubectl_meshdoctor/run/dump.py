@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,19 +13,42 @@ import yaml
 
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.cluster.resources import BY_KEY
+from kubectl_meshdoctor.errors import UsageError
 from kubectl_meshdoctor.run.scope import Scope, read_scope
 from kubectl_meshdoctor.snapshot.files import CAPTURED_ANNOTATION
 
+FORMATS = ("yaml", "json")
 
-def dump(kube: KubeOptions, all_namespaces: bool, path: str, cluster_domain: str) -> None:
+
+def dump(kube: KubeOptions, all_namespaces: bool, output: str, output_file: str | None, cluster_domain: str) -> None:
+    """Output and path are checked before the cluster is read: a typo costs nothing."""
+    if output not in FORMATS:
+        hint = f"; to write a file use --output-file {output} (or a redirect)" if "." in output or "/" in output else ""
+        raise UsageError(f"snapshot -o takes yaml or json, not {output!r}{hint}")
+    if output_file is not None:
+        _check_writable(Path(output_file))
     scope = read_scope(kube, all_namespaces, [], False, cluster_domain)
-    count = write_snapshot(scope, path, scope.snapshot.context)
-    sys.stderr.write(f"wrote {count} objects to {path}\n")
+    text, count = render_snapshot(scope, scope.snapshot.context, output)
+    if output_file is None:
+        sys.stdout.write(text)
+    else:
+        Path(output_file).write_text(text)
+    sys.stderr.write(f"wrote {count} objects to {output_file or 'stdout'}\n")
 
 
-def write_snapshot(scope: Scope, path: str, context: str | None) -> int:
-    """One YAML List of the collections read (never Secrets; of ConfigMaps only the mesh config), with a
-    header comment and the list of collections it holds, so that an empty one is known to be empty."""
+def _check_writable(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"--output-file {path}: is a directory")
+    if not folder.is_dir():
+        raise UsageError(f"--output-file {path}: no such directory {folder}")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--output-file {path}: not writable")
+
+
+def render_snapshot(scope: Scope, context: str | None, output: str = "yaml") -> tuple[str, int]:
+    """One List of the collections read (never Secrets; of ConfigMaps only the mesh config), with the
+    list of collections it holds, so that an empty one is known to be empty; YAML also gets a header."""
     items = []
     captured = sorted(k for k, s in scope.snapshot.statuses.items() if s.ok)
     for key in captured:
@@ -34,12 +59,13 @@ def write_snapshot(scope: Scope, path: str, context: str | None) -> int:
         for obj in scope.snapshot.all(key):
             items.append({"apiVersion": api_version, "kind": resource.kind,
                           **{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}})
+    document: dict[str, Any] = {"apiVersion": "v1", "kind": "List",
+                                "metadata": {"annotations": {CAPTURED_ANNOTATION: ",".join(captured)}},
+                                "items": items}
+    if output == "json":
+        return json.dumps(document, indent=2) + "\n", len(items)
     header = (f"# meshdoctor snapshot of {'all namespaces' if scope.namespace is None else scope.namespace}, "
               f"context {context or '-'}, {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, "
               f"Istio {scope.settings.describe_version()}\n"
               "# Secrets are never read; of the ConfigMaps only the mesh config is.\n")
-    document: dict[str, Any] = {"apiVersion": "v1", "kind": "List",
-                                "metadata": {"annotations": {CAPTURED_ANNOTATION: ",".join(captured)}},
-                                "items": items}
-    Path(path).write_text(header + yaml.safe_dump(document, sort_keys=False))
-    return len(items)
+    return header + yaml.safe_dump(document, sort_keys=False), len(items)

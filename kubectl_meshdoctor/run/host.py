@@ -25,7 +25,7 @@ from kubectl_meshdoctor.checks.severity import CheckStatus
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.durations import go_duration_seconds
-from kubectl_meshdoctor.errors import UsageError
+from kubectl_meshdoctor.errors import InputFileError, UsageError
 from kubectl_meshdoctor.mesh.changes import ChangeSet
 from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
@@ -58,6 +58,7 @@ class HostRequest:
     families: tuple[str, ...] = ()  # only the checks of these families (empty: all)
     suppress: tuple[str, ...] = ()  # CODE_OR_ID[=Kind/ns/name] rules
     evidence: EvidenceOptions = dataclasses.field(default_factory=EvidenceOptions)  # logs and probes (live runs only)
+    recursive: bool = False  # -R: directories of -f with their subdirectories
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -105,12 +106,10 @@ def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, sta
     parse_rules(request.suppress)  # a wrong --suppress is a usage error before anything is read
     if request.offline:
         namespace = kube.namespace or "default"
-        files = load_offline(request.files, namespace)
+        files = load_offline(request.files, namespace, request.recursive)
         snapshot = offline_snapshot(files)
-        ignored = f"ignored objects of kinds meshdoctor does not read: {', '.join(files.ignored_kinds)}"
         world = World(snapshot, read_mesh_settings(snapshot, request.cluster_domain),
-                      resolve_target(snapshot, request.host, namespace, request.cluster_domain),
-                      (ignored,) if files.ignored_kinds else ())
+                      resolve_target(snapshot, request.host, namespace, request.cluster_domain), files.notes)
     else:
         fetch_started = time.perf_counter()
         world = _live_world(request, kube, progress, stats)
@@ -120,11 +119,14 @@ def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, sta
                    world.change, world.evidence)
 
 
-def load_offline(files: tuple[str, ...] | list[str], namespace: str) -> LoadedFiles:
+def load_offline(files: tuple[str, ...] | list[str], namespace: str, recursive: bool = False) -> LoadedFiles:
     """The files that are the whole world of an --offline run (host, tls, scan)."""
     if not files:
         raise UsageError("--offline needs the world to analyse: -f FILE or DIRECTORY")
-    return load_files(list(files), namespace)
+    loaded = load_files(list(files), namespace, recursive)
+    if loaded.empty:
+        raise InputFileError(f"{', '.join(files)}: no Kubernetes objects in the files (empty, or comments only)")
+    return loaded
 
 
 def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, target: Target, notes: list[str],
@@ -214,7 +216,8 @@ def _live_world(request: HostRequest, kube: KubeOptions, progress: ProgressFn, s
     from kubectl_meshdoctor.snapshot.live import LiveReader
 
     reader = LiveReader.open(kube, progress)
-    overlay = tuple(load_files(list(request.files), reader.namespace).objects) if request.files else ()
+    overlay = tuple(load_files(list(request.files), reader.namespace, request.recursive).objects) \
+        if request.files else ()
     mode = "overlay" if request.files else "live"
     options = request.evidence
     plan = ReadPlan(HOST_ROUNDS, needed_by(request.checks, options.logs, options.probe))

@@ -28,6 +28,7 @@ from kubectl_meshdoctor.run.reading import execute
 from kubectl_meshdoctor.run.readplan import SCOPE_ROUNDS, ReadPlan, Seen, needed_by
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot.files import load_files
 
 
 @dataclass(frozen=True)
@@ -47,21 +48,29 @@ class ScanRequest:
     suppress: tuple[str, ...] = ()
     include_system: bool = False
     sections: bool = True  # the per-host tables, for machine output; a table of hosts needs none
+    recursive: bool = False  # -R
 
 
 def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offline: bool, cluster_domain: str,
-               progress: ProgressFn = lambda _m: None) -> Scope:
+               progress: ProgressFn = lambda _m: None, recursive: bool = False) -> Scope:
+    """The scope's objects: the files alone (--offline), or the cluster with the files laid over it
+    (what-if, as `host -f` does)."""
     if offline:
-        snapshot = offline_snapshot(load_offline(files, kube.namespace or "default"))
+        loaded = load_offline(files, kube.namespace or "default", recursive)
+        snapshot = offline_snapshot(loaded)
         namespace = None if all_namespaces else kube.namespace
-        return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, ())
+        return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, loaded.notes)
     from kubectl_meshdoctor.snapshot.live import LiveReader
 
     reader = LiveReader.open(kube, progress)
     namespace = None if all_namespaces else reader.namespace
+    overlay = load_files(files, reader.namespace, recursive) if files else None
     plan = ReadPlan(SCOPE_ROUNDS, needed_by(CHECKS, logs=False, probe=False))
-    snapshot = execute(reader, plan, Seen(reader.snapshot(), reader.namespace, domain=cluster_domain, scope=namespace))
-    return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, tuple(reader.notes))
+    snapshot = execute(reader, plan, Seen(reader.snapshot(), reader.namespace, domain=cluster_domain, scope=namespace),
+                       overlay.objects if overlay else (), "overlay" if overlay else "live")
+    notes = (*reader.notes, *(overlay.notes if overlay else ()),
+             *((f"files laid over the live state: {', '.join(files)}",) if overlay else ()))
+    return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, tuple(notes))
 
 
 def hosts_in(scope: Scope) -> list[str]:
@@ -96,7 +105,7 @@ def scan_scope(request: ScanRequest, kube: KubeOptions, no_color: bool = False) 
     started = time.perf_counter()
     with spinner(no_color) as progress:
         scope = read_scope(kube, request.all_namespaces, list(request.files), request.offline,
-                           request.cluster_domain, progress)
+                           request.cluster_domain, progress, request.recursive)
         fetched = time.perf_counter()
         progress("running checks")
         report = scan(scope, request.cluster_domain, request.suppress, request.include_system, request.sections)

@@ -24,7 +24,7 @@ from kubectl_meshdoctor.snapshot.goyaml import GoYamlLoader, colon_in_flow
 
 SUFFIXES = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 << 20  # a namespace's worth of objects is a few MB; beyond this, narrow the input
-MAX_NODES = 200_000  # nodes one document may expand to (aliases counted each time they are used)
+MAX_ALIAS_NODES = 200_000  # nodes aliases may add to one document when expanded (a billion laughs adds 10^9)
 CAPTURED_ANNOTATION = "meshdoctor.io/collections"  # on a `meshdoctor snapshot` List: what it read
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -35,40 +35,68 @@ class LoadedFiles:
     ignored_kinds: tuple[str, ...]  # kinds meshdoctor does not read, for a note
     sources: tuple[str, ...]
     captured: tuple[str, ...] = ()  # collections a `meshdoctor snapshot` file says it read (even if empty)
+    skipped: tuple[str, ...] = ()  # files of a directory that hold no Kubernetes objects, with why
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        out = [f"ignored objects of kinds meshdoctor does not read: {', '.join(self.ignored_kinds)}"] \
+            if self.ignored_kinds else []
+        out += [f"skipped {why}" for why in self.skipped]
+        return tuple(out)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to analyse: no object, and not a snapshot that says what it found empty."""
+        return not self.objects and not self.captured
 
 
-def load_files(paths: list[str], default_namespace: str) -> LoadedFiles:
+def load_files(paths: list[str], default_namespace: str, recursive: bool = False) -> LoadedFiles:
+    """recursive: directories' subdirectories too (kubectl's -R); else only the files directly in them."""
     found: list[tuple[str, dict[str, Any]]] = []
     ignored: set[str] = set()
     sources: list[str] = []
     captured: set[str] = set()
-    for label, text in _read_all(paths):
+    skipped: list[str] = []
+    for label, text, in_directory in _read_all(paths, recursive):
         sources.append(label)
-        for line, doc in _documents(label, text):
-            captured.update(c for c in o.annotations_of(doc).get(CAPTURED_ANNOTATION, "").split(",") if c in BY_KEY)
-            for obj in _expand(label, line, doc):
-                resource = resource_for(o.as_str(obj.get("apiVersion")), o.kind(obj))
-                if resource is None:
-                    ignored.add(o.kind(obj))
-                    continue
-                found.append((resource.key, _with_namespace(obj, resource, default_namespace)))
-    return LoadedFiles(tuple(found), tuple(sorted(ignored)), tuple(sources), tuple(sorted(captured)))
+        try:
+            documents = list(_documents(label, text))
+            objects = [obj for line, doc in documents for obj in _expand(label, line, doc)]
+        except InputFileError as exc:
+            if not in_directory:
+                raise
+            skipped.append(f"{exc} (a file of a directory that is not Kubernetes objects, such as Helm values)")
+            continue
+        for _, doc in documents:
+            if isinstance(doc, dict):
+                captured.update(c for c in o.annotations_of(doc).get(CAPTURED_ANNOTATION, "").split(",")
+                                if c in BY_KEY)
+        for obj in objects:
+            resource = resource_for(o.as_str(obj.get("apiVersion")), o.kind(obj))
+            if resource is None:
+                ignored.add(o.kind(obj))
+                continue
+            found.append((resource.key, _with_namespace(obj, resource, default_namespace)))
+    return LoadedFiles(tuple(found), tuple(sorted(ignored)), tuple(sources), tuple(sorted(captured)), tuple(skipped))
 
 
-def _read_all(paths: list[str]) -> Iterator[tuple[str, str]]:
+def _read_all(paths: list[str], recursive: bool) -> Iterator[tuple[str, str, bool]]:
+    """(label, text, whether the file was found in a directory rather than named)."""
     for raw in paths:
         if raw == "-":
-            yield "<stdin>", sys.stdin.read()
+            yield "<stdin>", sys.stdin.read(), False
             continue
         path = Path(raw)
         if path.is_dir():
-            files = sorted(_walk(path))
+            files = sorted(_walk(path) if recursive else (f for f in path.iterdir() if f.is_file()
+                                                           and f.name.endswith(SUFFIXES)))
             if not files:
-                raise InputFileError(f"{raw}: no .yaml, .yml or .json files in this directory")
+                deeper = "" if recursive or not any(_walk(path)) else " (some in subdirectories: -R reads those)"
+                raise InputFileError(f"{raw}: no .yaml, .yml or .json files in this directory{deeper}")
             for file in files:
-                yield str(file), _read(file)
+                yield str(file), _read(file), True
         elif path.exists():
-            yield raw, _read(path)
+            yield raw, _read(path), False
         else:
             raise InputFileError(f"{raw}: no such file or directory")
 
@@ -127,9 +155,9 @@ def _yaml_documents(label: str, text: str, loader_class: type) -> list[tuple[int
             if node is None:
                 continue
             line = node.start_mark.line + 1
-            if _expanded_size(node) > MAX_NODES:
-                raise InputFileError(f"{label}:{line}: the document expands to more than {MAX_NODES} nodes through "
-                                     "YAML aliases (a YAML bomb?); refusing to read it")
+            if _alias_expansion(node) > MAX_ALIAS_NODES:
+                raise InputFileError(f"{label}:{line}: YAML aliases expand the document by more than "
+                                     f"{MAX_ALIAS_NODES} nodes (a YAML bomb?); refusing to read it")
             out.append((line, loader.construct_document(node)))
     finally:
         loader.dispose()
@@ -143,19 +171,36 @@ def _invalid(label: str, exc: yaml.YAMLError) -> InputFileError:
     return InputFileError(f"{label}:{line}: invalid YAML: {problem}")
 
 
-def _expanded_size(root: yaml.Node) -> int:
-    """Nodes the document would have with every alias expanded, counted up to just past MAX_NODES: a
-    shared node is counted each time it is reached, so the walk stays bounded even for a bomb."""
-    count, stack = 0, [root]
-    while stack and count <= MAX_NODES:
-        node = stack.pop()
-        count += 1
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.extend((key, value))
-    return count
+def _alias_expansion(root: yaml.Node) -> int:
+    """How many nodes aliases add when the document is expanded: its expanded size minus its distinct
+    nodes. A big document without aliases adds none (a 3,000-pod snapshot is millions of nodes, all
+    distinct); a billion laughs adds billions; a recursive alias, without end. Sizes are worked out
+    once per node in post-order, so the count never expands anything."""
+    size: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            open_.discard(id(node))
+            size[id(node)] = 1 + sum(size[id(child)] for child in _children(node))
+            continue
+        if id(node) in size:
+            continue
+        if id(node) in open_:
+            return MAX_ALIAS_NODES + 1  # an alias inside its own anchor: infinite
+        open_.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in size)
+    return size[id(root)] - len(size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def _expand(label: str, line: int, doc: Any) -> Iterator[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
@@ -47,6 +47,11 @@ class Snapshot:
                    _by_key=MappingProxyType({k: tuple(v) for k, v in by_key.items()}),
                    _by_ns=MappingProxyType({k: tuple(v) for k, v in by_ns.items()}),
                    _by_name=MappingProxyType(by_name))
+
+    def objects(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(resource key, object) of every object, for a snapshot built over this one."""
+        for (key, _, _), obj in self._by_name.items():
+            yield key, obj
 
     def all(self, key: str) -> tuple[dict[str, Any], ...]:
         return self._by_key.get(key, ())
