@@ -170,11 +170,6 @@ class RoutingModel:
         return self.snapshot.derived(key, lambda: vss.gateway_merge(
             self.candidates(vhost), self.settings, gateway, self.gateway(gateway), vhost, proxy_ns, self.delegates))
 
-    def serves(self, vs: dict[str, Any], gateway: str) -> bool:
-        """Whether the gateway builds any virtual host from this VirtualService."""
-        gw = self.gateway(gateway)
-        return gw is not None and bool(vss.virtual_hosts(vs, vss.server_hosts(gw), self.domain))
-
     def dr_lookup(self, view: ClientView) -> drs.DRLookup:
         return self.lookup_for(view.namespace, self.host, self.target.service_namespace)
 
