@@ -14,7 +14,9 @@ from kubectl_meshdoctor.checks.base import check
 from kubectl_meshdoctor.checks.context import CheckContext, app_containers, has_workloads
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.checks.severity import Severity
+from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import protocol as proto
+from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh import workloads as w
 from kubectl_meshdoctor.mesh.tls import (
     STRICT,
@@ -126,9 +128,9 @@ def _mesh_configuration_for(ctx: CheckContext, pods: list[dict[str, Any]]) -> li
     """What expects these pods in the mesh: VirtualServices and DestinationRules for the host, and a
     PeerAuthentication that makes their port STRICT (clients with sidecars then send mutual TLS)."""
     model = ctx.routing
-    found = [f"VirtualService {o.namespace(v)}/{o.name(v)}"
+    found = [f"VirtualService {vss.vs_ref(v)}"
              for v in {id(v): v for v in (*model.declaring, *model.routing_here)}.values()]
-    found += [f"DestinationRule {o.namespace(r)}/{o.name(r)}" for r in model.exact_rules()]
+    found += [f"DestinationRule {drs.dr_ref(r)}" for r in model.exact_rules()]
     inputs = ServerInputs(ctx.snapshot, ctx.settings)
     for pod in pods:
         mode = pa_server_mode(pod_peer_policies(inputs, pod), None)

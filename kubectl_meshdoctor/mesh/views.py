@@ -87,15 +87,11 @@ class RoutingModel:
     def candidates(self, host: str) -> list[dict[str, Any]]:
         return self.index.candidates(host)
 
-    @cached_property
-    def _scopes(self) -> dict[str, SidecarScope]:
-        return {}
-
     def sidecar_scope(self, client_ns: str) -> SidecarScope:
-        """What the sidecars of a namespace import (mesh/sidecars.py), once per namespace."""
-        if client_ns not in self._scopes:
-            self._scopes[client_ns] = scope_for(self.snapshot, self.settings, client_ns)
-        return self._scopes[client_ns]
+        """What the sidecars of a namespace import (mesh/sidecars.py): once per snapshot and namespace,
+        shared by every host of a scan."""
+        key = ("sidecar-scope", client_ns, self.settings.root_namespace)
+        return self.snapshot.derived(key, lambda: scope_for(self.snapshot, self.settings, client_ns))
 
     def selection_for(self, client_ns: str, host: str) -> vss.MeshSelection:
         """The VirtualService sidecars in client_ns use for host, among those their Sidecar imports."""
@@ -136,36 +132,34 @@ class RoutingModel:
         ns, _, name = ref.partition("/")
         return self.snapshot.get("gateways", ns, name)
 
-    @cached_property
-    def _proxy_namespaces(self) -> dict[str, tuple[str, ...]]:
-        return {}
-
     def proxy_namespaces(self, ref: str) -> tuple[str, ...]:
         """The namespaces of the pods a Gateway's selector picks: a gateway proxy sees VirtualServices and
         DestinationRules from its own namespace, not the Gateway resource's
         (`VirtualServicesForGateway(node.ConfigNamespace, …)`, `DefaultSidecarScopeForGateway(ps,
-        proxy.ConfigNamespace)` in pilot/pkg/model). Without known pods, the Gateway's namespace."""
-        if ref not in self._proxy_namespaces:
-            gateway = self.gateway(ref)
-            selector = service_selector(gateway) if gateway is not None else {}
-            found = sorted({o.namespace(p) for p in self.snapshot.select_everywhere("pods", selector)}) if selector \
-                else []
-            self._proxy_namespaces[ref] = tuple(found) or (ref.partition("/")[0],)
-        return self._proxy_namespaces[ref]
+        proxy.ConfigNamespace)` in pilot/pkg/model). Without known pods, the Gateway's namespace. Once
+        per snapshot and Gateway."""
+        return self.snapshot.derived(("proxy-namespaces", ref), lambda: self._find_proxy_namespaces(ref))
+
+    def _find_proxy_namespaces(self, ref: str) -> tuple[str, ...]:
+        gateway = self.gateway(ref)
+        selector = service_selector(gateway) if gateway is not None else {}
+        found = sorted({o.namespace(p) for p in self.snapshot.select_everywhere("pods", selector)}) if selector \
+            else []
+        return tuple(found) or (ref.partition("/")[0],)
 
     def gateway_merges(self, gateway: str) -> tuple[vss.GatewayMerge, ...]:
         """The merged virtual host answering for the host, per namespace of the gateway's proxies (one
         merge when they all see the same fragments)."""
         merges: dict[tuple[str, ...], vss.GatewayMerge] = {}
         for ns in self.proxy_namespaces(gateway):
-            merged = vss.gateway_merge(self.candidates(self.host), self.settings, gateway, self.gateway(gateway),
-                                       self.host, ns, self.delegates)
+            merged = self.merged_virtual_host(gateway, self.host, ns)
             merges.setdefault(tuple(f.ref for f in merged.fragments), merged)
         return tuple(merges.values())
 
     def merged_virtual_host(self, gateway: str, vhost: str, proxy_ns: str) -> vss.GatewayMerge:
-        """A gateway's merged virtual host does not depend on the host being diagnosed: once per snapshot
-        (every backend of a gateway host with 500 fragments asks for the same merge)."""
+        """The gateway's merge for `vhost` (Envoy answers it from the exact virtual host, else the longest
+        wildcard one) does not depend on the host being diagnosed: once per snapshot (every backend of
+        a gateway host with 500 fragments asks for the same merge)."""
         key = ("gateway-merge", gateway, vhost, proxy_ns, self.domain)
         return self.snapshot.derived(key, lambda: vss.gateway_merge(
             self.candidates(vhost), self.settings, gateway, self.gateway(gateway), vhost, proxy_ns, self.delegates))

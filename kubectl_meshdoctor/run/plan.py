@@ -23,7 +23,7 @@ from kubectl_meshdoctor.mesh.changes import ChangeSet, plan
 from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import resolve_target
 from kubectl_meshdoctor.report.docs import PlanReport
-from kubectl_meshdoctor.run.host import HostRequest, analyse
+from kubectl_meshdoctor.run.host import HostRequest, analyse, offline_snapshot
 from kubectl_meshdoctor.run.reading import execute
 from kubectl_meshdoctor.run.readplan import MODEL, SCOPE_ROUNDS, ReadPlan, Seen
 from kubectl_meshdoctor.snapshot import Snapshot
@@ -38,8 +38,6 @@ def make_plan(change_files: list[str], base_files: list[str], offline: bool, kub
         raise UsageError("--offline plan needs the world the change lands on: --base FILES")
     namespace = kube.namespace or "default"
     if offline:
-        from kubectl_meshdoctor.run.host import offline_snapshot
-
         base = offline_snapshot(load_files(base_files, namespace, recursive))
         source = "files: " + ", ".join(base_files)
     else:

@@ -139,7 +139,8 @@ def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), incl
          sections: bool = True) -> ScanReport:
     reports = []
     left_out = set() if include_system else system_hosts(scope)
-    for host in hosts_in(scope):
+    named = hosts_in(scope)
+    for host in named:
         if host in left_out:
             continue
         try:
@@ -148,4 +149,4 @@ def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), incl
             continue
         request = HostRequest(host, cluster_domain=cluster_domain, suppress=suppress)
         reports.append(analyse(request, scope.snapshot, scope.settings, target, list(scope.notes), sections=sections))
-    return ScanReport.ranked(reports, tuple(sorted(left_out & set(hosts_in(scope)))))
+    return ScanReport.ranked(reports, tuple(sorted(left_out & set(named))))
