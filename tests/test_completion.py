@@ -75,6 +75,8 @@ def test_typer_shell_completion_completes_hosts_from_the_cluster(live):
 
 def test_typer_completion_script_uses_the_executable_name():
     script = Path(sys.executable).parent / "kubectl-meshdoctor"
-    out = subprocess.run([str(script), "--show-completion", "bash"], capture_output=True, text=True, timeout=60,
-                         check=False)
+    # typer finds the shell by walking up the process tree (shellingham), as when a user types this in
+    # bash; a shell that runs it and then `true` stays its parent (a lone command would be exec'd)
+    out = subprocess.run(["bash", "-c", f"'{script}' --show-completion; true"], capture_output=True, text=True,
+                         timeout=60, check=False)
     assert "_KUBECTL_MESHDOCTOR_COMPLETE=complete_bash" in out.stdout

@@ -59,12 +59,12 @@ def nginx_http10_upstream(ctx: CheckContext) -> list[Problem]:
     findings = []
     servers = [s for _, s in ctx.http10_receivers if s.role == "server"]
     pilot_on = _global_http10(ctx)
-    for cm in ctx.snapshot.all("configmaps"):
-        hits = nginx.http10_hits(cm, ctx.target.host, ctx.workload_services, ctx.settings.cluster_domain)
-        if hits and not ctx.snapshot.readable("nginxpods"):
+    for cm, hits in nginx.http10_hits(ctx.snapshot, ctx.target.host, ctx.workload_services,
+                                      ctx.settings.cluster_domain):
+        if not ctx.snapshot.readable("nginxpods"):
             raise CannotTell(f"ConfigMap {o.namespace(cm)}/{o.name(cm)} proxies to the host over HTTP/1.0, but which "
                              f"pods run it is unknown: {ctx.snapshot.status('nginxpods').reason()}")
-        pods = mounted_by(ctx, cm) if hits else []
+        pods = mounted_by(ctx, cm)
         if not pods:
             continue  # a config no pod runs sends nothing
         meshed = [p for p in pods if has_sidecar(p)]

@@ -18,6 +18,7 @@ from kubectl_meshdoctor.cluster.resources import State
 from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import hosts, registry
 from kubectl_meshdoctor.mesh import virtualservices as vss
+from kubectl_meshdoctor.mesh.index import dotted_short_name
 from kubectl_meshdoctor.mesh.target import CONFIG_ONLY
 from kubectl_meshdoctor.mesh.views import ClientView, RoutingModel
 from kubectl_meshdoctor.mesh.visibility import CLASS_NAMES, visible
@@ -361,7 +362,7 @@ def _meant_service(spelled: str, wanted: set[str], domain: str, declaring: Seque
                    obj: dict[str, Any]) -> str | None:
     """The Service FQDN a dotted non-FQDN name was meant to be: one of the host's Services, or, inside
     the VirtualServices that serve the host, any `name.ns[.svc]` that completes to an FQDN."""
-    if "." not in spelled or spelled.startswith("*") or hosts.is_ip(spelled) or spelled.endswith(f".svc.{domain}"):
+    if not dotted_short_name(spelled, domain):
         return None
     for fqdn in wanted:
         if fqdn.startswith(spelled + "."):

@@ -299,8 +299,7 @@ def port_protocol_collision(ctx: CheckContext) -> list[Problem]:
     seen: set[tuple[str, int]] = set()
     for svc in ctx.workload_services:
         for pod in w.service_pods(ctx.snapshot, svc):
-            selecting = [s for s in ctx.snapshot.in_namespace("services", o.namespace(pod))
-                         if w.service_selector(s) and o.selector_matches(w.service_selector(s), o.labels(pod))]
+            selecting = w.selecting_services(ctx.snapshot, pod)
             by_port: dict[int, dict[str, list[str]]] = {}
             for other in selecting:
                 for port in service_ports(other):

@@ -15,6 +15,7 @@ from typing import Any
 
 from kubectl_meshdoctor.cluster.api import ApiStatusError, RawApi
 from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, Resource, State
+from kubectl_meshdoctor.cluster.trim import trim
 from kubectl_meshdoctor.errors import AuthenticationFailed, ClusterUnreachable
 
 PAGE_SIZE = 500
@@ -95,7 +96,7 @@ def _list_one(api: RawApi, discovery: Discovery, request: ListRequest) -> ListRe
         return ListResult(request, CollectionStatus(resource.key, State.NOT_SERVED, scope))
     path = list_path(resource, version, request.namespace)
     try:
-        items = _paginate(api, path, request)
+        items = _paginate(api, path, request, resource.kind)
     except ApiStatusError as exc:
         state = {403: State.FORBIDDEN, 404: State.NOT_SERVED}.get(exc.status, State.ERROR)
         message = "" if exc.status == 403 else str(exc)
@@ -106,7 +107,7 @@ def _list_one(api: RawApi, discovery: Discovery, request: ListRequest) -> ListRe
     return ListResult(request, CollectionStatus(resource.key, State.OK, scope), items)
 
 
-def _paginate(api: RawApi, path: str, request: ListRequest) -> list[dict[str, Any]]:
+def _paginate(api: RawApi, path: str, request: ListRequest, kind: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     token = ""
     restarted = False
@@ -123,9 +124,7 @@ def _paginate(api: RawApi, path: str, request: ListRequest) -> list[dict[str, An
             raise
         for item in page.get("items") or []:
             if isinstance(item, dict):
-                # managedFields is half of a pod's bytes and never read (PERF-FLOOR.md).
-                (item.get("metadata") or {}).pop("managedFields", None)
-                items.append(item)
+                items.append(trim(kind, item))  # page by page: what nothing reads never piles up
         token = (page.get("metadata") or {}).get("continue") or ""
         if not token or (request.max_items and len(items) >= request.max_items):
             return items[:request.max_items] if request.max_items else items

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from kubectl_meshdoctor.mesh import hosts
@@ -51,7 +52,11 @@ class MergedRule:
     discarded_policies: tuple[tuple[dict[str, Any], tuple[str, ...]], ...]  # (rule, its policy's keys)
 
     def subset(self, name: str) -> SubsetDefinition | None:
-        return next((s for s in self.subsets if s.name == name), None)
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, SubsetDefinition]:
+        return {s.name: s for s in self.subsets}
 
     @property
     def traffic_policy(self) -> dict[str, Any]:

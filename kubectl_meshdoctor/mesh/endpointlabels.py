@@ -37,6 +37,12 @@ class EndpointLabels:
 
 def augmented(snapshot: Snapshot, pod: dict[str, Any], cluster_id: str,
               version: IstioVersion | None) -> EndpointLabels:
+    """Once per snapshot and pod (every subset of every host asks again)."""
+    return snapshot.derived_for(pod, ("endpoint-labels", cluster_id, version),
+                                lambda: _augment(snapshot, pod, cluster_id, version))
+
+
+def _augment(snapshot: Snapshot, pod: dict[str, Any], cluster_id: str, version: IstioVersion | None) -> EndpointLabels:
     out = dict(o.labels(pod))
     if version is not None and not version.at_least(1, 8):
         return EndpointLabels(out, frozenset())

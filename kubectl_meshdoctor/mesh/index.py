@@ -42,6 +42,15 @@ def vs_mentions(vs: dict[str, Any]) -> Iterator[Mention]:
                     yield Mention(vs, "VirtualService", h, "a route destination")
 
 
+def dotted_short_name(spelled: str, domain: str) -> bool:
+    """A host written with a dot but not as an FQDN (`reviews.bookinfo`): Istio takes it literally
+    (ISTIO-SEMANTICS §A.1), so it may name a Service by mistake. Short names without a dot, wildcards,
+    IPs and FQDNs never do: the index keeps only these mentions (a cluster where every namespace has
+    an `api` Service writes `api` thousands of times)."""
+    return "." in spelled and not spelled.startswith("*") and not hosts.is_ip(spelled) \
+        and not spelled.endswith(f".svc.{domain}")
+
+
 def host_mentions(snapshot: Snapshot) -> Iterator[Mention]:
     for vs in snapshot.all("virtualservices"):
         yield from vs_mentions(vs)
@@ -62,7 +71,7 @@ class HostIndex:
     delegate_roots: dict[str, tuple[dict[str, Any], ...]]  # delegate ns/name -> VirtualServices delegating to it
     rules: dict[str, tuple[dict[str, Any], ...]]      # exact DestinationRule host -> rules
     wildcard_rules: tuple[dict[str, Any], ...]
-    mentions: dict[str, tuple[Mention, ...]]          # first label of a host as written -> where it is written
+    mentions: dict[str, tuple[Mention, ...]]          # first label of a dotted short name -> where it is written
 
     @classmethod
     def of(cls, snapshot: Snapshot, domain: str) -> HostIndex:
@@ -98,7 +107,8 @@ class HostIndex:
             (wild_rules if host.startswith("*") else rules[host]).append(dr)
         mentions: defaultdict[str, list[Mention]] = defaultdict(list)
         for mention in host_mentions(snapshot):
-            mentions[mention.spelled.split(".")[0]].append(mention)
+            if dotted_short_name(mention.spelled, domain):
+                mentions[mention.spelled.split(".")[0]].append(mention)
 
         def freeze(d: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[dict[str, Any], ...]]:
             return {k: tuple(v) for k, v in d.items()}
@@ -121,9 +131,9 @@ class HostIndex:
                                                                                          host))))
 
     def mentions_for(self, names: Iterable[str], virtual_services: Iterable[dict[str, Any]]) -> list[Mention]:
-        """Hosts written with one of these first labels anywhere, and every host written in these
-        VirtualServices, each once, in snapshot order."""
+        """Dotted short names (dotted_short_name) written with one of these first labels anywhere, and
+        those written in these VirtualServices, each once, in snapshot order."""
         found = [m for name in dict.fromkeys(names) for m in self.mentions.get(name, ())]
-        found += [m for vs in virtual_services for m in vs_mentions(vs)]
+        found += [m for vs in virtual_services for m in vs_mentions(vs) if dotted_short_name(m.spelled, self.domain)]
         unique = {(id(m.obj), m.spelled, m.where): m for m in found}
         return sorted(unique.values(), key=lambda m: (m.kind != "VirtualService", self.position.get(id(m.obj), 0)))

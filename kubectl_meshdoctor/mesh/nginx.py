@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kubectl_meshdoctor.mesh import workloads
+from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 
 NGINX_DEFAULT_UPSTREAM_VERSION = "1.0"
@@ -174,14 +175,30 @@ def split_host_port(server: str) -> tuple[str, int | None]:
     return server.lower(), None
 
 
-def http10_hits(cm: dict[str, Any], host: str, services: list[dict[str, Any]], domain: str) -> list[ProxyPass]:
-    """The proxy_passes of one ConfigMap that reach the host without proxy_http_version 1.1."""
-    files = configmap_files(cm)
-    if not any(looks_like_nginx(text) for text in files.values()):
-        return []
-    names = workloads.service_names(host, services, o.namespace(cm), domain)
-    return [p for p in proxy_passes(files) if p.http_version != "1.1"
-            and any(split_host_port(h)[0] in names for h in p.upstream_hosts)]
+def nginx_configs(snapshot: Snapshot) -> tuple[tuple[dict[str, Any], tuple[ProxyPass, ...]], ...]:
+    """(ConfigMap, its proxy_passes without proxy_http_version 1.1) of every ConfigMap holding an NGINX
+    config: parsed once per snapshot, not once per host of a scan."""
+    def build() -> tuple[tuple[dict[str, Any], tuple[ProxyPass, ...]], ...]:
+        found = []
+        for cm in snapshot.all("configmaps"):
+            files = configmap_files(cm)
+            if any(looks_like_nginx(text) for text in files.values()):
+                found.append((cm, tuple(p for p in proxy_passes(files) if p.http_version != "1.1")))
+        return tuple(found)
+    return snapshot.derived("nginx-configs", build)
+
+
+def http10_hits(snapshot: Snapshot, host: str, services: list[dict[str, Any]],
+                domain: str) -> list[tuple[dict[str, Any], list[ProxyPass]]]:
+    """(ConfigMap, its proxy_passes that reach the host without proxy_http_version 1.1), per ConfigMap
+    with any."""
+    found = []
+    for cm, passes in nginx_configs(snapshot):
+        names = workloads.service_names(host, services, o.namespace(cm), domain)
+        hits = [p for p in passes if any(split_host_port(h)[0] in names for h in p.upstream_hosts)]
+        if hits:
+            found.append((cm, hits))
+    return found
 
 
 def configmap_files(cm: dict[str, Any]) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from kubectl_meshdoctor.mesh import hosts
 from kubectl_meshdoctor.mesh.destinationrules import DRLookup, dr_ref
+from kubectl_meshdoctor.mesh.hosts import ServiceName
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.target import Target
@@ -451,13 +452,18 @@ def subset_pods(pods: list[dict[str, Any]], found: DRLookup, subset: str) -> lis
     return [p for p in pods if o.selector_matches(labels, o.labels(p))]
 
 
-def build_rows(snapshot: Snapshot, views: list[ClientView], target: Target, settings: MeshSettings,
-               lookup_for: Callable[[str, str, str | None], DRLookup]) -> list[TlsRow]:
-    """One row per client view x Service port x subset (the default cluster first), each with the
-    server mode and verdict of every pod behind it."""
+def _endpoint(pod: dict[str, Any], server: ServerMode, sent: str, http_like: bool) -> Endpoint:
+    return Endpoint(pod, server, sent, verdict(sent, server.mode, http_like))
+
+
+def build_rows(snapshot: Snapshot, views_of: Callable[[ServiceName], list[ClientView]], target: Target,
+               settings: MeshSettings, lookup_for: Callable[[str, str, str | None], DRLookup]) -> list[TlsRow]:
+    """One row per client view of each Service x Service port x subset (the default cluster first),
+    each with the server mode and verdict of every pod behind it."""
     inputs = ServerInputs(snapshot, settings)
     rows = []
     for name in target.services:
+        views = views_of(name)
         service = snapshot.get("services", name.namespace, name.name)
         if service is None or o.spec(service).get("type") == "ExternalName":
             continue
@@ -470,20 +476,24 @@ def build_rows(snapshot: Snapshot, views: list[ClientView], target: Target, sett
         servers = [{id(pod): server_mode(inputs, pod, service, port) for pod in pods} for port in ports]
         selected: dict[int | None, list[dict[str, Any]]] = {}  # the pods of each subset definition
         labelled = {id(pod): o.labels(pod).get(TLS_MODE_LABEL) == "istio" for pod in pods}
+        # what a client sends depends on the merged rule it found, not on its namespace: client
+        # namespaces whose lookups found the same rules share their verdicts
+        judged: dict[tuple[tuple[int, ...], int, str], tuple[ClientMode, tuple[Endpoint, ...]]] = {}
         for view in views:
             found = lookup_for(view.namespace, host, name.namespace)
+            rules = tuple(id(r) for r in found.merged.rules) if found.merged else ()
             subsets = ["", *(s.name for s in found.merged.subsets)] if found.merged else [""]
             for i, port in enumerate(ports):
                 for subset in subsets:
-                    client = client_mode(found, port, subset, auto[i], settings)
-                    endpoints = []
-                    members = found.merged.subset(subset) if subset and found.merged else None
-                    key = id(members.spec) if members is not None else None
-                    if key not in selected:
-                        selected[key] = subset_pods(pods, found, subset)
-                    for pod in selected[key]:
-                        server = servers[i][id(pod)]
-                        sent = client.sends(labelled[id(pod)])
-                        endpoints.append(Endpoint(pod, server, sent, verdict(sent, server.mode, http_like[i])))
-                    rows.append(TlsRow(host, service, port, subset, view.namespace, found, client, tuple(endpoints)))
+                    if (rules, i, subset) not in judged:
+                        client = client_mode(found, port, subset, auto[i], settings)
+                        members = found.merged.subset(subset) if subset and found.merged else None
+                        key = id(members.spec) if members is not None else None
+                        if key not in selected:
+                            selected[key] = subset_pods(pods, found, subset)
+                        judged[(rules, i, subset)] = client, tuple(
+                            _endpoint(pod, servers[i][id(pod)], client.sends(labelled[id(pod)]), http_like[i])
+                            for pod in selected[key])
+                    client, endpoints = judged[(rules, i, subset)]
+                    rows.append(TlsRow(host, service, port, subset, view.namespace, found, client, endpoints))
     return rows

@@ -8,7 +8,7 @@ namespaces of gateways whose VirtualServices route to it, and the root namespace
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -18,7 +18,7 @@ from kubectl_meshdoctor.mesh.index import HostIndex
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.sidecars import SidecarScope, scope_for
 from kubectl_meshdoctor.mesh.target import Target
-from kubectl_meshdoctor.mesh.visibility import visibility_class
+from kubectl_meshdoctor.mesh.visibility import export_list, visibility_class
 from kubectl_meshdoctor.mesh.workloads import service_selector
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
@@ -62,8 +62,6 @@ class RoutingModel:
 
     target: Target
     settings: MeshSettings
-    virtual_services: tuple[dict[str, Any], ...]
-    destination_rules: tuple[dict[str, Any], ...]
     views: tuple[ClientView, ...]
     gateways: tuple[str, ...]  # ns/name of gateways whose VirtualServices declare or route to the host
     declaring: tuple[dict[str, Any], ...]     # VirtualServices whose hosts cover the host
@@ -108,10 +106,11 @@ class RoutingModel:
         return {}
 
     def lookup_for(self, client_ns: str, host: str, service_ns: str | None, gateway: bool = False) -> drs.DRLookup:
-        """The DestinationRule lookup, memoised; it reads only the three namespaces on the lookup path
-        (all rules on Istio 1.0, which had no lookup path). A sidecar whose Sidecar resource does not
-        import the host has no cluster for it, so no rule applies (sidecar.go selectDestinationRules
-        looks rules up only for the services in scope); gateway proxies ignore Sidecars."""
+        """The DestinationRule lookup, memoised; it reads only the rules for the host in the three
+        namespaces on the lookup path (in every namespace on Istio 1.0, which had no lookup path). A
+        sidecar whose Sidecar resource does not import the host has no cluster for it, so no rule
+        applies (sidecar.go selectDestinationRules looks rules up only for the services in scope);
+        gateway proxies ignore Sidecars."""
         key = (client_ns, host, service_ns, gateway)
         if key not in self._lookups:
             scope = self.sidecar_scope(client_ns)
@@ -120,13 +119,28 @@ class RoutingModel:
                 self._lookups[key] = drs.DRLookup(client_ns, host, None, None, None, None, (
                     f"{scope.describe()} does not import {host}: these sidecars have no route or cluster for it",))
                 return self._lookups[key]
-            if version is not None and not version.at_least(1, 1):
-                rules = list(self.destination_rules)
-            else:
-                on_path = dict.fromkeys((client_ns, service_ns, self.settings.root_namespace))
-                rules = [r for ns in on_path if ns for r in self.snapshot.in_namespace("destinationrules", ns)]
+            # Only rules whose host covers `host` can be chosen at any step (the most specific match is
+            # picked among matching hosts), so the index's rules for the host are all the lookup needs.
+            rules = self.index.rules_for(host)
+            if version is None or version.at_least(1, 1):
+                on_path = {client_ns, service_ns, self.settings.root_namespace}
+                rules = [r for r in rules if o.namespace(r) in on_path]
+                if self._bystander(client_ns, service_ns, rules):
+                    shared = ("bystander", host, service_ns, gateway)
+                    if shared not in self._lookups:
+                        self._lookups[shared] = drs.lookup(rules, self.settings, client_ns, host, service_ns)
+                    self._lookups[key] = replace(self._lookups[shared], client_ns=client_ns)
+                    return self._lookups[key]
             self._lookups[key] = drs.lookup(rules, self.settings, client_ns, host, service_ns)
         return self._lookups[key]
+
+    def _bystander(self, client_ns: str, service_ns: str | None, rules: list[dict[str, Any]]) -> bool:
+        """A client namespace with no rule for the host, neither the service's nor the root, when every
+        rule on the path is public: its lookup walks the same steps to the same rules as any other such
+        namespace (a gateway host with a hundred backends and a hundred client namespaces)."""
+        default, version = self.settings.default_dr_export_to, self.settings.version
+        return client_ns not in (service_ns, self.settings.root_namespace) and all(
+            o.namespace(r) != client_ns and "*" in export_list(r, default, version) for r in rules)
 
     def gateway(self, ref: str) -> dict[str, Any] | None:
         ns, _, name = ref.partition("/")
@@ -297,6 +311,5 @@ def build_model(snapshot: Snapshot, settings: MeshSettings, target: Target) -> R
             add(o.namespace(dr), f"declares DestinationRule {o.name(dr)} ({pattern})")
     add(settings.root_namespace, "root namespace")
     views = tuple(ClientView(ns, tuple(dict.fromkeys(why))) for ns, why in reasons.items())
-    return RoutingModel(target, settings, tuple(snapshot.all("virtualservices")),
-                        tuple(snapshot.all("destinationrules")), views, tuple(gateways), tuple(declaring),
+    return RoutingModel(target, settings, views, tuple(gateways), tuple(declaring),
                         tuple(index.in_order(routing_here)), snapshot, index)

@@ -22,10 +22,24 @@ def label_selector_string(selector: dict[str, str]) -> str:
 
 def service_pods(snapshot: Snapshot, service: dict[str, Any]) -> list[dict[str, Any]]:
     """Pods a Service selects. A Service without a selector selects none: its endpoints are manual."""
-    selector = service_selector(service)
-    if not selector:
-        return []
-    return sorted(snapshot.select("pods", o.namespace(service), selector), key=o.name)
+    def build() -> tuple[dict[str, Any], ...]:
+        selector = service_selector(service)
+        return tuple(sorted(snapshot.select("pods", o.namespace(service), selector), key=o.name)) if selector else ()
+    return list(snapshot.derived_for(service, "service-pods", build))
+
+
+def selecting_services(snapshot: Snapshot, pod: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Services of the pod's namespace whose selector picks it, from a map built once per
+    snapshot and namespace (a scan asks it for every pod of every host)."""
+    ns = o.namespace(pod)
+
+    def build() -> dict[int, list[dict[str, Any]]]:
+        found: dict[int, list[dict[str, Any]]] = {}
+        for service in snapshot.in_namespace("services", ns):
+            for selected in service_pods(snapshot, service):
+                found.setdefault(id(selected), []).append(service)
+        return found
+    return snapshot.derived(("selecting-services", ns), build).get(id(pod), [])
 
 
 def has_sidecar(pod: dict[str, Any]) -> bool:

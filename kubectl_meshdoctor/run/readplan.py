@@ -172,8 +172,8 @@ def _locality_nodes(seen: Seen) -> list[Read]:
 def nginx_and_istiod(seen: Seen) -> list[Read]:
     target, settings = seen.target, seen.settings
     services = target_services(seen.snapshot, target)
-    hits = dict.fromkeys(o.namespace(cm) for cm in seen.snapshot.all("configmaps")
-                         if nginx.http10_hits(cm, target.host, services, seen.domain))
+    hits = dict.fromkeys(o.namespace(cm) for cm, _ in nginx.http10_hits(seen.snapshot, target.host, services,
+                                                                          seen.domain))
     reads = [Read.list(ListRequest("nginxpods", ns)) for ns in hits] or [
         Read.nothing("nginxpods", "(no NGINX config proxies to the host)")]
     cp = settings.control_plane
@@ -182,13 +182,18 @@ def nginx_and_istiod(seen: Seen) -> list[Read]:
     return reads
 
 
-def scope_workloads(seen: Seen) -> list[Read]:
-    """`scan` and `snapshot`: every Pod and Endpoints in the scope (one namespace, or all)."""
+def scope_everything(seen: Seen) -> list[Read]:
+    """`scan` and `snapshot`, first round: the configuration and every Pod, Endpoints and ConfigMap in
+    the scope (one namespace, or all). None of them depends on another, so the pods (most of the
+    bytes) are not kept waiting for the configuration round."""
+    return [*configuration(seen), Read.list(ListRequest("pods", seen.scope), "pods", "podlogs"),
+            Read.list(ListRequest("endpoints", seen.scope)), Read.list(ListRequest("appconfigmaps", seen.scope))]
+
+
+def scope_proxies(seen: Seen) -> list[Read]:
+    """Then what the configuration names: the mesh config's ConfigMap and the gateways' proxies."""
     gateways = tuple(f"{o.namespace(g)}/{o.name(g)}" for g in seen.snapshot.all("gateways"))
-    return [Read.list(ListRequest("pods", seen.scope), "pods", "podlogs"),
-            Read.list(ListRequest("endpoints", seen.scope)), _mesh_config(seen.snapshot),
-            Read.list(ListRequest("appconfigmaps", seen.scope)),
-            *_gateway_proxies(seen.snapshot, gateways, "(no Gateway selects proxies)"),
+    return [_mesh_config(seen.snapshot), *_gateway_proxies(seen.snapshot, gateways, "(no Gateway selects proxies)"),
             Read.nothing("nginxpods", "(every pod in scope was read)")]
 
 
@@ -199,8 +204,8 @@ HOST_ROUNDS: tuple[tuple[str, Round], ...] = (
     ("reading NGINX and istiod pods", nginx_and_istiod),
 )
 SCOPE_ROUNDS: tuple[tuple[str, Round], ...] = (
-    ("reading services and Istio configuration", configuration),
-    ("reading pods and endpoints", scope_workloads),
+    ("reading services, Istio configuration, pods and endpoints", scope_everything),
+    ("reading the mesh config and gateway proxies", scope_proxies),
 )
 
 

@@ -6,6 +6,7 @@ VirtualService in scope declares, over one snapshot: the cluster is read once, n
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -107,6 +108,9 @@ def scan_scope(request: ScanRequest, kube: KubeOptions, no_color: bool = False) 
         scope = read_scope(kube, request.all_namespaces, list(request.files), request.offline,
                            request.cluster_domain, progress, request.recursive)
         fetched = time.perf_counter()
+        # The snapshot lives, unchanged, to the end of the run: the cyclic collector need not walk its
+        # millions of dicts again each time the analysis allocates (a tenth of a scan's time at 10k pods).
+        gc.freeze()
         progress("running checks")
         report = scan(scope, request.cluster_domain, request.suppress, request.include_system, request.sections)
     if os.environ.get("MESHDOCTOR_STATS"):  # for bench/: how the time splits between reading and analysis

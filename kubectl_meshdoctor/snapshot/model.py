@@ -65,16 +65,30 @@ class Snapshot:
     def select(self, key: str, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
         memo = ("select", key, namespace, tuple(sorted(selector.items())))
         if memo not in self._derived:
-            self._derived[memo] = tuple(obj for obj in self.in_namespace(key, namespace)
-                                        if o.selector_matches(selector, o.labels(obj)))
+            self._derived[memo] = self._matching(self.in_namespace(key, namespace), (key, namespace), selector)
         return list(self._derived[memo])
 
     def select_everywhere(self, key: str, selector: dict[str, str]) -> list[dict[str, Any]]:
         """Objects of every namespace whose labels match, once per snapshot and selector."""
         memo = ("select-everywhere", key, tuple(sorted(selector.items())))
         if memo not in self._derived:
-            self._derived[memo] = tuple(obj for obj in self.all(key) if o.selector_matches(selector, o.labels(obj)))
+            self._derived[memo] = self._matching(self.all(key), (key, None), selector)
         return list(self._derived[memo])
+
+    def _matching(self, pool: tuple[dict[str, Any], ...], scope: tuple[str, str | None],
+                  selector: dict[str, str]) -> tuple[dict[str, Any], ...]:
+        """Through an index of the pool's labels, built once per collection and namespace: a scan
+        selects the pods of a thousand Services from the same namespaces."""
+        if not selector:
+            return pool
+        index = self.derived(("label-index", *scope), lambda: _label_index(pool))
+        positions: set[int] | None = None
+        for item in selector.items():
+            found = index.get(item, set())
+            positions = found if positions is None else positions & found
+            if not positions:
+                return ()
+        return tuple(pool[i] for i in sorted(positions or ()))
 
     def derived(self, key: Any, build: Callable[[], T]) -> T:
         """build(), once per snapshot and key."""
@@ -82,8 +96,25 @@ class Snapshot:
             self._derived[key] = build()
         return cast(T, self._derived[key])
 
+    def derived_for(self, obj: Any, key: Any, build: Callable[[], T]) -> T:
+        """build(), once per snapshot, key and object. The object is kept with the value, so its id
+        cannot be reused by another object while the memo lives (callers may pass objects the snapshot
+        does not hold)."""
+        memo = (key, id(obj))
+        if memo not in self._derived:
+            self._derived[memo] = (obj, build())
+        return cast(T, self._derived[memo][1])
+
     def status(self, key: str) -> CollectionStatus:
         return self.statuses.get(key) or CollectionStatus(key, State.ABSENT, "(not read by this run)")
 
     def readable(self, key: str) -> bool:
         return self.status(key).ok
+
+
+def _label_index(pool: tuple[dict[str, Any], ...]) -> dict[tuple[str, str], set[int]]:
+    index: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for i, obj in enumerate(pool):
+        for item in o.labels(obj).items():
+            index[item].add(i)
+    return dict(index)
