@@ -127,3 +127,19 @@ def test_scan_lays_files_over_the_live_state(live):
     assert any(n.startswith("files laid over the live state") for n in reviews["notes"])
     [before] = [r for r in plain["reports"] if r["target"]["host"] == "reviews.bookinfo.svc.cluster.local"]
     assert "MD301" not in {f["code"] for f in before["findings"]}
+
+
+def test_a_large_scan_split_among_workers_reports_exactly_what_one_process_does(tmp_path):
+    """Past PARALLEL_FROM hosts a scan forks workers (run/parallel.py); the report must not depend on it."""
+    import json
+
+    from bench.generate import make_world
+    from kubectl_meshdoctor.run.parallel import PARALLEL_FROM
+
+    world = make_world(PARALLEL_FROM * 10 + 100)  # ten pods per Service: one host more than the threshold
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": world}))
+    alone = run_cli("scan", "-A", "-o", "json", *offline(path), env={"MESHDOCTOR_JOBS": "1"})
+    split = run_cli("scan", "-A", "-o", "json", *offline(path), env={"MESHDOCTOR_JOBS": "2"})
+    assert len(alone.json()["reports"]) > PARALLEL_FROM
+    assert split.stdout == alone.stdout and split.exit_code == alone.exit_code

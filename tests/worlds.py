@@ -22,6 +22,7 @@ GROUNDS = {
     "ingress": [BASE, SCENARIOS / "ingress" / "ground.yaml"],
     "http10": [BASE, SCENARIOS / "http10" / "reviews.yaml"],
     "inputs": [BASE],
+    "ambient": [SCENARIOS / "ambient" / "ground.yaml"],
 }
 
 

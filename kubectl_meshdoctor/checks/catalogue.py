@@ -15,6 +15,7 @@ _NET = "https://istio.io/latest/docs/ops/common-problems/network-issues/"
 _BP = "https://istio.io/latest/docs/ops/best-practices/traffic-management/"
 _REQ = "https://istio.io/latest/docs/ops/deployment/application-requirements/"
 _PROTO = "https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/"
+_AMBIENT = "https://istio.io/latest/docs/ambient/usage/"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("reconfiguration", "Subsets and reconfiguration", "503 errors while reconfiguring service routes"),
     Family("ingress", "Ingress gateway routes", "Route rules have no effect on ingress gateway requests"),
     Family("workloads", "Service and pod requirements", "Route rules have no effect on my application"),
+    Family("ambient", "Ambient data plane", "Route rules have no effect on my application (ztunnel and waypoints)"),
     Family("http10", "HTTP/1.0", "Envoy won't connect to my HTTP/1.0 service"),
     Family("tcp", "Long-lived TCP connections", "Headless TCP services losing connection"),
 )
@@ -265,6 +267,36 @@ CATALOGUE: tuple[Entry, ...] = (
           "Envoy and the istio-agent listen on 15000-15090 inside every injected pod; an application on one of "
           "those ports fails to bind or has its traffic taken by the proxy.",
           ("Move the application (and the Service targetPort) to a port outside 15000-15090.",), (_REQ,)),
+    Entry("MD550", "ambient-l7-without-waypoint", "ambient", Severity.WARNING,
+          "Layer-7 rules target an ambient host that no waypoint serves; ambient clients ignore them",
+          "Layer-7 rules on ambient hosts have a waypoint to apply them",
+          "In ambient mode ztunnel moves bytes between pods (mutual TLS, layer-4 policy) and never looks at "
+          "HTTP: VirtualService http routes, retries, faults and timeouts, DestinationRule subsets and traffic "
+          "policies are applied only by an Envoy on the path. Without a waypoint for the Service, traffic from "
+          "ambient clients goes straight to the pods and these rules do nothing; only clients with a sidecar "
+          "and gateways apply them.",
+          ("Deploy a waypoint in the namespace and enrol the Service or namespace with `istio.io/use-waypoint`.",
+           "Or move the rules to where they run (a gateway), if no mesh client needs them."),
+          (_AMBIENT + "waypoint/", _AMBIENT + "l7-features/")),
+    Entry("MD551", "waypoint-not-ready", "ambient", Severity.ERROR,
+          "The host's Service, namespace or pods name a waypoint that does not serve them",
+          "Every waypoint the host asks for exists, is ready and takes its traffic",
+          "istio.io/use-waypoint names a Gateway; istiod gives the Service a waypoint only if that Gateway "
+          "exists, has an address (its proxy became ready) and takes this kind of traffic (istio.io/waypoint-for). "
+          "Otherwise ztunnel sends the traffic straight to the pods and the layer-7 rules and the authorization "
+          "policies enforced at the waypoint are skipped; a waypoint whose pods are gone fails the connections.",
+          ("Create the waypoint (`istioctl waypoint apply`), fix its pods, or set istio.io/waypoint-for, or "
+           "remove the label that names it.",),
+          (_AMBIENT + "waypoint/",), related=("IST0171",)),
+    Entry("MD552", "ambient-not-captured", "ambient", Severity.WARNING,
+          "Pods meant to run in ambient mode were never captured by ztunnel",
+          "Every pod meant for ambient is captured by ztunnel",
+          "istio-cni captures a pod of an ambient namespace when it starts and marks it with "
+          "`ambient.istio.io/redirection: enabled`. A pod that started before istio-cni ran on its node, or "
+          "on a node without ztunnel, keeps running outside the mesh: no mutual TLS, no policy, and clients "
+          "that require STRICT mTLS cannot reach it.",
+          ("Make sure istio-cni and ztunnel run on every node, then restart the pods so they are captured.",),
+          (_AMBIENT + "add-workloads/",)),
     Entry("MD601", "http10-rejected", "http10", Severity.ERROR,
           "Access logs show HTTP/1.0 requests rejected with 426",
           "No HTTP/1.0 request is rejected",

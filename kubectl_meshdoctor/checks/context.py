@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from kubectl_meshdoctor.mesh.ambient import asks_ambient
 from kubectl_meshdoctor.mesh.changes import ChangeSet
 from kubectl_meshdoctor.mesh.hosts import ServiceName, service_fqdn
 from kubectl_meshdoctor.mesh.proxyconfig import Http10State
@@ -153,6 +154,20 @@ def has_workloads(ctx: CheckContext) -> str | None:
     if ctx.target.services:
         return f"{ctx.target.host} is an ExternalName Service: resolved by DNS, no endpoints or pods"
     return f"no Service serves {ctx.target.host}"
+
+
+@reads("services")
+def sidecar_workloads(ctx: CheckContext) -> str | None:
+    """`applies` for checks about sidecars: not-run when every pod behind the host is ambient (ztunnel
+    carries its traffic; MD552 covers those ambient did not capture). Without pods to look at, the
+    check runs as before and its own needs decide."""
+    not_run = has_workloads(ctx)
+    if not_run or not ctx.snapshot.readable("pods"):
+        return not_run
+    pods = host_pods(ctx)
+    if pods and all(asks_ambient(ctx.snapshot, p) for p in pods):
+        return "not applicable: ambient (every pod behind the host runs without a sidecar, in ambient mode)"
+    return None
 
 
 @reads()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.context import CheckContext, gateway_pods, has_workloads, host_pods
+from kubectl_meshdoctor.checks.context import CheckContext, gateway_pods, host_pods, sidecar_workloads
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import accesslog
 from kubectl_meshdoctor.mesh import proxyconfig as pc
@@ -45,7 +45,7 @@ def _port_label(svc: dict[str, Any], port: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------------- MD701
 
-@check("MD701", needs=("services", "pods"), applies=has_workloads)
+@check("MD701", needs=("services", "pods"), applies=sidecar_workloads)
 def cert_rotation_restarts_envoy(ctx: CheckContext) -> list[Problem]:
     ports = long_lived_ports(ctx)
     if not ports:
@@ -84,7 +84,7 @@ def cert_rotation_restarts_envoy(ctx: CheckContext) -> list[Problem]:
 
 # ------------------------------------------------------------------------------------------- MD702
 
-@check("MD702", needs=("pods",), applies=has_workloads, uses=("podlogs",))
+@check("MD702", needs=("pods",), applies=sidecar_workloads, uses=("podlogs",))
 def sidecar_restarts(ctx: CheckContext) -> list[Problem]:
     epochs = ctx.log_summary.epochs
     restarted: dict[str, dict[str, Any]] = {}
@@ -148,7 +148,7 @@ def _idle_from_policy(policy: dict[str, Any], port: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-@check("MD703", needs=("services", "destinationrules"), applies=has_workloads)
+@check("MD703", needs=("services", "destinationrules"), applies=sidecar_workloads)
 def tcp_idle_timeout(ctx: CheckContext) -> list[Problem]:
     version = ctx.settings.version
     honours_dr = version is None or version.at_least(1, 21)

@@ -11,13 +11,14 @@ import re
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.context import CheckContext, app_containers, has_workloads
+from kubectl_meshdoctor.checks.context import CheckContext, app_containers, has_workloads, sidecar_workloads
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.checks.severity import Severity
 from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import protocol as proto
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh import workloads as w
+from kubectl_meshdoctor.mesh.ambient import asks_ambient
 from kubectl_meshdoctor.mesh.tls import (
     STRICT,
     ServerInputs,
@@ -79,14 +80,15 @@ def service_no_ready_endpoints(ctx: CheckContext) -> list[Problem]:
     return findings
 
 
-@check("MD502", needs=("services", "pods"), applies=has_workloads)
+@check("MD502", needs=("services", "pods"), applies=sidecar_workloads, uses=("namespaces",))
 def pod_without_sidecar(ctx: CheckContext) -> list[Problem]:
     findings = []
     for svc in ctx.workload_services:
         ns = o.namespace(svc)
         pods = w.service_pods(ctx.snapshot, svc)
-        bare = [p for p in pods if not w.has_sidecar(p) or o.spec(p).get("hostNetwork") is True
-                or w.sidecar_not_ready(p)]
+        # ambient pods have no sidecar by design (ztunnel carries them; MD552 covers those left uncaptured)
+        bare = [p for p in pods if (not w.has_sidecar(p) and not asks_ambient(ctx.snapshot, p))
+                or o.spec(p).get("hostNetwork") is True or w.sidecar_not_ready(p)]
         if not bare:
             continue
         injection = w.namespace_injection(ctx.snapshot, ns) if ctx.snapshot.readable("namespaces") else None
@@ -153,18 +155,6 @@ def _why_no_sidecar(pod: dict[str, Any], ns: str, injection: str | None) -> str:
     return "no istio-proxy container; created before injection was enabled?"
 
 
-def _owner(pod: dict[str, Any]) -> str:
-    """`deployment/NAME` for a pod of a ReplicaSet (the pod-template hash dropped), else `pod/NAME`."""
-    for ref in o.as_list(o.meta(pod).get("ownerReferences")):
-        ref = o.as_dict(ref)
-        owner = o.as_str(ref.get("name"))
-        if ref.get("kind") == "ReplicaSet" and "-" in owner:
-            return f"deployment/{owner.rsplit('-', 1)[0]}"
-        if ref.get("kind") in ("StatefulSet", "DaemonSet") and owner:
-            return f"{ref['kind'].lower()}/{owner}"
-    return f"pod/{o.name(pod)}"
-
-
 def _sidecar_remediation(bare: list[dict[str, Any]], ns: str, injection: str | None) -> list[str]:
     steps = []
     if injection in ("", "disabled"):
@@ -178,7 +168,7 @@ def _sidecar_remediation(bare: list[dict[str, Any]], ns: str, injection: str | N
     if any(w.has_sidecar(p) and w.sidecar_not_ready(p) for p in bare):
         steps.append(f"For a sidecar that is not ready: `kubectl logs -n {ns} POD -c istio-proxy` (often it cannot "
                      "reach istiod, or the certificate could not be issued).")
-    owners = sorted({_owner(p) for p in bare if o.spec(p).get("hostNetwork") is not True and not w.has_sidecar(p)})
+    owners = sorted({w.owner_ref(p) for p in bare if o.spec(p).get("hostNetwork") is not True and not w.has_sidecar(p)})
     if owners:
         steps.append("Recreate the pods so the injector adds the sidecar: "
                      + "; ".join(f"`kubectl rollout restart {x} -n {ns}`" if not x.startswith("pod/")
@@ -210,7 +200,7 @@ def pod_missing_app_version_labels(ctx: CheckContext) -> list[Problem]:
     return findings
 
 
-@check("MD504", needs=("services", "pods"), applies=has_workloads)
+@check("MD504", needs=("services", "pods"), applies=sidecar_workloads)
 def pod_uid_1337(ctx: CheckContext) -> list[Problem]:
     findings = []
     for pod, container in app_containers(ctx):
@@ -293,7 +283,7 @@ def port_protocol_undeclared(ctx: CheckContext) -> list[Problem]:
     return findings
 
 
-@check("MD505", needs=("services", "pods"), applies=has_workloads)
+@check("MD505", needs=("services", "pods"), applies=sidecar_workloads)
 def port_protocol_collision(ctx: CheckContext) -> list[Problem]:
     findings = []
     seen: set[tuple[str, int]] = set()

@@ -85,6 +85,15 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("peerauthentications", "PeerAuthentication", "security.istio.io", SECURITY),
     Resource("policies", "Policy", "authentication.istio.io", ("v1alpha1",)),
     Resource("meshpolicies", "MeshPolicy", "authentication.istio.io", ("v1alpha1",), namespaced=False),
+    # The Kubernetes Gateway API: ambient waypoints are its Gateways (class istio-waypoint), whose status
+    # says whether they are ready; their traffic type may come from the GatewayClass.
+    Resource("k8sgateways", "Gateway", "gateway.networking.k8s.io", ("v1", "v1beta1"), plural="gateways",
+             declared=True, label="gateways.gateway.networking.k8s.io"),
+    Resource("gatewayclasses", "GatewayClass", "gateway.networking.k8s.io", ("v1", "v1beta1"), namespaced=False,
+             declared=True, label="gatewayclasses.gateway.networking.k8s.io"),
+    # ztunnel (one per node) and the waypoints' proxies, wherever they run: listed by label, like gateway pods.
+    Resource("ztunnelpods", "Pod", "", ("v1",), plural="pods", stores_as="pods", label="ztunnel pods"),
+    Resource("waypointpods", "Pod", "", ("v1",), plural="pods", stores_as="pods", label="waypoint pods"),
 )
 
 BY_KEY: dict[str, Resource] = {r.key: r for r in RESOURCES}

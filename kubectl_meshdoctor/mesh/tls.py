@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_meshdoctor.mesh import hosts
+from kubectl_meshdoctor.mesh.ambient import FIRST_AMBIENT, is_ambient, namespace_is_ambient
 from kubectl_meshdoctor.mesh.destinationrules import DRLookup, dr_ref
 from kubectl_meshdoctor.mesh.hosts import ServiceName
 from kubectl_meshdoctor.mesh.protocol import derive
@@ -26,6 +27,7 @@ from kubectl_meshdoctor.snapshot import objects as o
 
 STRICT, PERMISSIVE, DISABLE, UNSET, NO_SIDECAR = "STRICT", "PERMISSIVE", "DISABLE", "UNSET", "NO_SIDECAR"
 ISTIO_MUTUAL, SIMPLE, MUTUAL, PLAINTEXT = "ISTIO_MUTUAL", "SIMPLE", "MUTUAL", "DISABLE"
+HBONE = "HBONE"  # mutual TLS tunnelled to port 15008: ambient (ztunnel) and sidecars talking to it
 OK, CONFLICT, AUTO = "OK", "CONFLICT", "AUTO"
 MESH_LEVEL, NAMESPACE_LEVEL, WORKLOAD_LEVEL = "mesh", "namespace", "workload"
 
@@ -237,6 +239,10 @@ def pod_peer_policies(inputs: ServerInputs, pod: dict[str, Any]) -> PeerPolicies
 
 def server_mode(inputs: ServerInputs, pod: dict[str, Any], service: dict[str, Any], port: dict[str, Any]) -> ServerMode:
     if not has_sidecar(pod):
+        if ambient_server(inputs, pod):
+            # ztunnel fronts the pod and enforces its PeerAuthentication (mesh/ambient.py)
+            found = pa_server_mode(pod_peer_policies(inputs, pod), target_port(port, pod))
+            return ServerMode(found.mode, (Decider("ztunnel", ref(pod), "ambient"), *found.deciders))
         return ServerMode(NO_SIDECAR, (Decider("Pod", ref(pod), "no istio-proxy: plaintext only"),))
     domain = inputs.settings.cluster_domain
     if inputs.legacy:
@@ -247,6 +253,12 @@ def server_mode(inputs: ServerInputs, pod: dict[str, Any], service: dict[str, An
     if version is not None and not version.at_least(1, 6) and not peers.any and alpha:
         return legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, domain)  # 1.5: alpha if no PA
     return pa_server_mode(peers, target_port(port, pod))
+
+
+def ambient_server(inputs: ServerInputs, pod: dict[str, Any]) -> bool:
+    """A pod ztunnel captured, in an Istio that sends HBONE to it from sidecars and gateways (1.22+)."""
+    version = inputs.settings.version
+    return (version is None or version >= FIRST_AMBIENT) and is_ambient(inputs.snapshot, pod)
 
 
 def namespace_mode(inputs: ServerInputs, namespace: str) -> ServerMode:
@@ -338,7 +350,10 @@ def client_mode(found: DRLookup, port: dict[str, Any], subset: str, auto: tuple[
 # ------------------------------------------------------------------------------------------ verdict
 
 def verdict(sent: str, server: str, http_port: bool) -> str:
-    """§A.4: can a client sending `sent` talk to a server in mode `server` on this port?"""
+    """§A.4: can a client sending `sent` talk to a server in mode `server` on this port? HBONE (mutual TLS
+    to port 15008) is accepted by ztunnel and by sidecars whatever the mode."""
+    if sent == HBONE:
+        return OK
     if server == NO_SIDECAR:
         return CONFLICT if sent == ISTIO_MUTUAL else OK
     if sent == ISTIO_MUTUAL:
@@ -452,6 +467,21 @@ def subset_pods(pods: list[dict[str, Any]], found: DRLookup, subset: str) -> lis
     return [p for p in pods if o.selector_matches(labels, o.labels(p))]
 
 
+def ambient_clients(inputs: ServerInputs, namespace: str) -> bool:
+    """Clients in the namespace are ztunnel-captured (an ambient namespace, 1.22+): they send HBONE to
+    captured pods and to sidecars, plaintext to pods outside the mesh, whatever DestinationRules say."""
+    version = inputs.settings.version
+    return (version is None or version >= FIRST_AMBIENT) and namespace_is_ambient(inputs.snapshot, namespace)
+
+
+def _sent(client: ClientMode, tunnelled: bool, ztunnel_client: bool, pod: dict[str, Any], labelled: bool) -> str:
+    """What reaches one endpoint: HBONE to a captured pod (from sidecars and gateways too) and from
+    ztunnel to a sidecar; ztunnel sends plaintext to a pod outside the mesh; else the client's mode."""
+    if tunnelled or (ztunnel_client and has_sidecar(pod)):
+        return HBONE
+    return PLAINTEXT if ztunnel_client else client.sends(labelled)
+
+
 def _endpoint(pod: dict[str, Any], server: ServerMode, sent: str, http_like: bool) -> Endpoint:
     return Endpoint(pod, server, sent, verdict(sent, server.mode, http_like))
 
@@ -478,22 +508,25 @@ def build_rows(snapshot: Snapshot, views_of: Callable[[ServiceName], list[Client
         labelled = {id(pod): o.labels(pod).get(TLS_MODE_LABEL) == "istio" for pod in pods}
         # what a client sends depends on the merged rule it found, not on its namespace: client
         # namespaces whose lookups found the same rules share their verdicts
-        judged: dict[tuple[tuple[int, ...], int, str], tuple[ClientMode, tuple[Endpoint, ...]]] = {}
+        judged: dict[tuple[tuple[int, ...], int, str, bool], tuple[ClientMode, tuple[Endpoint, ...]]] = {}
+        tunnelled = {id(pod): ambient_server(inputs, pod) for pod in pods}
         for view in views:
             found = lookup_for(view.namespace, host, name.namespace)
             rules = tuple(id(r) for r in found.merged.rules) if found.merged else ()
+            ztunnel_client = ambient_clients(inputs, view.namespace)
             subsets = ["", *(s.name for s in found.merged.subsets)] if found.merged else [""]
             for i, port in enumerate(ports):
                 for subset in subsets:
-                    if (rules, i, subset) not in judged:
+                    if (rules, i, subset, ztunnel_client) not in judged:
                         client = client_mode(found, port, subset, auto[i], settings)
                         members = found.merged.subset(subset) if subset and found.merged else None
                         key = id(members.spec) if members is not None else None
                         if key not in selected:
                             selected[key] = subset_pods(pods, found, subset)
-                        judged[(rules, i, subset)] = client, tuple(
-                            _endpoint(pod, servers[i][id(pod)], client.sends(labelled[id(pod)]), http_like[i])
+                        judged[(rules, i, subset, ztunnel_client)] = client, tuple(
+                            _endpoint(pod, servers[i][id(pod)], _sent(client, tunnelled[id(pod)], ztunnel_client,
+                                                                      pod, labelled[id(pod)]), http_like[i])
                             for pod in selected[key])
-                    client, endpoints = judged[(rules, i, subset)]
+                    client, endpoints = judged[(rules, i, subset, ztunnel_client)]
                     rows.append(TlsRow(host, service, port, subset, view.namespace, found, client, endpoints))
     return rows

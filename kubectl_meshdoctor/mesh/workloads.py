@@ -190,3 +190,16 @@ def service_names(host: str, services: list[dict[str, Any]], client_namespace: s
         if client_namespace == namespace:
             names.add(name)
     return names
+
+
+def owner_ref(pod: dict[str, Any]) -> str:
+    """`deployment/NAME` for a pod of a ReplicaSet (the pod-template hash dropped), else `pod/NAME`: what
+    to restart so the pod is created again."""
+    for ref in o.as_list(o.meta(pod).get("ownerReferences")):
+        ref = o.as_dict(ref)
+        owner = o.as_str(ref.get("name"))
+        if ref.get("kind") == "ReplicaSet" and "-" in owner:
+            return f"deployment/{owner.rsplit('-', 1)[0]}"
+        if ref.get("kind") in ("StatefulSet", "DaemonSet") and owner:
+            return f"{ref['kind'].lower()}/{owner}"
+    return f"pod/{o.name(pod)}"

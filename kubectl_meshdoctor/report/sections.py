@@ -14,6 +14,7 @@ from kubectl_meshdoctor.checks.attribution import Attributed
 from kubectl_meshdoctor.mesh import destinationrules as drs
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh import workloads as w
+from kubectl_meshdoctor.mesh.ambient import dataplane_mode
 from kubectl_meshdoctor.mesh.inventory import proxy_version
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.proxyconfig import Http10State
@@ -187,6 +188,8 @@ class PodView:
     sidecar: bool
     proxy_version: str | None
     labels: dict[str, str]
+    dataplane: str = "none"  # sidecar | ambient (captured by ztunnel) | none
+    dataplane_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -209,8 +212,10 @@ def workloads_section(snapshot: Snapshot, settings: MeshSettings, target: Target
         services.append(ServiceView(f"{ref.namespace}/{ref.name}", o.spec(svc).get("type", "ClusterIP"),
                                     w.service_selector(svc), tuple(ports)))
         if snapshot.readable("pods"):
-            pods += [PodView(f"{o.namespace(pod)}/{o.name(pod)}", w.pod_ready(pod), w.has_sidecar(pod),
-                             proxy_version(pod), o.labels(pod)) for pod in w.service_pods(snapshot, svc)]
+            for pod in w.service_pods(snapshot, svc):
+                mode = dataplane_mode(snapshot, pod)
+                pods.append(PodView(f"{o.namespace(pod)}/{o.name(pod)}", w.pod_ready(pod), w.has_sidecar(pod),
+                                    proxy_version(pod), o.labels(pod), mode.mode, mode.reason))
     return Workloads(tuple(services), tuple(pods) if snapshot.readable("pods") else None)
 
 # ------------------------------------------------------------------------------------------- http10

@@ -194,10 +194,14 @@ def _render_workloads(console: Console, workloads: Workloads) -> None:
         pods = workloads.pods
         ready = sum(1 for p in pods if p.ready)
         meshed = sum(1 for p in pods if p.sidecar)
-        _indented(console, Text(f"Pods: {len(pods)}, {ready} ready, {meshed} with a sidecar", style="bold"), 2)
+        ambient = sum(1 for p in pods if p.dataplane == "ambient")
+        _indented(console, Text(f"Pods: {len(pods)}, {ready} ready, {meshed} with a sidecar"
+                                + (f", {ambient} in ambient mode (ztunnel)" if ambient else ""), style="bold"), 2)
         for pod in pods:
             state = ("ready" if pod.ready else "NOT READY") + ", " + (
-                f"sidecar {pod.proxy_version or ''}".rstrip() if pod.sidecar else "NO SIDECAR")
+                f"sidecar {pod.proxy_version or ''}".rstrip() if pod.sidecar else
+                "ambient (ztunnel)" if pod.dataplane == "ambient" else
+                f"NOT IN THE MESH: {pod.dataplane_reason}" if "ambient" in pod.dataplane_reason else "NO SIDECAR")
             labels = ",".join(f"{k}={v}" for k, v in pod.labels.items() if k in ("app", "version"))
             _indented(console, Text(f"{pod.pod}  {state}  {labels}"), 4)
 

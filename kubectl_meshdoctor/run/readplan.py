@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from kubectl_meshdoctor.checks.base import Check
 from kubectl_meshdoctor.cluster.fetch import ListRequest
@@ -31,6 +32,7 @@ from kubectl_meshdoctor.cluster.resources import (
     State,
 )
 from kubectl_meshdoctor.mesh import nginx
+from kubectl_meshdoctor.mesh.ambient import GATEWAY_NAME, USE_WAYPOINT, ZTUNNEL_SELECTOR, asks_ambient
 from kubectl_meshdoctor.mesh.endpointlabels import needs_locality
 from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target, target_services
@@ -117,7 +119,25 @@ def needed_by(checks: Iterable[Check], logs: bool, probe: bool) -> frozenset[str
 def configuration(seen: Seen) -> list[Read]:
     return [*(Read.list(ListRequest(key)) for key in CONFIGURATION), Read.list(ListRequest("namespaces")),
             Read.list(ListRequest("deployments", label_selector=CONTROL_PLANE_SELECTOR)),
-            Read.list(ListRequest("deployments", label_selector=CITADEL_SELECTOR))]
+            Read.list(ListRequest("deployments", label_selector=CITADEL_SELECTOR)),
+            Read.list(ListRequest("k8sgateways")), Read.list(ListRequest("gatewayclasses"))]
+
+
+def ambient_proxies(seen: Seen, pods: list[dict[str, Any]]) -> list[Read]:
+    """ztunnel's pods when some of these pods ask for ambient, the waypoints' pods when some label asks
+    for a waypoint: by label in every namespace (a few pods per node and per waypoint). A scan of every
+    namespace has them among its pods already."""
+    if seen.scope is None and not seen.host:
+        return [Read.nothing("ztunnelpods", "(every pod was read)"),
+                Read.nothing("waypointpods", "(every pod was read)")]
+    snapshot = seen.snapshot
+    ambient = any(asks_ambient(snapshot, p) for p in pods)
+    labelled = [*pods, *snapshot.all("services"), *snapshot.all("namespaces")]
+    waypoints = any(USE_WAYPOINT in o.labels(obj) for obj in labelled)
+    return [Read.list(ListRequest("ztunnelpods", None, label_selector=ZTUNNEL_SELECTOR)) if ambient else
+            Read.nothing("ztunnelpods", "(no pod asks for ambient mode)"),
+            Read.list(ListRequest("waypointpods", None, label_selector=GATEWAY_NAME)) if waypoints else
+            Read.nothing("waypointpods", "(no istio.io/use-waypoint label)")]
 
 
 def _mesh_config(snapshot: Snapshot) -> Read:
@@ -152,9 +172,10 @@ def clients(seen: Seen) -> list[Read]:
     outbound side, in the namespaces that likely call the host; the host pods' Nodes when a subset
     selects on locality."""
     namespaces = seen.routing.client_namespaces(seen.namespace, seen.client_namespaces)
+    host_pods = [p for svc in target_services(seen.snapshot, seen.target) for p in service_pods(seen.snapshot, svc)]
     return [*(Read.list(ListRequest("appconfigmaps", ns)) for ns in namespaces),
             *(Read.list(ListRequest("clientpods", ns, max_items=CLIENT_POD_SAMPLE), "podlogs") for ns in namespaces),
-            *_locality_nodes(seen)]
+            *_locality_nodes(seen), *ambient_proxies(seen, host_pods)]
 
 
 def _locality_nodes(seen: Seen) -> list[Read]:
@@ -194,7 +215,8 @@ def scope_proxies(seen: Seen) -> list[Read]:
     """Then what the configuration names: the mesh config's ConfigMap and the gateways' proxies."""
     gateways = tuple(f"{o.namespace(g)}/{o.name(g)}" for g in seen.snapshot.all("gateways"))
     return [_mesh_config(seen.snapshot), *_gateway_proxies(seen.snapshot, gateways, "(no Gateway selects proxies)"),
-            Read.nothing("nginxpods", "(every pod in scope was read)")]
+            Read.nothing("nginxpods", "(every pod in scope was read)"),
+            *ambient_proxies(seen, list(seen.snapshot.all("pods")))]
 
 
 HOST_ROUNDS: tuple[tuple[str, Round], ...] = (

@@ -22,9 +22,11 @@ from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import resolve_target
 from kubectl_meshdoctor.mesh.virtualservices import all_destinations, declared_hosts
 from kubectl_meshdoctor.report.docs import ScanReport
+from kubectl_meshdoctor.report.model import Report
 from kubectl_meshdoctor.report.progress import ProgressFn, spinner
 from kubectl_meshdoctor.report.suppress import parse_rules
 from kubectl_meshdoctor.run.host import HostRequest, analyse, load_offline, offline_snapshot
+from kubectl_meshdoctor.run.parallel import map_hosts
 from kubectl_meshdoctor.run.reading import execute
 from kubectl_meshdoctor.run.readplan import SCOPE_ROUNDS, ReadPlan, Seen, needed_by
 from kubectl_meshdoctor.snapshot import Snapshot
@@ -122,18 +124,22 @@ def scan_scope(request: ScanRequest, kube: KubeOptions, no_color: bool = False) 
 
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+# The Services istiod creates for waypoints (pilot/pkg/config/kube/gateway deployment controller, label
+# gateway.istio.io/managed): the mesh's own proxies, like istiod's.
+MANAGED_BY_ISTIO, WAYPOINT_MANAGER = "gateway.istio.io/managed", "istio.io-mesh-controller"
 
 
 def system_hosts(scope: Scope) -> set[str]:
-    """Services of Kubernetes' own namespaces and of the Istio control plane (istiod/istio-pilot): not
-    what an on-call engineer scans for, and their ports are unnamed by design (MD501 infos). Gateways
-    in the control plane's namespace are kept: ingress traffic runs through them."""
+    """Services of Kubernetes' own namespaces, of the Istio control plane (istiod/istio-pilot) and of
+    ambient waypoints: not what an on-call engineer scans for, and their ports are unnamed by design
+    (MD501 infos). Gateways in the control plane's namespace are kept: ingress traffic runs through them."""
     domain = scope.settings.cluster_domain
     cp = scope.settings.control_plane
     out = set()
     for svc in scope.snapshot.all("services"):
         own = o.namespace(svc) in SYSTEM_NAMESPACES or (
-            cp is not None and o.namespace(svc) == cp.namespace and o.name(svc).startswith(("istiod", "istio-pilot")))
+            cp is not None and o.namespace(svc) == cp.namespace and o.name(svc).startswith(("istiod", "istio-pilot"))) \
+            or o.labels(svc).get(MANAGED_BY_ISTIO) == WAYPOINT_MANAGER
         if own:
             out.add(f"{o.name(svc)}.{o.namespace(svc)}.svc.{domain}")
     return out
@@ -141,16 +147,16 @@ def system_hosts(scope: Scope) -> set[str]:
 
 def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), include_system: bool = False,
          sections: bool = True) -> ScanReport:
-    reports = []
     left_out = set() if include_system else system_hosts(scope)
     named = hosts_in(scope)
-    for host in named:
-        if host in left_out:
-            continue
+
+    def one(host: str) -> Report | None:
         try:
             target = resolve_target(scope.snapshot, host, scope.namespace or "default", cluster_domain)
         except MeshdoctorError:
-            continue
+            return None
         request = HostRequest(host, cluster_domain=cluster_domain, suppress=suppress)
-        reports.append(analyse(request, scope.snapshot, scope.settings, target, list(scope.notes), sections=sections))
+        return analyse(request, scope.snapshot, scope.settings, target, list(scope.notes), sections=sections)
+
+    reports = [r for r in map_hosts(one, [h for h in named if h not in left_out]) if r is not None]
     return ScanReport.ranked(reports, tuple(sorted(left_out & set(named))))

@@ -63,10 +63,14 @@ KINDS: tuple[Kind, ...] = (
     Kind("AuthorizationPolicy", "authorizationpolicies", "security.istio.io"),
     Kind("Policy", "policies", "authentication.istio.io"),
     Kind("MeshPolicy", "meshpolicies", "authentication.istio.io", namespaced=False),
+    Kind("Gateway", "gateways", "gateway.networking.k8s.io"),
+    Kind("GatewayClass", "gatewayclasses", "gateway.networking.k8s.io", namespaced=False),
 )
 BUILTIN_GROUPS = {"apps": ("v1",), "discovery.k8s.io": ("v1",)}
 MODERN_ISTIO = {"networking.istio.io": ("v1", "v1beta1", "v1alpha3"), "security.istio.io": ("v1", "v1beta1")}
 LEGACY_AUTHN = {"authentication.istio.io": ("v1alpha1",)}
+# The Kubernetes Gateway API's CRDs, installed as on any cluster running ambient (waypoints are its Gateways)
+GATEWAY_API = {"gateway.networking.k8s.io": ("v1", "v1beta1")}
 
 
 @dataclass(frozen=True)
@@ -114,10 +118,10 @@ class FakeCluster:
     requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._by_plural: dict[str, list[dict[str, Any]]] = {}
+        self._by_kind: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (group, plural): Gateway is in two groups
         for obj in self.objects:
             kind = kind_of(obj)
-            self._by_plural.setdefault(kind.plural, []).append(obj)
+            self._by_kind.setdefault((kind.group, kind.plural), []).append(obj)
         if self.istio_groups is None:
             groups = dict(MODERN_ISTIO)
             if any(kind_of(o).group == "authentication.istio.io" for o in self.objects):
@@ -127,10 +131,10 @@ class FakeCluster:
         self._lock = threading.Lock()
 
     def served_groups(self) -> dict[str, tuple[str, ...]]:
-        return {**BUILTIN_GROUPS, **(self.istio_groups or {})}
+        return {**BUILTIN_GROUPS, **GATEWAY_API, **(self.istio_groups or {})}
 
-    def items(self, plural: str) -> list[dict[str, Any]]:
-        return self._by_plural.get(plural, [])
+    def items(self, kind: Kind) -> list[dict[str, Any]]:
+        return self._by_kind.get((kind.group, kind.plural), [])
 
 
 def kind_of(obj: dict[str, Any]) -> Kind:
@@ -405,7 +409,7 @@ class _Handler(BaseHTTPRequestHandler):
         return {**obj, "apiVersion": f"{group}/{version}" if group else version}
 
     def _get(self, kind: Kind, group: str, version: str, namespace: str | None, name: str):
-        for obj in self.server.cluster.items(kind.plural):
+        for obj in self.server.cluster.items(kind):
             meta = obj.get("metadata") or {}
             if meta.get("name") == name and (not kind.namespaced or meta.get("namespace") == namespace):
                 return 200, self._serve_as(obj, kind, group, version)
@@ -414,7 +418,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _list(self, kind: Kind, group: str, version: str, namespace: str | None, query: dict[str, str]):
         cluster = self.server.cluster
-        items = [o for o in cluster.items(kind.plural)
+        items = [o for o in cluster.items(kind)
                  if namespace is None or (o.get("metadata") or {}).get("namespace") == namespace]
         if query.get("labelSelector"):
             items = [o for o in items if label_selector_matches(query["labelSelector"], _labels(o))]

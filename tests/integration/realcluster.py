@@ -162,7 +162,8 @@ class RealCluster:
 
     def _crds_served(self) -> bool:
         return all(self.request("GET", f"/apis/{g}/{v}")[0] == 200 for g, v in (
-            ("networking.istio.io", "v1"), ("security.istio.io", "v1"), ("authentication.istio.io", "v1alpha1")))
+            ("networking.istio.io", "v1"), ("security.istio.io", "v1"), ("authentication.istio.io", "v1alpha1"),
+            ("gateway.networking.k8s.io", "v1")))
 
     def stop(self) -> None:
         """By PID, newest first; never by name (other API servers may run on this machine)."""
@@ -324,7 +325,7 @@ class RealCluster:
             if obj["kind"] == "Endpoints" and (obj["metadata"].get("namespace"), obj["metadata"]["name"]) in selected:
                 continue
             self.create(_valid(obj, NODE_DOWN if obj["metadata"].get("name") in down else NODE))
-            if obj["kind"] == "Pod" and obj.get("status"):
+            if obj["kind"] in ("Pod", "Gateway") and obj.get("status"):  # both have a status subresource
                 url = self.created[-1]
                 status, body = self.request("PATCH", f"{url}/status", {"status": obj["status"]},
                                             "application/merge-patch+json")
