@@ -250,3 +250,69 @@ status: {phase: Running, conditions: [{type: Ready, status: "True"}]}
     assert [(r["target"]["host"], f["code"]) for r in doc["reports"] for f in r["findings"]
             if f["severity"] in ("warning", "error")] == []
     assert result.exit_code == 0
+
+
+# ------------------------------------------------------------------------------- ztunnel's access log
+
+# ztunnel's access-log shape (istio.io, ambient/usage/debugging): time, level, `access`, `connection
+# complete`, key=value fields; a failed connection adds error="...".
+ZTUNNEL_OK = ('2026-11-27T02:59:05.028771Z\tinfo\taccess\tconnection complete\tsrc.addr=10.0.1.12:58508 '
+              'src.workload="productpage-v1-87d54dd59-fn6vw" src.namespace="bookinfo" '
+              'src.identity="spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage" dst.addr=10.0.1.30:15008 '
+              'dst.hbone_addr="10.0.1.11:9080" dst.service="reviews.bookinfo.svc.cluster.local" '
+              'dst.workload="reviews-v1-7f6558b974-k2qhj" dst.namespace="bookinfo" '
+              'dst.identity="spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews" direction="outbound" '
+              'bytes_sent=80 bytes_recv=175 duration="1ms"')
+ZTUNNEL_FAILED = ('2026-11-27T02:59:06.101204Z\terror\taccess\tconnection complete\tsrc.addr=10.0.1.12:58512 '
+                  'src.workload="productpage-v1-87d54dd59-fn6vw" src.namespace="bookinfo" '
+                  'src.identity="spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage" '
+                  'dst.addr=10.96.14.3:15008 dst.service="reviews.bookinfo.svc.cluster.local" '
+                  'direction="outbound" bytes_sent=0 bytes_recv=0 duration="0ms" '
+                  'error="no healthy upstream: 10.96.14.3:15008"')
+
+
+def test_ztunnel_lines_parse_into_connections_with_their_error():
+    from kubectl_meshdoctor.mesh.ztunnellog import parse_ztunnel_line
+
+    ok = parse_ztunnel_line(ZTUNNEL_OK)
+    assert ok is not None
+    assert (ok.direction, ok.service, ok.workload, ok.hbone_addr, ok.source, ok.error) == (
+        "outbound", "reviews.bookinfo.svc.cluster.local", "reviews-v1-7f6558b974-k2qhj", "10.0.1.11:9080",
+        "bookinfo/productpage-v1-87d54dd59-fn6vw", "")
+    failed = parse_ztunnel_line(ZTUNNEL_FAILED)
+    assert failed is not None and (failed.level, failed.error) == ("error", "no healthy upstream: 10.96.14.3:15008")
+    assert parse_ztunnel_line('[2026-11-27T02:59:05.028Z] "GET / HTTP/1.1" 200 - via_upstream') is None
+
+
+def test_ztunnel_failures_reaching_a_waypoint_without_pods_are_symptoms_explained_by_it(live, tmp_path):
+    from tests.conftest import objects_of
+
+    files = _waypoint_world(tmp_path, _pods_gone)
+    lines = "\n".join([ZTUNNEL_OK, ZTUNNEL_FAILED, ZTUNNEL_FAILED.replace("58512", "58513")]) + "\n"
+    cluster = live(objects_of(files), logs={("istio-system", "ztunnel-4xk2p", "istio-proxy"): lines,
+                                            ("istio-system", "ztunnel-9qmtw", "istio-proxy"): ZTUNNEL_OK + "\n"})
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json")
+    doc = result.json()
+    symptoms = doc["symptoms"]
+    assert {w["pod"] for w in symptoms["logsRead"] if w["role"] == "ztunnel"} == {
+        "istio-system/ztunnel-4xk2p", "istio-system/ztunnel-9qmtw"}
+    assert symptoms["byClass"] == {"connections": 2, "connections failed": 2}
+    [entry] = symptoms["entries"]
+    assert (entry["direction"], entry["count"], entry["details"]) == (
+        "ztunnel outbound", 2, "no healthy upstream: 10.96.14.3:15008")
+    assert entry["explainedBy"] == ["MD551 waypoint-not-ready"]
+    [finding] = found(doc, "MD551")
+    assert finding["evidence"]["observed"] == [{"direction": "ztunnel outbound", "code": 0, "flags": [], "count": 2,
+                                                "port": None}]
+    text = cluster.run("host", "reviews", "-n", "bookinfo").stdout
+    assert "connection failed (no healthy upstream: 10.96.14.3:15008) ×2 ztunnel outbound" in text
+
+
+def test_no_ztunnel_log_is_read_for_a_host_without_ambient_pods(live):
+    from tests.conftest import BASE, objects_of
+
+    ztunnels = [d for d in yaml.safe_load_all(GROUND.read_text()) if d["metadata"]["name"].startswith("ztunnel-")]
+    cluster = live([*objects_of([BASE, SCENARIOS / "workloads" / "ready.yaml"]), *ztunnels])
+    doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json").json()
+    assert doc["workloads"]["pods"] and all(p["dataplane"] == "sidecar" for p in doc["workloads"]["pods"])
+    assert all(w["role"] != "ztunnel" for w in doc["symptoms"]["logsRead"])

@@ -115,6 +115,15 @@ def test_missing_gateway(mode, live):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_virtual_service_bound_to_a_gateway_api_gateway_is_told_to_use_an_http_route(mode, live):
+    [finding] = found(ingress(mode, live, "vs-on-gateway-api-gateway"), "MD402")
+    assert (finding["evidence"]["gateway"], finding["evidence"]["gatewayApi"]) == ("default/web", True)
+    assert "is a Kubernetes Gateway API Gateway (istio), not an Istio Gateway" in finding["message"]
+    assert any("HTTPRoute with `parentRefs: [{name: web, namespace: default}]`" in s for s in finding["remediation"])
+    assert ("Gateway", "default", "web") in {(r["kind"], r["namespace"], r["name"]) for r in finding["resources"]}
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_host_not_served_by_the_gateway(mode, live):
     [finding] = found(ingress(mode, live, "host-not-on-gateway"), "MD403")
     assert finding["evidence"]["host"] == "shop.example.com"

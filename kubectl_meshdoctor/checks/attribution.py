@@ -37,9 +37,12 @@ class Cause(StrEnum):
     NO_HEALTHY_UPSTREAM = "no-healthy-upstream"  # 503 UH
     UPSTREAM_CONNECT = "upstream-connect"      # UF / URX / UC: TLS when a TLS error or finding says so
     NO_ROUTE = "no-route"                      # 404 NR
+    ZTUNNEL_CONNECT = "ztunnel-connect"        # ambient: a connection ztunnel could not make or keep
 
 
 def cause_of(symptom: Symptom) -> Cause | None:
+    if symptom.at_ztunnel:
+        return Cause.ZTUNNEL_CONNECT
     flags = set(symptom.flags)
     if symptom.http10_rejected:
         return Cause.HTTP10_REJECTED
@@ -57,7 +60,7 @@ def cause_of(symptom: Symptom) -> Cause | None:
 
 
 # how a finding must match the symptom's place to explain it: on its port, or for its subset
-BY_PORT = {Cause.SERVER_TLS_MISMATCH, Cause.UPSTREAM_CONNECT}
+BY_PORT = {Cause.SERVER_TLS_MISMATCH, Cause.UPSTREAM_CONNECT, Cause.ZTUNNEL_CONNECT}
 BY_SUBSET = {Cause.NO_CLUSTER, Cause.NO_HEALTHY_UPSTREAM}
 
 
@@ -99,6 +102,11 @@ def explain(symptom: Symptom, findings: list[Finding], host: str) -> Attributed:
         return Attributed(symptom, found, "client and server TLS do not match on this port"
                           if found else f"{symptom.label()} on {where} with a TLS error, but the TLS "
                           "settings read agree; check certificates and the istio-proxy logs")
+    if cause == Cause.ZTUNNEL_CONNECT:
+        return Attributed(symptom, found, "ztunnel could not carry these connections: " + (
+            "the waypoint or pods it must reach are not ready, or not in the mesh" if found else
+            f"not explained by the configuration read; check the ztunnel pods on the nodes of {where}'s pods and "
+            "whether a NetworkPolicy blocks the HBONE port 15008"))
     if cause == Cause.NO_ROUTE:
         return Attributed(symptom, found, "no route matched the request" if found else
                           f"404 NR on {where}: no route matched and no routing problem is visible; check the "

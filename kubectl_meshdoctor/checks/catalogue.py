@@ -254,7 +254,7 @@ CATALOGUE: tuple[Entry, ...] = (
           "sidecar, connection refused without one.",
           ("Find why the pods are not ready: `kubectl get pods -n NS -l SELECTOR` and `kubectl describe pod`.",
            "If no pod matches, compare the Service selector with the pod labels."),
-          (_NET,), explains=("no-healthy-upstream",), explains_last=True, outage=True),
+          (_NET,), explains=("no-healthy-upstream", "ztunnel-connect"), explains_last=True, outage=True),
     Entry("MD507", "target-port-not-exposed", "workloads", Severity.WARNING,
           "A Service targetPort is not a container port of the selected pods",
           "Every targetPort is a container port",
@@ -287,7 +287,7 @@ CATALOGUE: tuple[Entry, ...] = (
           "policies enforced at the waypoint are skipped; a waypoint whose pods are gone fails the connections.",
           ("Create the waypoint (`istioctl waypoint apply`), fix its pods, or set istio.io/waypoint-for, or "
            "remove the label that names it.",),
-          (_AMBIENT + "waypoint/",), related=("IST0171",)),
+          (_AMBIENT + "waypoint/",), related=("IST0171",), explains=("ztunnel-connect",)),
     Entry("MD552", "ambient-not-captured", "ambient", Severity.WARNING,
           "Pods meant to run in ambient mode were never captured by ztunnel",
           "Every pod meant for ambient is captured by ztunnel",
@@ -296,7 +296,7 @@ CATALOGUE: tuple[Entry, ...] = (
           "on a node without ztunnel, keeps running outside the mesh: no mutual TLS, no policy, and clients "
           "that require STRICT mTLS cannot reach it.",
           ("Make sure istio-cni and ztunnel run on every node, then restart the pods so they are captured.",),
-          (_AMBIENT + "add-workloads/",)),
+          (_AMBIENT + "add-workloads/",), explains=("ztunnel-connect",), explains_last=True),
     Entry("MD601", "http10-rejected", "http10", Severity.ERROR,
           "Access logs show HTTP/1.0 requests rejected with 426",
           "No HTTP/1.0 request is rejected",

@@ -77,12 +77,7 @@ class RawApi:
         self.bytes_received = 0
 
     def get(self, path: str, query: dict[str, str | int] | None = None) -> dict[str, Any]:
-        body = self.get_bytes(path, query, "application/json")
-        try:
-            doc: dict[str, Any] = json.loads(body)
-            return doc
-        except ValueError as exc:
-            raise ApiStatusError(200, "invalid response from the API server (not JSON)") from exc
+        return decode_json(self.get_bytes(path, query, "application/json"))
 
     def get_text(self, path: str, query: dict[str, str | int] | None = None) -> str:
         """A text subresource (pods/log), decoded leniently: a log may hold any bytes."""
@@ -150,6 +145,14 @@ class RawApi:
                 response.close()
             response.release_conn()
         return b"".join(chunks)
+
+
+def decode_json(body: bytes) -> dict[str, Any]:
+    try:
+        doc: dict[str, Any] = json.loads(body)
+        return doc
+    except ValueError as exc:
+        raise ApiStatusError(200, "invalid response from the API server (not JSON)") from exc
 
 
 def _retry_wait(exc: Any, throttled: int, failed: int) -> float | None:

@@ -8,12 +8,13 @@ outcome is a CollectionStatus that the checks turn into "skipped, because ...".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_meshdoctor.cluster.api import ApiStatusError, RawApi
+from kubectl_meshdoctor.cluster.api import ApiStatusError, RawApi, decode_json
 from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, Resource, State
 from kubectl_meshdoctor.cluster.trim import trim
 from kubectl_meshdoctor.errors import AuthenticationFailed, ClusterUnreachable
@@ -108,26 +109,48 @@ def _list_one(api: RawApi, discovery: Discovery, request: ListRequest) -> ListRe
 
 
 def _paginate(api: RawApi, path: str, request: ListRequest, kind: str) -> list[dict[str, Any]]:
+    """Page after page; while one page is parsed the next is already asked for: the API server writes
+    a List's metadata (and its continue token) before its items, so the token is read from the first
+    bytes and the server's work overlaps ours (PERF-FLOOR.md: parsing is a third of a pod fetch)."""
     items: list[dict[str, Any]] = []
     token = ""
     restarted = False
-    while True:
-        limit = min(PAGE_SIZE, request.max_items) if request.max_items else PAGE_SIZE
-        query: dict[str, str | int] = {"limit": limit, "continue": token, "labelSelector": request.label_selector,
-                 "fieldSelector": request.field_selector}
-        try:
-            page = api.get(path, query)
-        except ApiStatusError as exc:
-            if exc.status == 410 and token and not restarted:  # continue token expired: start over once
-                items, token, restarted = [], "", True
-                continue
-            raise
-        for item in page.get("items") or []:
-            if isinstance(item, dict):
-                items.append(trim(kind, item))  # page by page: what nothing reads never piles up
-        token = (page.get("metadata") or {}).get("continue") or ""
-        if not token or (request.max_items and len(items) >= request.max_items):
-            return items[:request.max_items] if request.max_items else items
+    limit = min(PAGE_SIZE, request.max_items) if request.max_items else PAGE_SIZE
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+        pending: tuple[str, Future[bytes]] | None = None
+        while True:
+            try:
+                if pending is not None and pending[0] == token:
+                    body = pending[1].result()
+                else:
+                    body = api.get_bytes(path, _page_query(request, limit, token), "application/json")
+            except ApiStatusError as exc:
+                if exc.status == 410 and token and not restarted:  # continue token expired: start over once
+                    items, token, restarted, pending = [], "", True, None
+                    continue
+                raise
+            pending = None
+            early = _CONTINUE.search(body, 0, HEAD_BYTES)
+            if early and not (request.max_items and len(items) + limit >= request.max_items):
+                after = early.group(1).decode()
+                pending = (after, ahead.submit(api.get_bytes, path, _page_query(request, limit, after),
+                                               "application/json"))
+            page = decode_json(body)
+            for item in page.get("items") or []:
+                if isinstance(item, dict):
+                    items.append(trim(kind, item))  # page by page: what nothing reads never piles up
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token or (request.max_items and len(items) >= request.max_items):
+                return items[:request.max_items] if request.max_items else items
+
+
+_CONTINUE = re.compile(rb'"continue":\s*"([^"\\]+)"')
+HEAD_BYTES = 4096  # kind, apiVersion and metadata come first in the API server's List encoding
+
+
+def _page_query(request: ListRequest, limit: int, token: str) -> dict[str, str | int]:
+    return {"limit": limit, "continue": token, "labelSelector": request.label_selector,
+            "fieldSelector": request.field_selector}
 
 
 def check_access(api: RawApi) -> dict[str, Any]:

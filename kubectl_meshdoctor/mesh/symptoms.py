@@ -5,7 +5,9 @@ Envoy response flags and details. Successes are only counted: at 3 a.m. the fail
 A line is about the host when its Istio cluster names it (`outbound|9080|v1|reviews...`), when it is
 inbound at the host's own sidecar, when its authority is one of the host's names, or when the
 connection arrived on one of the host's addresses (requests rejected before routing, such as
-HTTP/1.0 426s and TLS handshakes that found no filter chain, carry nothing else).
+HTTP/1.0 426s and TLS handshakes that found no filter chain, carry nothing else). ztunnel's lines
+(ambient: mesh/ztunnellog.py) are connections, about the host when they name its Service or tunnel to
+one of its pods; a failed one is a symptom with its error.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_meshdoctor.mesh import accesslog
+from kubectl_meshdoctor.mesh.ztunnellog import parse_ztunnel_line
 from kubectl_meshdoctor.snapshot.evidence import PodLog
 
 DIRECTION = {"server": "inbound", "client": "outbound", "gateway": "gateway"}
+ZTUNNEL = "ztunnel"  # the role of a ztunnel pod's log; its symptoms' direction is "ztunnel inbound/outbound"
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,14 @@ class Symptom:
         upgrade): that one has an upstream, so it is not this."""
         return self.code == 426 and ("DPE" in self.flags or self.details == "low_version" or self.by_proxy)
 
+    @property
+    def at_ztunnel(self) -> bool:
+        """A connection ztunnel could not make or keep (ztunnel has no HTTP status or flags)."""
+        return self.direction.startswith(ZTUNNEL)
+
     def label(self) -> str:
+        if self.at_ztunnel:
+            return f"connection failed ({self.details})"
         flags = ",".join(self.flags) or "-"
         return f"{self.code} {flags}" + (f" {self.details}" if self.details else "")
 
@@ -104,12 +115,16 @@ def _old_http10_rejection(entry: accesslog.AccessEntry) -> bool:
 
 
 def summarise(logs: Iterable[PodLog], where: HostAddresses, window: str) -> LogSummary:
-    groups: dict[tuple[Any, ...], list[tuple[accesslog.AccessEntry, str]]] = {}
+    groups: dict[tuple[Any, ...], list[tuple[Any, str]]] = {}  # AccessEntry or ZtunnelEntry, and its proxy
     lines = for_host = unparsed = pods = 0
     by_class: dict[str, int] = {}
     epochs: dict[str, tuple[int, str]] = {}
     for log in logs:
         pods += 1
+        if log.role == ZTUNNEL:
+            parsed_lines, about_host = _ztunnel_lines(log, where, groups, by_class)
+            lines, for_host = lines + parsed_lines, for_host + about_host
+            continue
         parsed = accesslog.parse_log(log.text)
         if parsed.max_epoch and log.role != "client":
             epochs[f"{log.namespace}/{log.pod}"] = (parsed.max_epoch, parsed.epoch_line)
@@ -137,3 +152,24 @@ def summarise(logs: Iterable[PodLog], where: HostAddresses, window: str) -> LogS
     symptoms.sort(key=lambda s: (-s.count, s.direction, s.code))
     return LogSummary(window, pods, lines, for_host, dict(sorted(by_class.items())), unparsed, tuple(symptoms),
                       epochs)
+
+
+def _ztunnel_lines(log: PodLog, where: HostAddresses, groups: dict[tuple[Any, ...], list[tuple[Any, str]]],
+                   by_class: dict[str, int]) -> tuple[int, int]:
+    """A ztunnel's connections to the host (its Service, or one of its pods behind the tunnel), the
+    failed ones grouped by direction and error. Returns (lines parsed, lines for the host)."""
+    entries = [e for e in map(parse_ztunnel_line, log.text.splitlines()) if e is not None]
+    for_host = 0
+    for entry in entries:
+        local = (where.local.get(entry.hbone_addr) or _local_port(entry.hbone_addr, where)) if entry.hbone_addr \
+            else None
+        if entry.service != where.host and local is None and entry.dst_addr not in where.virtual:
+            continue
+        for_host += 1
+        klass = "connections failed" if entry.error else "connections"
+        by_class[klass] = by_class.get(klass, 0) + 1
+        if entry.error:
+            port = local or where.virtual.get(entry.dst_addr)
+            key = (f"{ZTUNNEL} {entry.direction}".strip(), 0, (), entry.error, port, "", False)
+            groups.setdefault(key, []).append((entry, f"{log.namespace}/{log.pod}"))
+    return len(entries), for_host

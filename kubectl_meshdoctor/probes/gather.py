@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubectl_meshdoctor.mesh.ambient import asks_ambient
 from kubectl_meshdoctor.mesh.settings import MeshSettings
+from kubectl_meshdoctor.mesh.symptoms import ZTUNNEL
 from kubectl_meshdoctor.mesh.target import Target, target_services
 from kubectl_meshdoctor.mesh.views import RoutingModel
 from kubectl_meshdoctor.mesh.workloads import gateway_proxies, has_sidecar, pod_ready, service_pods
@@ -22,6 +24,7 @@ from kubectl_meshdoctor.snapshot.live import LiveReader
 
 HOST_POD_LOGS = 10      # the host's own sidecars (inbound)
 GATEWAY_POD_LOGS = 6
+ZTUNNEL_POD_LOGS = 6    # the ztunnels on the nodes of the host's ambient pods (inbound, and their outbound)
 CLIENT_POD_LOGS = 20
 CLIENT_POD_SAMPLE = 100  # pods listed per client namespace (one page), to pick client sidecars from
 
@@ -77,9 +80,14 @@ def _log_requests(snapshot: Snapshot, target: Target, routing: RoutingModel, cur
     clients = [p for p in snapshot.all("pods") if o.namespace(p) in namespaces and has_sidecar(p)
                and (o.namespace(p), o.name(p)) not in host and (o.namespace(p), o.name(p)) not in gateways]
     client_list = _pick(clients, CLIENT_POD_LOGS, "client", notes)
+    nodes = {o.as_str(o.spec(p).get("nodeName")) for p in host.values() if asks_ambient(snapshot, p)}
+    ztunnels = [p for p in snapshot.select_everywhere("pods", {"app": "ztunnel"})
+                if o.as_str(o.spec(p).get("nodeName")) in nodes]
+    ztunnel_list = _pick(ztunnels, ZTUNNEL_POD_LOGS, "ztunnel", notes)
     requests = [LogRequest(o.namespace(p), o.name(p), "server") for p in servers]
     requests += [LogRequest(o.namespace(p), o.name(p), "gateway") for p in gateway_list]
     requests += [LogRequest(o.namespace(p), o.name(p), "client") for p in client_list]
+    requests += [LogRequest(o.namespace(p), o.name(p), ZTUNNEL) for p in ztunnel_list]
     return requests, notes
 
 

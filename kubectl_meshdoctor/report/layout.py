@@ -118,7 +118,9 @@ def symptom_lines(symptoms: Symptoms) -> tuple[str, list[tuple[bool, str, str]]]
         flags = ",".join(e.flags) or "-"
         where = ", ".join(x for x in (f"port {e.port}" if e.port else "", f"subset {e.subset}" if e.subset else "")
                           if x)
-        seen = (f"{e.code} {flags}{' ' + e.details if e.details else ''} ×{e.count} {e.direction} "
+        what = (f"connection failed ({e.details})" if e.direction.startswith("ztunnel") else
+                f"{e.code} {flags}{' ' + e.details if e.details else ''}")
+        seen = (f"{what} ×{e.count} {e.direction} "
                 f"at {', '.join(e.pods[:3])}{' (' + where + ')' if where else ''}, {e.first} – {e.last}")
         cause = f"explained by {', '.join(e.explained_by)}: {e.explanation}" if e.explained_by else e.explanation
         lines.append((bool(e.explained_by), seen, cause))
