@@ -316,3 +316,13 @@ def test_no_ztunnel_log_is_read_for_a_host_without_ambient_pods(live):
     doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json").json()
     assert doc["workloads"]["pods"] and all(p["dataplane"] == "sidecar" for p in doc["workloads"]["pods"])
     assert all(w["role"] != "ztunnel" for w in doc["symptoms"]["logsRead"])
+
+
+def test_a_pending_pod_is_not_called_uncaptured(tmp_path):
+    docs = list(yaml.safe_load_all((SCENARIOS / "ambient" / "not-captured.yaml").read_text()))
+    pod = next(d for d in docs if d["kind"] == "Pod")
+    pod["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False"}]}
+    path = tmp_path / "pending.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    doc = run_cli("host", "reviews", "-n", "bookinfo", "-o", "json", *offline(GROUND, path)).json()
+    assert found(doc, "MD552") == [] and status(doc, "MD552")[0] == "passed"

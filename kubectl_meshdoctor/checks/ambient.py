@@ -190,7 +190,9 @@ def _waypoint_fix(use: amb.WaypointUse, ns: str, name: str) -> str:
 @check("MD552", needs=("services", "pods", "namespaces"), applies=asks_ambient, uses=("ztunnelpods",))
 def ambient_not_captured(ctx: CheckContext) -> list[Problem]:
     modes = {o.name(p): (p, amb.dataplane_mode(ctx.snapshot, p)) for p in host_pods(ctx)}
-    left = {name: (pod, mode) for name, (pod, mode) in modes.items() if mode.uncaptured}
+    # a pod not running yet (Pending) or any more is captured, or not, when it starts: not a finding
+    left = {name: (pod, mode) for name, (pod, mode) in modes.items()
+            if mode.uncaptured and o.status(pod).get("phase", "Running") == "Running"}
     if not left:
         return []
     nodes = amb.ztunnel_nodes(ctx.snapshot) if ctx.snapshot.readable("ztunnelpods") else None
