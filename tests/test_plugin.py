@@ -67,3 +67,4 @@ def test_kubectl_flag_spellings_work_through_kubectl():
 def test_the_plugin_alone_prints_its_help_and_succeeds():
     result = kubectl("meshdoctor")
     assert result.returncode == 0 and "Usage: kubectl meshdoctor" in result.stdout and result.stderr == ""
+

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from kubectl_meshdoctor.checks.catalogue import CATALOGUE
-from tests.conftest import EXAMPLES, SCENARIOS, objects_of, offline, run_cli
+from tests.conftest import BASE, EXAMPLES, SCENARIOS, objects_of, offline, run_cli
 
 DEMO = EXAMPLES / "bookinfo"
 
@@ -143,3 +144,34 @@ def test_a_large_scan_split_among_workers_reports_exactly_what_one_process_does(
     split = run_cli("scan", "-A", "-o", "json", *offline(path), env={"MESHDOCTOR_JOBS": "2"})
     assert len(alone.json()["reports"]) > PARALLEL_FROM
     assert split.stdout == alone.stdout and split.exit_code == alone.exit_code
+
+
+@pytest.mark.parametrize("command", [("snapshot", "-A"), ("plan", "-f", str(SCENARIOS / "plan" / "add-v3.yaml"))])
+def test_commands_that_read_the_cluster_show_progress_on_a_terminal_and_only_there(live, command, tmp_path):
+    """stderr a terminal: the read's progress is shown there; piped, nothing (stdout stays the output)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    cluster = live(objects_of([BASE, SCENARIOS / "workloads" / "ready.yaml"]))
+    script = Path(sys.executable).parent / "kubectl-meshdoctor"
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "COLUMNS": "120"}
+    primary, secondary = pty.openpty()
+    with subprocess.Popen([str(script), *command], stdout=subprocess.PIPE, stderr=secondary, env=env) as proc:
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        proc.wait(timeout=60)
+    os.close(primary)
+    assert b"reading services, Istio configuration, pods and endpoints" in shown or \
+        b"reading the mesh config and gateway proxies" in shown  # a fast read may skip the first frame
+    piped = subprocess.run([str(script), *command], capture_output=True, env=env, timeout=60, check=False)
+    assert b"reading" not in piped.stderr

@@ -20,8 +20,39 @@ def _emit() -> Any:
     return emit
 
 
+EXAMPLES: dict[str, tuple[str, ...]] = {  # each a command line, or a `# comment` on the one that follows
+    "host": ("kubectl meshdoctor host reviews -n bookinfo",
+             "kubectl meshdoctor host reviews.bookinfo.svc.cluster.local -o json",
+             "# what-if: the files laid over the cluster",
+             "kubectl meshdoctor host reviews -n bookinfo -f new-rules.yaml",
+             "# no cluster: the files are the whole world",
+             "kubectl meshdoctor host reviews --offline -f ./istio-config/ -R",
+             "# also ask the pods through port-forwards",
+             "kubectl meshdoctor host bookinfo.example.com --probe"),
+    "tls": ("kubectl meshdoctor tls reviews -n bookinfo",
+            "kubectl meshdoctor tls reviews -n bookinfo -o json"),
+    "plan": ("kubectl meshdoctor plan -n bookinfo -f reviews-v3.yaml",
+             "kubectl meshdoctor plan -n bookinfo -f reviews-v3.yaml --write-dir steps/"),
+    "scan": ("kubectl meshdoctor scan -A",
+             "kubectl meshdoctor scan -n bookinfo -o junit > meshdoctor.xml",
+             "kubectl meshdoctor scan --offline -f dump.yaml"),
+    "snapshot": ("kubectl meshdoctor snapshot -A > dump.yaml",
+                 "kubectl meshdoctor snapshot -n bookinfo -o json --output-file dump.json"),
+    "checks": ("kubectl meshdoctor checks", "kubectl meshdoctor checks -o markdown"),
+    "explain": ("kubectl meshdoctor explain MD201", "kubectl meshdoctor explain tls-conflict -o json"),
+    "version": ("kubectl meshdoctor version", "kubectl meshdoctor version --client -o json"),
+}
+
+
+def epilog(command: str, exit_codes: bool = True) -> str:
+    """An Examples section (kept line by line: click's \b marker) and, for commands that judge a
+    cluster, what the exit codes mean."""
+    examples = "\b\nExamples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command])
+    return examples + ("\n\n" + EXIT_CODES_HELP if exit_codes else "")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command(epilog=EXIT_CODES_HELP)
+    @app.command(epilog=epilog("host"))
     @kube_command
     def host(kube: Any, host: f.Host, filename: f.Files = None, recursive: f.Recursive = False,
              offline: f.Offline = False, output: f.Output = "text",
@@ -39,7 +70,7 @@ def register(app: typer.Typer) -> None:
                               recursive)
         return _emit().finish(diagnose_host(request, kube, out.no_color), out, threshold)
 
-    @app.command(epilog=EXIT_CODES_HELP)
+    @app.command(epilog=epilog("tls"))
     @kube_command
     def tls(kube: Any, host: f.Host, filename: f.Files = None, recursive: f.Recursive = False,
             offline: f.Offline = False, output: f.Output = "text",
@@ -53,7 +84,7 @@ def register(app: typer.Typer) -> None:
         request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, ("tls",), recursive=recursive)
         return _emit().finish(diagnose_tls(request, kube, out.no_color), out, threshold)
 
-    @app.command(epilog=EXIT_CODES_HELP)
+    @app.command(epilog=epilog("plan"))
     @kube_command
     def plan(kube: Any, filename: f.Files = None, recursive: f.Recursive = False,
              base: Annotated[list[str] | None, typer.Option("--base", help="With --offline: the files of the world "
@@ -70,7 +101,7 @@ def register(app: typer.Typer) -> None:
         doc = make_plan(list(filename or ()), list(base or ()), offline, kube, write_dir, cluster_domain, recursive)
         return _emit().finish(doc, out, threshold)
 
-    @app.command(epilog=EXIT_CODES_HELP)
+    @app.command(epilog=epilog("scan"))
     @kube_command
     def scan(kube: Any, all_namespaces: f.AllNamespaces = False, filename: f.Files = None,
              recursive: f.Recursive = False, offline: f.Offline = False,
@@ -86,7 +117,7 @@ def register(app: typer.Typer) -> None:
                               include_system, sections=out.machine, recursive=recursive)
         return _emit().finish(scan_scope(request, kube, out.no_color), out, threshold)
 
-    @app.command()
+    @app.command(epilog=epilog("snapshot", exit_codes=False))
     @kube_command
     def snapshot(kube: Any, output: Annotated[str, typer.Option("-o", "--output", help="yaml | json")] = "yaml",
                  output_file: Annotated[str | None, typer.Option("--output-file", help="Write to this file instead "
@@ -99,7 +130,7 @@ def register(app: typer.Typer) -> None:
         dump(kube, all_namespaces, output, output_file, cluster_domain)
         return ExitCode.OK
 
-    @app.command(name="checks")
+    @app.command(name="checks", epilog=epilog("checks", exit_codes=False))
     @kube_command
     def list_checks(kube: Any, output: f.Output = "text", no_color: f.NoColor = False) -> ExitCode:
         """The findings catalogue: every code, its id, family, severity, and whether it needs a live cluster."""
@@ -107,7 +138,7 @@ def register(app: typer.Typer) -> None:
 
         return _emit().finish(catalogue(), _emit().prepare("Catalogue", output, no_color)[0])
 
-    @app.command()
+    @app.command(epilog=epilog("explain", exit_codes=False))
     @kube_command
     def explain(kube: Any, code: Annotated[str, typer.Argument(help="A code (MD201) or an id (tls-conflict).")],
                 output: f.Output = "text") -> ExitCode:
@@ -116,7 +147,7 @@ def register(app: typer.Typer) -> None:
 
         return _emit().finish(explanation(code), _emit().prepare("Explanation", output, False)[0])
 
-    @app.command()
+    @app.command(epilog=epilog("version", exit_codes=False))
     @kube_command
     def version(kube: Any, output: f.Output = "text") -> ExitCode:
         """Print the plugin's version (no cluster needed)."""

@@ -14,6 +14,7 @@ import yaml
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.cluster.resources import BY_KEY
 from kubectl_meshdoctor.errors import UsageError
+from kubectl_meshdoctor.report.progress import spinner
 from kubectl_meshdoctor.run.scope import Scope, read_scope
 from kubectl_meshdoctor.snapshot.files import CAPTURED_ANNOTATION
 
@@ -27,7 +28,8 @@ def dump(kube: KubeOptions, all_namespaces: bool, output: str, output_file: str 
         raise UsageError(f"snapshot -o takes yaml or json, not {output!r}{hint}")
     if output_file is not None:
         _check_writable(Path(output_file))
-    scope = read_scope(kube, all_namespaces, [], False, cluster_domain)
+    with spinner(no_color=False) as progress:  # on stderr, in a terminal only: stdout may be the dump
+        scope = read_scope(kube, all_namespaces, [], False, cluster_domain, progress)
     text, count = render_snapshot(scope, scope.snapshot.context, output)
     if output_file is None:
         sys.stdout.write(text)

@@ -23,6 +23,7 @@ from kubectl_meshdoctor.mesh.changes import ChangeSet, plan
 from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import resolve_target
 from kubectl_meshdoctor.report.docs import PlanReport
+from kubectl_meshdoctor.report.progress import spinner
 from kubectl_meshdoctor.run.host import HostRequest, analyse, offline_snapshot
 from kubectl_meshdoctor.run.reading import execute
 from kubectl_meshdoctor.run.readplan import MODEL, SCOPE_ROUNDS, ReadPlan, Seen
@@ -93,7 +94,8 @@ def _live_base(kube: KubeOptions) -> tuple[Any, str, str]:
     """The configuration, and every Pod and Endpoints: the end state is judged on the pods it routes to."""
     from kubectl_meshdoctor.snapshot.live import LiveReader
 
-    reader = LiveReader.open(kube)
-    base = execute(reader, ReadPlan(SCOPE_ROUNDS, MODEL | {"pods", "endpoints"}),
-                   Seen(reader.snapshot(), reader.namespace, scope=None))
+    with spinner(no_color=False) as progress:  # on stderr, in a terminal only
+        reader = LiveReader.open(kube, progress)
+        base = execute(reader, ReadPlan(SCOPE_ROUNDS, MODEL | {"pods", "endpoints"}),
+                       Seen(reader.snapshot(), reader.namespace, scope=None))
     return base, reader.namespace, f"live cluster (context {reader.context})"
