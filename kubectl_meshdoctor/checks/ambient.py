@@ -28,21 +28,10 @@ def asks_ambient(ctx: CheckContext) -> str | None:
     """`applies` for the ambient checks about the host's pods (without pods to look at, the checks'
     own needs say why they are skipped)."""
     not_run = has_workloads(ctx)
-    if not_run or not ctx.snapshot.readable("pods"):
-        return not_run
-    if not ctx.snapshot.readable("namespaces"):
-        # which namespaces ask for ambient is unknown; it matters only for pods without a sidecar
-        return _all_sidecars(ctx)
+    if not_run or not ctx.snapshot.readable("pods") or not ctx.snapshot.readable("namespaces"):
+        return not_run  # which namespaces ask for ambient is unknown: the needs say so
     if not any(amb.asks_ambient(ctx.snapshot, p) for p in host_pods(ctx)):
         return "no pod behind the host runs in (or asks for) ambient mode"
-    return None
-
-
-def _all_sidecars(ctx: CheckContext) -> str | None:
-    pods = host_pods(ctx)
-    if pods and all(w.has_sidecar(p) for p in pods):
-        return ("every pod behind the host runs a sidecar (namespaces could not be read, so their ambient "
-                "and waypoint labels are unknown)")
     return None
 
 
@@ -147,8 +136,6 @@ def names_a_waypoint(ctx: CheckContext) -> str | None:
     not_run = has_workloads(ctx)
     if not_run:
         return not_run
-    if not _named_waypoints(ctx) and not ctx.snapshot.readable("namespaces") and ctx.snapshot.readable("pods"):
-        return _all_sidecars(ctx)  # a namespace label cannot be seen; a sidecar workload does not ask one
     if not _named_waypoints(ctx) and ctx.snapshot.readable("namespaces"):
         return (f"no {amb.USE_WAYPOINT} label on the host's Services, their namespaces or pods: no waypoint "
                 "is asked for")
