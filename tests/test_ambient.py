@@ -343,3 +343,17 @@ def test_without_namespaces_the_ambient_questions_are_skipped_never_passed(live)
         doc = result.json()
         assert [status(doc, c)[0] for c in ("MD550", "MD552")] == ["skipped", "skipped"]
         assert "namespaces" in status(doc, "MD552")[1] and result.exit_code != 0
+
+
+def test_workloads_name_each_pods_data_plane_and_only_ambient_ones_as_not_captured():
+    doc = host("not-captured")
+    modes = {p["pod"].split("/")[1]: p["dataplane"] for p in doc["workloads"]["pods"]}
+    assert modes == {"reviews-v1-7f6558b974-k2qhj": "ambient", "reviews-v2-6cb6ccd848-qhl6d": "ambient",
+                     "reviews-v3-cc56b578-5xbwm": "not-captured"}
+    text = run_cli("host", "reviews", "-n", "bookinfo",
+                   *offline(GROUND, SCENARIOS / "ambient" / "not-captured.yaml")).stdout
+    assert "reviews-v3-cc56b578-5xbwm  ready, NOT IN THE MESH: namespace bookinfo labelled" in text
+    # a pod outside any ambient namespace is simply without a sidecar
+    plain = run_cli("host", "billing", "-n", "legacy",
+                    *offline(SCENARIOS / "base.yaml", SCENARIOS / "workloads" / "no-sidecar.yaml")).stdout
+    assert "legacy/billing-7d9f8c6b5-plain  ready, NO SIDECAR" in plain and "NOT IN THE MESH" not in plain

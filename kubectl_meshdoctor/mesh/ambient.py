@@ -46,7 +46,7 @@ GATEWAY_NAME = "gateway.networking.k8s.io/gateway-name"
 ZTUNNEL_SELECTOR = "app=ztunnel"
 FIRST_AMBIENT = IstioVersion(1, 22, 0)  # beta: sidecars send HBONE to captured pods from here on
 
-SIDECAR, AMBIENT, NONE = "sidecar", "ambient", "none"
+SIDECAR, AMBIENT, NONE, NOT_CAPTURED = "sidecar", "ambient", "none", "not-captured"
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,11 @@ class DataplaneMode:
     def uncaptured(self) -> bool:
         """Asked for ambient, yet neither ztunnel nor a sidecar carries its traffic."""
         return self.asked and self.mode == NONE
+
+    @property
+    def shown(self) -> str:
+        """How reports name it: the mode, or `not-captured` when ambient was asked for and did not happen."""
+        return NOT_CAPTURED if self.uncaptured else self.mode
 
 
 def dataplane_mode(snapshot: Snapshot, pod: dict[str, Any]) -> DataplaneMode:

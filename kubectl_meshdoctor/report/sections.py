@@ -188,7 +188,7 @@ class PodView:
     sidecar: bool
     proxy_version: str | None
     labels: dict[str, str]
-    dataplane: str = "none"  # sidecar | ambient (captured by ztunnel) | none
+    dataplane: str = "none"  # sidecar | ambient (captured by ztunnel) | not-captured (ambient asked) | none
     dataplane_reason: str = ""
 
 
@@ -215,7 +215,7 @@ def workloads_section(snapshot: Snapshot, settings: MeshSettings, target: Target
             for pod in w.service_pods(snapshot, svc):
                 mode = dataplane_mode(snapshot, pod)
                 pods.append(PodView(f"{o.namespace(pod)}/{o.name(pod)}", w.pod_ready(pod), w.has_sidecar(pod),
-                                    proxy_version(pod), o.labels(pod), mode.mode, mode.reason))
+                                    proxy_version(pod), o.labels(pod), mode.shown, mode.reason))
     return Workloads(tuple(services), tuple(pods) if snapshot.readable("pods") else None)
 
 # ------------------------------------------------------------------------------------------- http10

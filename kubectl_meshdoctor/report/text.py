@@ -201,7 +201,7 @@ def _render_workloads(console: Console, workloads: Workloads) -> None:
             state = ("ready" if pod.ready else "NOT READY") + ", " + (
                 f"sidecar {pod.proxy_version or ''}".rstrip() if pod.sidecar else
                 "ambient (ztunnel)" if pod.dataplane == "ambient" else
-                f"NOT IN THE MESH: {pod.dataplane_reason}" if "ambient" in pod.dataplane_reason else "NO SIDECAR")
+                f"NOT IN THE MESH: {pod.dataplane_reason}" if pod.dataplane == "not-captured" else "NO SIDECAR")
             labels = ",".join(f"{k}={v}" for k, v in pod.labels.items() if k in ("app", "version"))
             _indented(console, Text(f"{pod.pod}  {state}  {labels}"), 4)
 
