@@ -282,12 +282,9 @@ class ClientMode:
 
     def sends_to(self, pod: dict[str, Any]) -> str:
         """The mode on the wire to one endpoint: auto mTLS sends mTLS only to pods labelled tlsMode=istio."""
-        return self.sends(o.labels(pod).get(TLS_MODE_LABEL) == "istio")
-
-    def sends(self, labelled_istio: bool) -> str:
         if self.explicit is not None:
             return self.explicit
-        if self.auto and self.auto_mode == ISTIO_MUTUAL and labelled_istio:
+        if self.auto and self.auto_mode == ISTIO_MUTUAL and o.labels(pod).get(TLS_MODE_LABEL) == "istio":
             return ISTIO_MUTUAL
         return PLAINTEXT
 
@@ -474,12 +471,12 @@ def ambient_clients(inputs: ServerInputs, namespace: str) -> bool:
     return (version is None or version >= FIRST_AMBIENT) and namespace_is_ambient(inputs.snapshot, namespace)
 
 
-def _sent(client: ClientMode, tunnelled: bool, ztunnel_client: bool, pod: dict[str, Any], labelled: bool) -> str:
+def _sent(client: ClientMode, tunnelled: bool, ztunnel_client: bool, pod: dict[str, Any]) -> str:
     """What reaches one endpoint: HBONE to a captured pod (from sidecars and gateways too) and from
     ztunnel to a sidecar; ztunnel sends plaintext to a pod outside the mesh; else the client's mode."""
     if tunnelled or (ztunnel_client and has_sidecar(pod)):
         return HBONE
-    return PLAINTEXT if ztunnel_client else client.sends(labelled)
+    return PLAINTEXT if ztunnel_client else client.sends_to(pod)
 
 
 def _endpoint(pod: dict[str, Any], server: ServerMode, sent: str, http_like: bool) -> Endpoint:
@@ -505,7 +502,6 @@ def build_rows(snapshot: Snapshot, views_of: Callable[[ServiceName], list[Client
         http_like = [derive(port, settings.version).http_like for port in ports]
         servers = [{id(pod): server_mode(inputs, pod, service, port) for pod in pods} for port in ports]
         selected: dict[int | None, list[dict[str, Any]]] = {}  # the pods of each subset definition
-        labelled = {id(pod): o.labels(pod).get(TLS_MODE_LABEL) == "istio" for pod in pods}
         # what a client sends depends on the merged rule it found, not on its namespace: client
         # namespaces whose lookups found the same rules share their verdicts
         judged: dict[tuple[tuple[int, ...], int, str, bool], tuple[ClientMode, tuple[Endpoint, ...]]] = {}
@@ -525,7 +521,7 @@ def build_rows(snapshot: Snapshot, views_of: Callable[[ServiceName], list[Client
                             selected[key] = subset_pods(pods, found, subset)
                         judged[(rules, i, subset, ztunnel_client)] = client, tuple(
                             _endpoint(pod, servers[i][id(pod)], _sent(client, tunnelled[id(pod)], ztunnel_client,
-                                                                      pod, labelled[id(pod)]), http_like[i])
+                                                                      pod), http_like[i])
                             for pod in selected[key])
                     client, endpoints = judged[(rules, i, subset, ztunnel_client)]
                     rows.append(TlsRow(host, service, port, subset, view.namespace, found, client, endpoints))
