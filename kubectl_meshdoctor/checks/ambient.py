@@ -19,10 +19,6 @@ from kubectl_meshdoctor.mesh import workloads as w
 from kubectl_meshdoctor.snapshot import objects as o
 
 
-def _ref(kind: str, obj: dict[str, Any], role: str = "") -> ResourceRef:
-    return ResourceRef(kind, o.namespace(obj), o.name(obj), role)
-
-
 @reads("services")
 def asks_ambient(ctx: CheckContext) -> str | None:
     """`applies` for the ambient checks about the host's pods (without pods to look at, the checks'
@@ -87,21 +83,21 @@ def ambient_l7_without_waypoint(ctx: CheckContext) -> list[Problem]:
     pods = host_pods(ctx)
     if not all(amb.asks_ambient(ctx.snapshot, p) for p in pods):
         return []  # some pods have sidecars: MD502/MD552 say what is mixed; routing is the client's anyway
+    rules = l7_rules(ctx)  # the host's rules: the same for each of its Services
+    if not rules:
+        return []
     findings = []
     for svc in ctx.workload_services:
         if amb.waypoint_for_service(ctx.snapshot, svc) is not None:
             continue  # a waypoint is named: it serves (silent) or MD551 says why it does not
-        rules = l7_rules(ctx)
-        if not rules:
-            continue
         ns = o.namespace(svc)
         listed = "; ".join(f"{kind} {o.namespace(obj)}/{o.name(obj)}: {what}" for obj, kind, what in rules)
         findings.append(Problem(
             f"The pods behind Service {ns}/{o.name(svc)} run in ambient mode and no waypoint serves it, so "
             f"ztunnel carries its traffic at layer 4 only and these layer-7 rules are ignored for ambient "
             f"clients (only clients with a sidecar, and gateways, still apply them): {listed}",
-            ctx.target.host, (_ref("Service", svc, "no waypoint"),
-                              *(_ref(kind, obj, "layer-7 rules") for obj, kind, _ in rules)),
+            ctx.target.host, (ResourceRef.of("Service", svc, "no waypoint"),
+                              *(ResourceRef.of(kind, obj, "layer-7 rules") for obj, kind, _ in rules)),
             {"waypoint": None, "rules": [{"kind": kind, "namespace": o.namespace(obj), "name": o.name(obj),
                                           "layer7": what} for obj, kind, what in rules]},
             (f"Give the namespace a waypoint and enrol it: `istioctl waypoint apply -n {ns} --enroll-namespace` "
@@ -162,7 +158,7 @@ def waypoint_not_ready(ctx: CheckContext) -> list[Problem]:
         findings.append(Problem(
             f"{kind} {o.namespace(obj)}/{o.name(obj)} is to use waypoint {use.ref} ({use.named_by}), but "
             f"{use.problem}: {use.breaks}",
-            ctx.target.host, (_ref(kind, obj, "uses the waypoint"),
+            ctx.target.host, (ResourceRef.of(kind, obj, "uses the waypoint"),
                               *([ResourceRef("Gateway", ns, name, "waypoint")] if use.gateway is not None else [])),
             {"waypoint": use.ref, "namedBy": use.named_by, "problem": use.problem, "trafficType": use.traffic_type,
              "readyPods": list(use.ready_pods)},
@@ -198,7 +194,6 @@ def ambient_not_captured(ctx: CheckContext) -> list[Problem]:
     nodes = amb.ztunnel_nodes(ctx.snapshot) if ctx.snapshot.readable("ztunnelpods") else None
     reasons = {name: _why_uncaptured(pod, mode, nodes) for name, (pod, mode) in left.items()}
     namespaces = sorted({o.namespace(pod) for pod, _ in left.values()})
-    owners = sorted({(w.owner_ref(pod), o.namespace(pod)) for pod, _ in left.values()})
     steps = []
     if nodes is not None and not any(nodes.values()):
         steps.append("Install or repair ambient first: no ready ztunnel runs in the cluster "
@@ -206,14 +201,13 @@ def ambient_not_captured(ctx: CheckContext) -> list[Problem]:
     elif nodes is not None:
         steps.append("Check ztunnel on the pods' nodes: `kubectl get pods -A -l app=ztunnel -o wide`.")
     steps.append("Once istio-cni and ztunnel run on the node, recreate the pods so istio-cni captures them: "
-                 + "; ".join(f"`kubectl rollout restart {x} -n {ns}`" if not x.startswith("pod/")
-                             else f"`kubectl delete {x} -n {ns}`" for x, ns in owners) + ".")
+                 f"{w.recreate_commands(pod for pod, _ in left.values())}.")
     return [Problem(
         f"{len(left)} of {len(modes)} pods behind {ctx.target.host} are meant to run in ambient mode "
         f"(namespace {', '.join(namespaces)}) but ztunnel does not carry their traffic, so they are outside the "
         "mesh (no mTLS, no policy; STRICT clients cannot reach them): "
         + ", ".join(f"{n} ({why})" for n, why in reasons.items()),
-        ctx.target.host, tuple(_ref("Pod", pod, "not captured") for pod, _ in left.values()),
+        ctx.target.host, tuple(ResourceRef.of("Pod", pod, "not captured") for pod, _ in left.values()),
         {"podsNotCaptured": reasons, "pods": len(modes),
          "ztunnelNodes": None if nodes is None else {k: ("ready" if v else "not ready") for k, v in nodes.items()}},
         tuple(steps))]

@@ -8,6 +8,7 @@ from typing import Any
 
 from kubectl_meshdoctor.checks.catalogue import Entry
 from kubectl_meshdoctor.checks.severity import CheckStatus, Severity
+from kubectl_meshdoctor.snapshot import objects as o
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,11 @@ class ResourceRef:
         """From `namespace/name` (or a bare name, cluster-scoped)."""
         namespace, _, name = ref.rpartition("/")
         return cls(kind, namespace, name, role)
+
+    @classmethod
+    def of(cls, kind: str, obj: dict[str, Any], role: str = "") -> ResourceRef:
+        """For a raw object: its namespace and name."""
+        return cls(kind, o.namespace(obj), o.name(obj), role)
 
     def label(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"

@@ -30,10 +30,6 @@ ENABLE_ON_PROXY = ("Or let the receiving proxy accept HTTP/1.0: on its workload'
                    "(1.5+) or env `PILOT_HTTP10=1` on istiod.")
 
 
-def _ref(kind: str, obj: dict[str, Any], role: str = "") -> ResourceRef:
-    return ResourceRef(kind, o.namespace(obj), o.name(obj), role)
-
-
 def _global_http10(ctx: CheckContext) -> bool:
     cp = ctx.settings.control_plane
     return pc.pilot_http10(cp.env, ctx.settings.version)[0] if cp else False
@@ -82,7 +78,8 @@ def nginx_http10_upstream(ctx: CheckContext) -> list[Problem]:
                 f"{ctx.target.host} over HTTP/1.0 "
                 f"(ConfigMap {o.namespace(cm)}/{o.name(cm)}, {where}: `proxy_pass {hit.target}`; {version}). "
                 f"{rejecter[0].upper() + rejecter[1:]} answer such requests with 426 Upgrade Required",
-                ctx.target.host, (_ref("ConfigMap", cm, "NGINX config"), *(_ref("Pod", p, "runs NGINX") for p in pods)),
+                ctx.target.host, (ResourceRef.of("ConfigMap", cm, "NGINX config"),
+                                  *(ResourceRef.of("Pod", p, "runs NGINX") for p in pods)),
                 {"configMap": f"{o.namespace(cm)}/{o.name(cm)}", "key": hit.key, "line": hit.line,
                  "location": hit.location, "proxyPass": hit.target, "upstreams": list(hit.upstream_hosts),
                  "httpVersion": hit.http_version, "versionSetAt": hit.set_at,

@@ -35,10 +35,6 @@ SERVER_FIRST_PORTS = {21: "FTP", 110: "POP3", 143: "IMAP", 465: "SMTPS", 587: "S
 SERVER_FIRST_IMAGES = re.compile(r"(mysql|mariadb|percona|postfix|smtp|exim|vsftpd|proftpd|nats)", re.I)
 
 
-def _ref(kind: str, obj: dict[str, Any], role: str = "") -> ResourceRef:
-    return ResourceRef(kind, o.namespace(obj), o.name(obj), role)
-
-
 @check("MD506", needs=("services", "endpoints"), needs_istio=False, applies=has_workloads)
 def service_no_ready_endpoints(ctx: CheckContext) -> list[Problem]:
     findings = []
@@ -51,7 +47,7 @@ def service_no_ready_endpoints(ctx: CheckContext) -> list[Problem]:
         selector = w.service_selector(svc)
         sel_text = w.label_selector_string(selector)
         pods = w.service_pods(ctx.snapshot, svc) if ctx.snapshot.readable("pods") else None
-        resources = [_ref("Service", svc)] + ([_ref("Endpoints", endpoints)] if endpoints else [])
+        resources = [ResourceRef.of("Service", svc)] + ([ResourceRef.of("Endpoints", endpoints)] if endpoints else [])
         evidence: dict[str, Any] = {"selector": sel_text or None, "readyEndpoints": 0,
                                     "notReadyEndpoints": list(counts.not_ready)}
         if not selector:
@@ -66,7 +62,7 @@ def service_no_ready_endpoints(ctx: CheckContext) -> list[Problem]:
                            "Fix the Service selector or the pod template labels, or scale the workload up."]
         else:
             evidence["pods"] = {o.name(p): ("ready" if w.pod_ready(p) else w.pod_problem(p)) for p in pods or []}
-            resources += [_ref("Pod", p, "not ready") for p in pods or []]
+            resources += [ResourceRef.of("Pod", p, "not ready") for p in pods or []]
             detail = ", ".join(f"{p} ({why})" for p, why in evidence["pods"].items()) if pods else \
                 f"{len(counts.not_ready)} address(es) not ready"
             total = f"0 of {len(pods)} pods ready: " if pods else ""
@@ -116,7 +112,7 @@ def pod_without_sidecar(ctx: CheckContext) -> list[Problem]:
         if severity == Severity.INFO:
             steps = ["Nothing to do if the opt-out is intended (add-ons, jobs); to bring them into the mesh:", *steps]
         findings.append(Problem(message, ctx.target.host,
-            (_ref("Service", svc), *(_ref("Pod", p, "no sidecar") for p in bare)), evidence,
+            (ResourceRef.of("Service", svc), *(ResourceRef.of("Pod", p, "no sidecar") for p in bare)), evidence,
             tuple(steps), severity=severity))
     return findings
 
@@ -168,11 +164,9 @@ def _sidecar_remediation(bare: list[dict[str, Any]], ns: str, injection: str | N
     if any(w.has_sidecar(p) and w.sidecar_not_ready(p) for p in bare):
         steps.append(f"For a sidecar that is not ready: `kubectl logs -n {ns} POD -c istio-proxy` (often it cannot "
                      "reach istiod, or the certificate could not be issued).")
-    owners = sorted({w.owner_ref(p) for p in bare if o.spec(p).get("hostNetwork") is not True and not w.has_sidecar(p)})
-    if owners:
-        steps.append("Recreate the pods so the injector adds the sidecar: "
-                     + "; ".join(f"`kubectl rollout restart {x} -n {ns}`" if not x.startswith("pod/")
-                                 else f"`kubectl delete {x} -n {ns}`" for x in owners) + ".")
+    recreate = [p for p in bare if o.spec(p).get("hostNetwork") is not True and not w.has_sidecar(p)]
+    if recreate:
+        steps.append(f"Recreate the pods so the injector adds the sidecar: {w.recreate_commands(recreate)}.")
     return steps
 
 

@@ -203,3 +203,11 @@ def owner_ref(pod: dict[str, Any]) -> str:
         if ref.get("kind") in ("StatefulSet", "DaemonSet") and owner:
             return f"{ref['kind'].lower()}/{owner}"
     return f"pod/{o.name(pod)}"
+
+
+def recreate_commands(pods: Iterable[dict[str, Any]]) -> str:
+    """The commands that create these pods again, one per owner: `kubectl rollout restart` for what a
+    controller owns, `kubectl delete pod` for a bare pod."""
+    owners = sorted({(owner_ref(p), o.namespace(p)) for p in pods})
+    return "; ".join(f"`kubectl rollout restart {x} -n {ns}`" if not x.startswith("pod/")
+                     else f"`kubectl delete {x} -n {ns}`" for x, ns in owners)
