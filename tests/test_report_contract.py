@@ -16,12 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BASE, ROOT, SCENARIOS, objects_of, offline, run_cli
-from tests.worlds import EXAMPLE_WORLDS, SCENARIO_WORLDS, world_files, world_id
+from tests.worlds import EXAMPLE_WORLDS, PLAN, PLAN_BASE, SCENARIO_WORLDS, world_files, world_id
 
 CONTRACT = Path(__file__).resolve().parent / "contract"
 LOGS = SCENARIOS / "logs"
-PLAN = SCENARIOS / "plan"
-PLAN_BASE = [BASE, SCENARIOS / "workloads" / "ready.yaml", PLAN / "base-routing.yaml"]
 
 
 def check_against_contract(name: str, stdout: str) -> None:

@@ -42,6 +42,8 @@ def world_files(scenario: Path) -> list[Path]:
 SCENARIO_WORLDS = sorted(p for p in SCENARIOS.glob("*/*.yaml")
                          if p.name not in GROUND_NAMES and p.parent.name != "symptoms")
 EXAMPLE_WORLDS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
+PLAN = SCENARIOS / "plan"  # `plan` changes, laid on PLAN_BASE
+PLAN_BASE = [BASE, SCENARIOS / "workloads" / "ready.yaml", PLAN / "base-routing.yaml"]
 
 
 def world_id(path: Path) -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
+
+from kubectl_meshdoctor.report.wrap import break_lines
 
 StyleFn = Callable[[int, str], str]  # (column, value) -> rich style
 
@@ -24,11 +28,37 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> 
 
 
 def render_table(headers: Sequence[str], rows: Iterable[Sequence[object]], console: Console, *,
-                 fold: bool = False, style: StyleFn | None = None) -> None:
-    """Cells are Text, never markup: cluster names print as written."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=not fold)
+                 style: StyleFn | None = None) -> None:
+    """Cells are Text, never markup: cluster names print as written. A cell is never folded or cut (a
+    host name split over two lines cannot be pasted): when the table is wider than the screen, each
+    row becomes a block, its first cell on a line of its own and the others below it, one a line."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for header in headers:
-        table.add_column(header, overflow="fold" if fold else "ellipsis")
-    for row in rows:
-        table.add_row(*(Text(str(v), style=style(i, str(v)) if style else "") for i, v in enumerate(row)))
-    console.print(table)
+        table.add_column(header, no_wrap=True, overflow="ignore")
+    cells = [[Text(str(v), style=style(i, str(v)) if style else "") for i, v in enumerate(row)] for row in rows]
+    for row_cells in cells:
+        table.add_row(*row_cells)
+    natural = Measurement.get(console, console.options.update_width(1 << 20), table).maximum
+    limit = width_limit(console)
+    if limit is None or natural <= limit:
+        if natural > console.width:  # piped: rich never prints wider than its console, so one as wide as the table
+            console = Console(file=console.file, width=natural, no_color=console.no_color, color_system=None)
+        console.print(table, crop=False)
+        return
+    label = max(len(h) for h in headers[1:]) + 2
+    for n, row_cells in enumerate(cells):
+        if n:
+            console.print()
+        console.print(row_cells[0], no_wrap=True, overflow="ignore", crop=False)
+        for header, value in zip(headers[1:], row_cells[1:], strict=True):
+            for k, line in enumerate(break_lines(value, max(20, limit - 2 - label))):
+                console.print(Text("  " + (header if k == 0 else "").ljust(label), style="dim") + line,
+                              no_wrap=True, overflow="ignore", crop=False)
+
+
+def width_limit(console: Console) -> int | None:
+    """The width a table must fit: the terminal's, or COLUMNS when set; none when piped (a table in a
+    log or a file keeps one row a line, as kubectl's does)."""
+    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return console.width
+    return None

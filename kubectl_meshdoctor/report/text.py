@@ -3,6 +3,7 @@ markup, so `[istio-proxy]` in a message prints as written."""
 
 from __future__ import annotations
 
+import os
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -22,17 +23,18 @@ from kubectl_meshdoctor.report.layout import (
 from kubectl_meshdoctor.report.model import Report
 from kubectl_meshdoctor.report.sections import Route, Routing, Symptoms, Workloads
 from kubectl_meshdoctor.report.verdict import headline
+from kubectl_meshdoctor.report.wrap import break_lines
 from kubectl_meshdoctor.snapshot import objects as o
 
 STYLE = {"✗": "bold red", "‼": "bold yellow", "i": "cyan", "✓": "green", "-": "magenta", "~": "magenta", "·": "dim"}
 
 
 def make_console(stream: TextIO, no_color: bool) -> Console:
-    """Built per run (rich snapshots NO_COLOR at construction); wide when not a terminal so that
-    lines are not cut at 80 columns in a log or a paste."""
+    """Built per run (rich snapshots NO_COLOR at construction). The width is COLUMNS when set (rich reads
+    it), else the terminal's, else 120 when piped, so that a log or a paste is not cut at 80 columns."""
     colours = {"no_color": no_color, "color_system": None if no_color else "auto", "highlight": False}
     console = Console(file=stream, **colours)
-    if not console.is_terminal:
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
         console = Console(file=stream, width=120, **colours)
     return console
 
@@ -40,10 +42,10 @@ def make_console(stream: TextIO, no_color: bool) -> Console:
 def render_text(report: Report, console: Console, verbose: bool = False) -> None:
     """The verdict first, then what fails (worst first), then what could not be checked; passing checks
     are one line unless --verbose lists them family by family."""
-    console.print(Text.assemble(("meshdoctor", "bold"), "  host ", (report.host, "bold"),
-                                f"  (asked for {report.target_input!r})" if report.target_input != report.host
-                                else ""))
-    console.print(Text(source_line(report), style="dim"))
+    _indented(console, Text.assemble(("meshdoctor", "bold"), "  host ", (report.host, "bold"),
+                                     f"  (asked for {report.target_input!r})" if report.target_input != report.host
+                                     else ""), 0)
+    _indented(console, Text(source_line(report), style="dim"), 0)
     console.print()
     _render_verdict(console, report)
     if report.symptoms:
@@ -89,7 +91,7 @@ def render_text(report: Report, console: Console, verbose: bool = False) -> None
         console.print()
         console.print(Text("Notes", style="bold underline"))
         for note in report.notes:
-            console.print(Text("  • ") + Text(note))
+            _indented(console, Text(note), 2, bullet="• ")
 
 
 def _render_verdict(console: Console, report: Report) -> None:
@@ -101,7 +103,7 @@ def _render_verdict(console: Console, report: Report) -> None:
 def _render_symptoms(console: Console, symptoms: Symptoms) -> None:
     heading, lines = symptom_lines(symptoms)
     console.print()
-    console.print(Text(heading, style="bold underline"))
+    _indented(console, Text(heading, style="bold underline"), 0)
     for explained, seen, cause in lines:
         mark = "✗" if explained else "‼"
         _indented(console, Text(seen), 2, bullet=Text(mark + " ", style=STYLE[mark]))
@@ -138,15 +140,14 @@ def _render_finding(console: Console, finding: Finding) -> None:
     _indented(console, Text("Docs: ", style="bold") + Text(" ".join(finding.entry.docs), style="blue"), 6)
 
 
-def _indented(console: Console, text: Text, left: int, bullet: str | Text = "") -> None:
-    """Wraps at the console width keeping the indent (and a hanging indent after a bullet), without
-    the trailing padding rich adds to wrapped blocks."""
+def _indented(console: Console, text: Text, left: int, bullet: str | Text = "", whole: bool = False) -> None:
+    """Wraps at the console width keeping the indent (and a hanging indent after a bullet), at spaces
+    only and never inside a command or URL (report/wrap.py); `whole` keeps the text on one line."""
     bullet = bullet if isinstance(bullet, Text) else Text(bullet)
     hang = " " * len(bullet)
-    lines = text.wrap(console, max(20, console.width - left - len(bullet)))
-    for n, line in enumerate(lines):
-        line.rstrip()
-        console.print(Text(" " * left) + (bullet if n == 0 else Text(hang)) + line)
+    for n, line in enumerate(break_lines(text, max(20, console.width - left - len(bullet)), whole)):
+        console.print(Text(" " * left) + (bullet if n == 0 else Text(hang)) + line,
+                      no_wrap=True, overflow="ignore", crop=False)
 
 
 def _render_routing(console: Console, routing: Routing) -> None:
@@ -216,7 +217,7 @@ def _render_routes(console: Console, routes: tuple[Route, ...]) -> None:
 def render_plan(plan_report: Any, console: Console) -> None:
     """The `plan` command: the steps to apply, then what applying everything at once would risk."""
     steps = plan_report.plan.steps
-    console.print(Text.assemble(("meshdoctor plan", "bold"), f"  (the change lands on {plan_report.source})"))
+    _indented(console, Text.assemble(("meshdoctor plan", "bold"), f"  (the change lands on {plan_report.source})"), 0)
     console.print()
     title = "Apply in one step" if len(steps) == 1 else f"Apply in {len(steps)} steps (make-before-break)"
     console.print(Text(title, style="bold underline"))
@@ -226,7 +227,7 @@ def render_plan(plan_report: Any, console: Console) -> None:
             _indented(console, Text(f"{o.kind(obj)} {o.namespace(obj)}/{o.name(obj)}"), 7)
         for why in step.why:
             _indented(console, Text(why, style="dim"), 7)
-        _indented(console, Text(f"kubectl apply -f {path}"), 7, bullet="$ ")
+        _indented(console, Text(f"kubectl apply -f {path}"), 7, bullet="$ ", whole=True)
         if step.wait:
             _indented(console, Text(step.wait), 7)
     if len(steps) > 1 and not plan_report.written:

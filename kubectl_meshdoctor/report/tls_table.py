@@ -18,9 +18,7 @@ def cells(row: TlsCheckRow) -> list[str]:
 
 
 def render_tls_table(rows: tuple[TlsCheckRow, ...], console: Console) -> None:
-    if not console.is_terminal:  # piped or logged: one row a line rather than folded cells
-        console = Console(file=console.file, width=250, no_color=console.no_color, color_system=None)
-    render_table([t for t, _ in COLUMNS], (cells(r) for r in rows), console, fold=True,
+    render_table([t for t, _ in COLUMNS], (cells(r) for r in rows), console,
                  style=lambda column, value: STATUS_STYLE.get(value, "") if column == 2 else "")
 
 
