@@ -33,10 +33,11 @@ JSON_SCAN_MAX = 10_000  # pods up to which `scan -A -o json` is measured
 TARGETS = {"host_ratio": 1.5, "analysis_share": 0.10, "rss_mb_50k": 400, "version_s": 0.3}
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
+def timed(cmd: list[str], env: dict[str, str] | None = None,
+          stdout: Any = subprocess.DEVNULL) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MiB, exit code) of one process."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     return time.perf_counter() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 

@@ -20,11 +20,12 @@ import yaml
 from kubectl_meshdoctor.cluster.resources import BY_KEY, DEFAULT_ROOT_NAMESPACE, Resource, resource_for
 from kubectl_meshdoctor.errors import InputFileError
 from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot import yamlevents
 from kubectl_meshdoctor.snapshot.goyaml import GoYamlLoader, colon_in_flow
 
 SUFFIXES = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 << 20  # a namespace's worth of objects is a few MB; beyond this, narrow the input
-MAX_ALIAS_NODES = 200_000  # nodes aliases may add to one document when expanded (a billion laughs adds 10^9)
+MAX_ALIAS_NODES = 200_000  # nodes aliases add to one document when expanded (a billion laughs adds 10^9)
 CAPTURED_ANNOTATION = "meshdoctor.io/collections"  # on a `meshdoctor snapshot` List: what it read
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -146,22 +147,15 @@ def _documents(label: str, text: str) -> Iterator[tuple[int, Any]]:
 
 def _yaml_documents(label: str, text: str, loader_class: type) -> list[tuple[int, Any]]:
     """Every document of the text, parsed before any is used: a retry with another loader never
-    repeats documents already handed out."""
-    loader = loader_class(text)
-    out = []
+    repeats documents already handed out. Built from the parser's events (snapshot/yamlevents.py)."""
+    parsed = yaml.parse(text, Loader=loader_class)
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            line = node.start_mark.line + 1
-            if _alias_expansion(node) > MAX_ALIAS_NODES:
-                raise InputFileError(f"{label}:{line}: YAML aliases expand the document by more than "
-                                     f"{MAX_ALIAS_NODES} nodes (a YAML bomb?); refusing to read it")
-            out.append((line, loader.construct_document(node)))
-    finally:
-        loader.dispose()
-    return out
+        return list(yamlevents.documents(parsed, MAX_ALIAS_NODES))
+    except yamlevents.TooManyAliases as exc:
+        raise InputFileError(f"{label}:{exc.line}: YAML aliases expand the document by more than "
+                             f"{MAX_ALIAS_NODES} nodes (a YAML bomb?); refusing to read it") from exc
+    except yamlevents.Unsupported as exc:
+        raise InputFileError(f"{label}: not a Kubernetes object: the YAML uses {exc}") from exc
 
 
 def _invalid(label: str, exc: yaml.YAMLError) -> InputFileError:
@@ -169,38 +163,6 @@ def _invalid(label: str, exc: yaml.YAMLError) -> InputFileError:
     line = mark.line + 1 if mark else 1
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return InputFileError(f"{label}:{line}: invalid YAML: {problem}")
-
-
-def _alias_expansion(root: yaml.Node) -> int:
-    """How many nodes aliases add when the document is expanded: its expanded size minus its distinct
-    nodes. A big document without aliases adds none (a 3,000-pod snapshot is millions of nodes, all
-    distinct); a billion laughs adds billions; a recursive alias, without end. Sizes are worked out
-    once per node in post-order, so the count never expands anything."""
-    size: dict[int, int] = {}
-    open_: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            open_.discard(id(node))
-            size[id(node)] = 1 + sum(size[id(child)] for child in _children(node))
-            continue
-        if id(node) in size:
-            continue
-        if id(node) in open_:
-            return MAX_ALIAS_NODES + 1  # an alias inside its own anchor: infinite
-        open_.add(id(node))
-        stack.append((node, True))
-        stack.extend((child, False) for child in _children(node) if id(child) not in size)
-    return size[id(root)] - len(size)
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [n for pair in node.value for n in pair]
-    return []
 
 
 def _expand(label: str, line: int, doc: Any) -> Iterator[dict[str, Any]]:
