@@ -110,6 +110,43 @@ def test_what_if_marks_new_findings_and_lists_resolved_ones(live):
     assert (empty["code"], empty["subset"]) == ("MD302", "v3")
 
 
+def test_offline_what_if_with_base_marks_and_resolves_as_the_live_one_does(tmp_path: Path, live):
+    """`host --offline --base WORLD -f CHANGE`: the same what-if as `host -f CHANGE` on a cluster holding
+    WORLD (the live test above), from files only, e.g. a snapshot taken during an incident."""
+    base = [a for p in WORLD for a in ("--base", str(p))]
+    broken = run_cli("host", "reviews", "-n", "bookinfo", "--offline", *base, "-f", str(PLAN / "vs-only-v3.yaml"),
+                     "-o", "json")
+    doc = broken.json()
+    [missing] = [f for f in doc["findings"] if f["code"] == "MD301"]
+    assert missing["change"] == "new" and missing["subset"] == "v3" and doc["resolved"] == []
+    on_cluster = live(objects_of(WORLD)).run("host", "reviews", "-n", "bookinfo", "-f", str(PLAN / "vs-only-v3.yaml"),
+                                             "-o", "json").json()
+    marks = [(f["code"], f["subset"], f["change"]) for f in doc["findings"]]
+    assert marks == [(f["code"], f["subset"], f["change"]) for f in on_cluster["findings"]]
+    assert any("laid over the world of" in note for note in doc["notes"]) and broken.exit_code == 1
+
+    before = tmp_path / "before.yaml"  # the route to v3 is live, the subset is not defined yet
+    before.write_text(yaml.safe_dump_all([*objects_of(WORLD[:2]), *objects_of([PLAN / "vs-only-v3.yaml"]),
+                                          *[o for o in objects_of([PLAN / "base-routing.yaml"])
+                                            if o["kind"] == "DestinationRule"]]))
+    fixing = run_cli("host", "reviews", "-n", "bookinfo", "--offline", "--base", str(before),
+                     "-f", str(PLAN / "add-v3.yaml"), "-o", "json").json()
+    assert [f["code"] for f in fixing["resolved"]] == ["MD301"]
+    [empty] = [f for f in fixing["findings"] if f["change"] == "new"]
+    assert (empty["code"], empty["subset"]) == ("MD302", "v3")
+    text = run_cli("host", "reviews", "-n", "bookinfo", "--offline", "--base", str(before),
+                   "-f", str(PLAN / "add-v3.yaml")).stdout
+    assert "Resolved by the change" in text and "[new] MD302" in text
+
+
+@pytest.mark.parametrize("args, error", [
+    (("--base", str(BASE), "-f", str(PLAN / "add-v3.yaml")), "--base is for --offline runs"),
+    (("--offline", "--base", str(BASE)), "--base is the world a change lands on: give the change with -f")])
+def test_base_without_offline_or_without_a_change_is_a_usage_error(args, error):
+    result = run_cli("host", "reviews", "-n", "bookinfo", *args)
+    assert result.exit_code == 2 and error in result.stderr
+
+
 def test_what_if_text_marks_each_finding(live):
     cluster = live(objects_of(WORLD))
     out = cluster.run("host", "reviews", "-n", "bookinfo", "-f", str(PLAN / "vs-only-v3.yaml")).stdout

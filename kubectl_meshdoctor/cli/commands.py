@@ -27,6 +27,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {  # each a command line, or a `# comment
              "kubectl meshdoctor host reviews -n bookinfo -f new-rules.yaml",
              "# no cluster: the files are the whole world",
              "kubectl meshdoctor host reviews --offline -f ./istio-config/ -R",
+             "# no cluster, what-if: the change laid over a snapshot",
+             "kubectl meshdoctor host reviews --offline --base dump.yaml -f new.yaml",
              "# also ask the pods through port-forwards",
              "kubectl meshdoctor host bookinfo.example.com --probe"),
     "tls": ("kubectl meshdoctor tls reviews -n bookinfo",
@@ -55,7 +57,7 @@ def register(app: typer.Typer) -> None:
     @app.command(epilog=epilog("host"))
     @kube_command
     def host(kube: Any, host: f.Host, filename: f.Files = None, recursive: f.Recursive = False,
-             offline: f.Offline = False, output: f.Output = "text",
+             offline: f.Offline = False, base: f.Base = None, output: f.Output = "text",
              fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False, cluster_domain: f.Domain = "cluster.local",
              suppress: f.Suppress = None, no_logs: f.NoLogs = False, since: f.Since = "15m",
              log_bytes: f.LogBytes = 512 * 1024, probe: f.Probe = False,
@@ -67,7 +69,7 @@ def register(app: typer.Typer) -> None:
         out, threshold = _emit().prepare("Report", output, no_color, fail_on, verbose)
         evidence = evidence_options(no_logs, since, log_bytes, probe, client_namespace or ())
         request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, (), tuple(suppress or ()), evidence,
-                              recursive)
+                              recursive, tuple(base or ()))
         return _emit().finish(diagnose_host(request, kube, out.no_color), out, threshold)
 
     @app.command(epilog=epilog("tls"))
@@ -87,8 +89,7 @@ def register(app: typer.Typer) -> None:
     @app.command(epilog=epilog("plan"))
     @kube_command
     def plan(kube: Any, filename: f.Files = None, recursive: f.Recursive = False,
-             base: Annotated[list[str] | None, typer.Option("--base", help="With --offline: the files of the world "
-                                                                           "the change lands on.")] = None,
+             base: f.Base = None,
              offline: f.Offline = False,
              write_dir: Annotated[str | None, typer.Option("--write-dir", help="Write one file per step here.")] = None,
              output: f.Output = "text", fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False,

@@ -107,6 +107,8 @@ Files = Annotated[list[str] | None, typer.Option(
     "-f", "--filename", help="YAML/JSON file, directory or - (stdin), repeatable: laid over the live state "
                              "(what-if), or the whole world with --offline.")]
 Offline = Annotated[bool, typer.Option("--offline", help="Use only the -f files; no cluster.")]
+Base = Annotated[list[str] | None, typer.Option(
+    "--base", help="With --offline: the files of the world the -f change lands on (repeatable).")]
 Recursive = Annotated[bool, typer.Option("-R", "--recursive", help="Read -f directories with their "
                                                                    "subdirectories (as kubectl -R).")]
 FailOnOpt = Annotated[str, typer.Option("--fail-on", help="error | warning | info | none: the lowest severity that "

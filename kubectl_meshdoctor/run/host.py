@@ -59,6 +59,7 @@ class HostRequest:
     suppress: tuple[str, ...] = ()  # CODE_OR_ID[=Kind/ns/name] rules
     evidence: EvidenceOptions = dataclasses.field(default_factory=EvidenceOptions)  # logs and probes (live runs only)
     recursive: bool = False  # -R: directories of -f with their subdirectories
+    base: tuple[str, ...] = ()  # --offline what-if: the world the -f files are laid over
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -104,12 +105,10 @@ class World:
 
 def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, stats: dict[str, Any]) -> Report:
     parse_rules(request.suppress)  # a wrong --suppress is a usage error before anything is read
+    if request.base and not request.offline:
+        raise UsageError("--base is for --offline runs: live, the cluster is the world -f is laid over")
     if request.offline:
-        namespace = kube.namespace or "default"
-        files = load_offline(request.files, namespace, request.recursive)
-        snapshot = offline_snapshot(files)
-        world = World(snapshot, read_mesh_settings(snapshot, request.cluster_domain),
-                      resolve_target(snapshot, request.host, namespace, request.cluster_domain), files.notes)
+        world = _offline_world(request, kube.namespace or "default")
     else:
         fetch_started = time.perf_counter()
         world = _live_world(request, kube, progress, stats)
@@ -117,6 +116,28 @@ def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, sta
     progress("running checks")
     return analyse(request, world.snapshot, world.settings, world.target, [*world.notes, *world.evidence.notes],
                    world.change, world.evidence)
+
+
+def _offline_world(request: HostRequest, namespace: str) -> World:
+    """The files are the world; with --base, the base files are and -f is the change laid over them
+    (the what-if of a live `host -f`, without a cluster: findings marked new, the ones it resolves listed)."""
+    if not request.base:
+        files = load_offline(request.files, namespace, request.recursive)
+        snapshot, change, notes = offline_snapshot(files), None, files.notes
+    else:
+        if not request.files:
+            raise UsageError("--base is the world a change lands on: give the change with -f")
+        base_files = load_offline(request.base, namespace, request.recursive)
+        changed = load_files(list(request.files), namespace, request.recursive)
+        if changed.empty:
+            raise InputFileError(f"{', '.join(request.files)}: no Kubernetes objects in the change")
+        both = dataclasses.replace(base_files, objects=base_files.objects + changed.objects)
+        snapshot = offline_snapshot(both)
+        change = ChangeSet(offline_snapshot(base_files), changed.objects)
+        notes = (*base_files.notes, *changed.notes,
+                 f"what-if: {', '.join(request.files)} laid over the world of {', '.join(request.base)}")
+    return World(snapshot, read_mesh_settings(snapshot, request.cluster_domain),
+                 resolve_target(snapshot, request.host, namespace, request.cluster_domain), tuple(notes), change)
 
 
 def load_offline(files: tuple[str, ...] | list[str], namespace: str, recursive: bool = False) -> LoadedFiles:
