@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -38,6 +39,7 @@ def build(out: Path = ROOT / "dist") -> tuple[Path, Path]:
         subprocess.run([sys.executable, "-m", "shiv", "-c", "kubectl-meshdoctor", "--compile-pyc", "--reproducible",
                         "--python", "/usr/bin/env python3", "-o", str(zipapp), str(ROOT)], check=True,
                        stdout=subprocess.DEVNULL, env=env)
+        with_our_entry(zipapp)
         archive = out / "kubectl-meshdoctor.tar.gz"
         with archive.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=epoch) as gz, \
                 tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -57,6 +59,23 @@ def build(out: Path = ROOT / "dist") -> tuple[Path, Path]:
     filled = out / "meshdoctor.yaml"
     filled.write_text(yaml.safe_dump(manifest, sort_keys=False))
     return archive, filled
+
+
+def with_our_entry(zipapp: Path) -> None:
+    """shiv's `__main__.py` replaced by release/zipapp_main.py (where to unpack, and cleaning up);
+    every other entry, the shebang and the pinned timestamps kept as shiv wrote them."""
+    raw = zipapp.read_bytes()
+    shebang = raw[:raw.index(b"\n") + 1] if raw.startswith(b"#!") else b""
+    with zipfile.ZipFile(io.BytesIO(raw)) as original:
+        entries = [(info, original.read(info)) for info in original.infolist()]
+    with zipapp.open("wb") as out:
+        out.write(shebang)
+        with zipfile.ZipFile(out, "w") as rewritten:
+            for info, data in entries:
+                if info.filename == "__main__.py":
+                    data = (Path(__file__).parent / "zipapp_main.py").read_bytes()
+                rewritten.writestr(info, data)
+    zipapp.chmod(0o755)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,73 @@ def test_the_zipapp_completes_when_called_as_the_kubectl_completer(release, tmp_
     env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "none")}
     out = subprocess.run([str(completer), "sc"], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert out.stdout.splitlines() == ["scan", ":4"]
+
+
+@pytest.fixture(scope="module")
+def zipapp(release, tmp_path_factory) -> Path:
+    archive, _ = release
+    folder = tmp_path_factory.mktemp("unpacked")
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter="data")
+    return folder / "kubectl-meshdoctor"
+
+
+def run_zipapp(zipapp: Path, home: Path, tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("SHIV_ROOT", "XDG_CACHE_HOME")}
+    return subprocess.run([str(zipapp), *(args or ("version",))], capture_output=True, text=True, timeout=300,
+                          check=False, env={**clean, "HOME": str(home), "TMPDIR": str(tmp), **env})
+
+
+def test_the_zipapp_unpacks_into_the_users_cache_not_a_dot_shiv_in_home(zipapp, tmp_path):
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir(), tmp.mkdir()
+    result = run_zipapp(zipapp, home, tmp)
+    assert result.returncode == 0 and result.stdout.startswith("kubectl-meshdoctor"), result.stderr
+    [unpacked] = [p for p in (home / ".cache" / "kubectl-meshdoctor").iterdir() if p.is_dir()]
+    assert unpacked.name.startswith("kubectl-meshdoctor_") and (unpacked / "site-packages").is_dir()
+    assert not (home / ".shiv").exists() and not list(tmp.iterdir())
+
+
+def test_without_a_writable_home_the_zipapp_unpacks_into_a_private_temporary_directory(zipapp, tmp_path):
+    """HOME a file (read-only as far as anyone can tell, root included): the issue's 9-line traceback."""
+    home, tmp = tmp_path / "home-is-a-file", tmp_path / "tmp"
+    home.write_text(""), tmp.mkdir()
+    result = run_zipapp(zipapp, home, tmp, "host", "reviews", "-n", "bookinfo", "--offline", "-f",
+                        str(EXAMPLES / "bookinfo"))
+    assert result.returncode == 1 and "MD101 vs-mesh-duplicate-host" in result.stdout, result.stderr
+    private = tmp / f"kubectl-meshdoctor-{os.getuid()}"
+    assert private.is_dir() and private.stat().st_mode & 0o077 == 0
+    assert "Traceback" not in result.stderr
+
+
+def test_when_it_cannot_unpack_the_zipapp_says_so_in_one_line(zipapp, tmp_path):
+    """SHIV_ROOT names a file: the user's own choice is used as given, and its failure explained."""
+    home, nowhere = tmp_path / "home", tmp_path / "file"
+    home.mkdir(), nowhere.write_text("")
+    result = run_zipapp(zipapp, home, tmp_path, SHIV_ROOT=str(nowhere))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: kubectl-meshdoctor cannot unpack itself into {nowhere}: ")
+    assert "set SHIV_ROOT to a writable directory" in result.stderr
+
+
+def test_the_zipapp_removes_what_versions_unused_for_a_day_unpacked(zipapp, tmp_path):
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir(), tmp.mkdir()
+    cache, legacy = home / ".cache" / "kubectl-meshdoctor", home / ".shiv"
+    old, recent, other = cache / "kubectl-meshdoctor_0ld", cache / "kubectl-meshdoctor_r3cent", cache / "unrelated"
+    shiv_old = legacy / "kubectl-meshdoctor_1egacy"
+    for folder in (old / "site-packages", recent / "site-packages", other, shiv_old / "site-packages"):
+        folder.mkdir(parents=True)
+    lock = cache / ".kubectl-meshdoctor_0ld_lock"
+    lock.write_text("")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    for path in (old, lock, other, shiv_old):
+        os.utime(path, (two_days_ago, two_days_ago))
+    result = run_zipapp(zipapp, home, tmp)
+    assert result.returncode == 0, result.stderr
+    left = sorted(p.name for p in cache.iterdir())
+    assert "kubectl-meshdoctor_0ld" not in left and ".kubectl-meshdoctor_0ld_lock" not in left
+    assert {"kubectl-meshdoctor_r3cent", "unrelated"} <= set(left)  # in use lately; not ours
+    assert any(n.startswith("kubectl-meshdoctor_") and n not in ("kubectl-meshdoctor_r3cent",) for n in left)
+    assert not shiv_old.exists()

@@ -18,6 +18,7 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -179,6 +180,7 @@ class RealCluster:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)  # etcd's data and the audit log: 100 MB a run
 
     @contextlib.contextmanager
     def frozen(self, name: str = "kube-apiserver") -> Iterator[None]:
