@@ -101,6 +101,7 @@ def real_server(pods: int, workers: int = 16) -> Iterator[Served]:
                      str(cluster.tmp / "ca.crt"), _counts(world), "real")
     finally:
         cluster.stop()
+        cluster.remove()
 
 
 def _create(cluster: Any, obj: dict[str, Any]) -> None:

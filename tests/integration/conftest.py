@@ -33,5 +33,8 @@ def real() -> Iterator[RealCluster]:
         yield cluster
     finally:
         cluster.stop()
-        mutating = [e for e in cluster.plugin_requests() if e["verb"] not in ("get", "list", "watch")]
-        assert not mutating, f"the plugin wrote: {[(e['verb'], e['requestURI']) for e in mutating[:5]]}"
+        try:
+            mutating = [e for e in cluster.plugin_requests() if e["verb"] not in ("get", "list", "watch")]
+            assert not mutating, f"the plugin wrote: {[(e['verb'], e['requestURI']) for e in mutating[:5]]}"
+        finally:
+            cluster.remove()

@@ -88,6 +88,7 @@ class RealCluster:
             cluster._start(binaries)
         except BaseException:
             cluster.stop()
+            cluster.remove()
             raise
         return cluster
 
@@ -180,7 +181,10 @@ class RealCluster:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)  # etcd's data and the audit log: 100 MB a run
+
+    def remove(self) -> None:
+        """After stop (and after the audit log was read): etcd's data and the logs, 100 MB a run."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     @contextlib.contextmanager
     def frozen(self, name: str = "kube-apiserver") -> Iterator[None]:
