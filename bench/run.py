@@ -59,9 +59,11 @@ def floor_commands(kubeconfig: str, stats: dict[str, Any]) -> list[list[str]]:
     out = []
     plain: dict[str | None, list[str]] = {}
     for read in stats["reads"]:
-        resource = f"{read['resource']}.{read['group']}" if read["group"] else read["resource"]
+        # kubectl's name for the resource, as `plural.version.group` when the version is not the group's v1
+        resource = read["resource"] if not read["group"] else f"{read['resource']}.{read['group']}" \
+            if read.get("version", "v1") == "v1" else f"{read['resource']}.{read['version']}.{read['group']}"
         if read["limit"]:
-            base = f"/apis/{read['group']}/v1" if read["group"] else "/api/v1"
+            base = f"/apis/{read['group']}/{read.get('version', 'v1')}" if read["group"] else "/api/v1"
             where = f"/namespaces/{read['namespace']}" if read["namespace"] else ""
             out.append([*k, "get", "--raw", f"{base}{where}/{read['resource']}?limit={read['limit']}"])
         elif not read["labelSelector"] and not read["fieldSelector"]:

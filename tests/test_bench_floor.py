@@ -38,7 +38,9 @@ def test_floor_commands_make_exactly_the_requests_of_a_host_run(live, tmp_path: 
             field = args[args.index("--field-selector") + 1] if "--field-selector" in args else ""
             for name in args[0].split(","):  # kubectl lists each type of `get a,b,c` on its own
                 resource, _, group = name.partition(".")
-                floor.add((f"{'/apis/' + group + '/v1' if group else '/api/v1'}"
+                version, _, rest = group.partition(".")  # `plural.version.group` names a version
+                version, group = (version, rest) if version[:1] == "v" and version[1:2].isdigit() else ("v1", group)
+                floor.add((f"{'/apis/' + group + '/' + version if group else '/api/v1'}"
                            f"{'/namespaces/' + namespace if namespace else ''}/{resource}", label, field, "500"))
     assert floor == _requests(cluster)
 

@@ -159,7 +159,8 @@ users:
 def test_forbidden_pods_skip_the_checks_that_need_them(live):
     reader = Access("oncall", frozenset({(p, None) for p in (
         "services", "endpoints", "namespaces", "deployments", "configmaps", "virtualservices",
-        "destinationrules", "gateways", "serviceentries", "sidecars", "peerauthentications")}))
+        "destinationrules", "gateways", "serviceentries", "sidecars", "peerauthentications", "httproutes",
+        "grpcroutes", "tcproutes", "tlsroutes", "referencegrants")}))
     cluster = live(objects_of(scenario_files("workloads/ready")), tokens={"oncall": reader})
     result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", token="oncall")
     doc = result.json()

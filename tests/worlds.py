@@ -23,6 +23,7 @@ GROUNDS = {
     "http10": [BASE, SCENARIOS / "http10" / "reviews.yaml"],
     "inputs": [BASE],
     "ambient": [SCENARIOS / "ambient" / "ground.yaml"],
+    "gatewayapi": [BASE, SCENARIOS / "workloads" / "ready.yaml", SCENARIOS / "gatewayapi" / "ground.yaml"],
 }
 
 

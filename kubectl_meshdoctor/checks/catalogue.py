@@ -16,6 +16,9 @@ _BP = "https://istio.io/latest/docs/ops/best-practices/traffic-management/"
 _REQ = "https://istio.io/latest/docs/ops/deployment/application-requirements/"
 _PROTO = "https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/"
 _AMBIENT = "https://istio.io/latest/docs/ambient/usage/"
+_GWAPI = "https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/"
+_GAMMA = "https://gateway-api.sigs.k8s.io/mesh/"
+_GRANT = "https://gateway-api.sigs.k8s.io/api-types/referencegrant/"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("tls", "TLS between client and server", "503 errors after setting destination rule"),
     Family("reconfiguration", "Subsets and reconfiguration", "503 errors while reconfiguring service routes"),
     Family("ingress", "Ingress gateway routes", "Route rules have no effect on ingress gateway requests"),
+    Family("gatewayapi", "Gateway API routes",
+           "Route rules have no effect (HTTPRoute, GRPCRoute, TCPRoute, TLSRoute and their references)"),
     Family("workloads", "Service and pod requirements", "Route rules have no effect on my application"),
     Family("ambient", "Ambient data plane", "Route rules have no effect on my application (ztunnel and waypoints)"),
     Family("http10", "HTTP/1.0", "Envoy won't connect to my HTTP/1.0 service"),
@@ -210,6 +215,39 @@ CATALOGUE: tuple[Entry, ...] = (
           "A Gateway without pods configures nothing: traffic for its hosts is not accepted anywhere.",
           ("Fix the Gateway's selector to match the ingress gateway pods' labels.",),
           (_NET + "#route-rules-have-no-effect-on-ingress-gateway-requests",), related=("IST0101",)),
+    Entry("MD450", "route-not-accepted", "gatewayapi", Severity.ERROR,
+          "A Gateway API route is not attached to a parent it names",
+          "Every route is accepted by the parents it names",
+          "A route that its Gateway does not accept (a missing Gateway or listener, a hostname no listener "
+          "serves, a namespace or route kind the listener does not admit) is configured nowhere: the gateway "
+          "answers 404 for its hostnames. A mesh route whose parent Service does not exist routes nothing.",
+          ("Point the parentRef at an existing Gateway and listener (name, sectionName, port), or change the "
+           "listener's hostname or allowedRoutes (namespaces, kinds) to admit the route.",),
+          (_GWAPI, _GAMMA), explains=("no-route",)),
+    Entry("MD451", "backend-not-found", "gatewayapi", Severity.ERROR,
+          "A Gateway API route sends traffic to a Service or port that does not exist",
+          "Every route backend is an existing Service port",
+          "A backendRef to a Service that does not exist is invalid: the requests that its weight would send "
+          "there are answered 500 (the Gateway API's rule, which Istio follows). A port the Service does not "
+          "have has no cluster: those requests fail with 503 (NC).",
+          ("Fix the backendRef's name, namespace or port, or create the Service.",),
+          (_GWAPI,), explains=("no-cluster",)),
+    Entry("MD452", "reference-grant-missing", "gatewayapi", Severity.ERROR,
+          "A reference into another namespace is not permitted by a ReferenceGrant",
+          "Every cross-namespace reference of a Gateway route is granted",
+          "A Gateway's route may send traffic to a Service of another namespace (and a Gateway use a Secret of "
+          "another namespace) only when a ReferenceGrant there allows it; Istio treats the backend as invalid "
+          "(500 for its share of the traffic) and does not load the certificate.",
+          ("Create a ReferenceGrant in the target's namespace that allows the route's kind and namespace "
+           "(`from`) to refer to the Service or Secret (`to`).",),
+          (_GRANT, _GWAPI)),
+    Entry("MD453", "route-conflict", "gatewayapi", Severity.WARNING,
+          "Two routes on the same parent and hostname have identical matches; only one of them is used",
+          "Routes on a parent and hostname never repeat a match",
+          "Routes of one parent and hostname are merged; for identical matches the oldest route (then the "
+          "first by namespace/name) wins and the other rule never matches a request.",
+          ("Give the rules distinct matches, or merge them into one route so that the order is explicit.",),
+          (_GWAPI,)),
     Entry("MD501", "port-protocol-undeclared", "workloads", Severity.WARNING,
           "A Service port declares no protocol (name prefix or appProtocol)",
           "Every Service port declares its protocol",

@@ -44,6 +44,7 @@ class ListResult:
     status: CollectionStatus
     items: list[dict[str, Any]] = field(default_factory=list)
     unreachable: str = ""  # the server did not answer (timed out, refused): not the collection's fault
+    version: str = ""  # the API version listed; empty when discovery says the server does not serve it
 
 
 @dataclass(frozen=True)
@@ -89,23 +90,33 @@ def list_collections(api: RawApi, discovery: Discovery, requests: Iterable[ListR
     return results
 
 
+def _not_served(request: ListRequest, resource: Resource, scope: str, message: str = "", version: str = "",
+                ) -> ListResult:
+    if resource.none_unless_served:
+        return ListResult(request, CollectionStatus(resource.key, State.OK, "(the CRD is not installed: none exist)"),
+                          version=version)
+    return ListResult(request, CollectionStatus(resource.key, State.NOT_SERVED, scope, message), version=version)
+
+
 def _list_one(api: RawApi, discovery: Discovery, request: ListRequest) -> ListResult:
     resource = BY_KEY[request.resource]
     scope = request.scope()
     version = discovery.version_for(resource)
     if version is None:
-        return ListResult(request, CollectionStatus(resource.key, State.NOT_SERVED, scope))
+        return _not_served(request, resource, scope)
     path = list_path(resource, version, request.namespace)
     try:
         items = _paginate(api, path, request, resource.kind)
     except ApiStatusError as exc:
-        state = {403: State.FORBIDDEN, 404: State.NOT_SERVED}.get(exc.status, State.ERROR)
+        if exc.status == 404:
+            return _not_served(request, resource, scope, str(exc), version)
+        state = {403: State.FORBIDDEN}.get(exc.status, State.ERROR)
         message = "" if exc.status == 403 else str(exc)
-        return ListResult(request, CollectionStatus(resource.key, state, scope, message))
+        return ListResult(request, CollectionStatus(resource.key, state, scope, message), version=version)
     except ClusterUnreachable as exc:
         return ListResult(request, CollectionStatus(resource.key, State.ERROR, scope, exc.message),
-                          unreachable=exc.message)
-    return ListResult(request, CollectionStatus(resource.key, State.OK, scope), items)
+                          unreachable=exc.message, version=version)
+    return ListResult(request, CollectionStatus(resource.key, State.OK, scope), items, version=version)
 
 
 def _paginate(api: RawApi, path: str, request: ListRequest, kind: str) -> list[dict[str, Any]]:

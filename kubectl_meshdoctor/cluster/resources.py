@@ -22,6 +22,9 @@ class Resource:
     stores_as: str = ""   # the snapshot index its objects join (default: the key)
     declared: bool | None = None  # kept in files by people (None: the Istio kinds are)
     label: str = ""       # how the report names it (default: plural.group)
+    # A CRD many clusters do not install, whose absence is an answer: not served means none exist
+    # (the Gateway API routes: a cluster without the HTTPRoute CRD has no HTTPRoute).
+    none_unless_served: bool = False
 
     @property
     def path_name(self) -> str:
@@ -91,6 +94,19 @@ RESOURCES: tuple[Resource, ...] = (
              declared=True, label="gateways.gateway.networking.k8s.io"),
     Resource("gatewayclasses", "GatewayClass", "gateway.networking.k8s.io", ("v1", "v1beta1"), namespaced=False,
              declared=True, label="gatewayclasses.gateway.networking.k8s.io"),
+    # Its routes (HTTPRoute and GRPCRoute are v1; TCPRoute v1alpha2 and TLSRoute v1alpha2/v1alpha3 are in
+    # the experimental channel) and the ReferenceGrants that admit references across namespaces
+    # (gateway-api v1.4 config/crd). A route CRD that is not installed holds no route.
+    Resource("httproutes", "HTTPRoute", "gateway.networking.k8s.io", ("v1", "v1beta1"), declared=True,
+             none_unless_served=True, label="httproutes.gateway.networking.k8s.io"),
+    Resource("grpcroutes", "GRPCRoute", "gateway.networking.k8s.io", ("v1",), declared=True,
+             none_unless_served=True, label="grpcroutes.gateway.networking.k8s.io"),
+    Resource("tcproutes", "TCPRoute", "gateway.networking.k8s.io", ("v1alpha2",), declared=True,
+             none_unless_served=True, label="tcproutes.gateway.networking.k8s.io"),
+    Resource("tlsroutes", "TLSRoute", "gateway.networking.k8s.io", ("v1alpha3", "v1alpha2"), declared=True,
+             none_unless_served=True, label="tlsroutes.gateway.networking.k8s.io"),
+    Resource("referencegrants", "ReferenceGrant", "gateway.networking.k8s.io", ("v1beta1",), declared=True,
+             none_unless_served=True, label="referencegrants.gateway.networking.k8s.io"),
     # ztunnel (one per node) and the waypoints' proxies, wherever they run: listed by label, like gateway pods.
     Resource("ztunnelpods", "Pod", "", ("v1",), plural="pods", stores_as="pods", label="ztunnel pods"),
     Resource("waypointpods", "Pod", "", ("v1",), plural="pods", stores_as="pods", label="waypoint pods"),

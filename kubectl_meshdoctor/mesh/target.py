@@ -2,7 +2,8 @@
 
 1. a Service FQDN (`name.ns.svc.<domain>` or `name.ns.svc`); 2. `name.namespace` when that Service
 exists; 3. a short name in the namespace of -n / the context / default; 4. a host declared by a
-gateway-bound VirtualService or a ServiceEntry, literally or through a wildcard; 5. a host only
+gateway-bound VirtualService, a ServiceEntry or a Gateway API route on a Gateway (its hostnames),
+literally or through a wildcard; 5. a host only
 VirtualServices or DestinationRules mention (configuration without a Service). Anything else is an
 unknown host, answered with close matches.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_meshdoctor.errors import HostNotFound
-from kubectl_meshdoctor.mesh import hosts
+from kubectl_meshdoctor.mesh import gatewayapi, hosts
 from kubectl_meshdoctor.mesh.hosts import ServiceName
 from kubectl_meshdoctor.mesh.virtualservices import MESH, all_destinations, declared_hosts, vs_gateways
 from kubectl_meshdoctor.snapshot import Snapshot
@@ -65,6 +66,10 @@ def _find_external_hosts(snapshot: Snapshot, domain: str) -> dict[str, list[dict
         for host in o.as_list(o.spec(se).get("hosts")):
             if isinstance(host, str):
                 found.setdefault(host, []).append(se)
+    for route in gatewayapi.routes(snapshot):  # the hostnames of routes on Gateway API Gateways
+        if any(p.is_gateway for p in gatewayapi.parent_refs(route)):
+            for host in gatewayapi.route_hostnames(route):
+                found.setdefault(host, []).append(route)
     return found
 
 
@@ -136,6 +141,11 @@ def _as_service(snapshot: Snapshot, text: str, namespace: str, domain: str) -> S
 def _backends(snapshot: Snapshot, declaring: list[dict[str, Any]], domain: str) -> tuple[ServiceName, ...]:
     found: dict[ServiceName, None] = {}
     for obj in declaring:
+        if o.kind(obj) in gatewayapi.ROUTE_COLLECTIONS:
+            for ref in gatewayapi.backend_refs(obj):
+                if ref.is_service and snapshot.get("services", ref.namespace, ref.name) is not None:
+                    found[ServiceName(ref.name, ref.namespace)] = None
+            continue
         for dest in all_destinations(obj, domain):
             parsed = hosts.parse_service_fqdn(dest.host, domain)
             if parsed and snapshot.get("services", parsed.namespace, parsed.name) is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from kubectl_meshdoctor.checks.attribution import Attributed
 from kubectl_meshdoctor.mesh import destinationrules as drs
+from kubectl_meshdoctor.mesh import gatewayapi
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh import workloads as w
 from kubectl_meshdoctor.mesh.ambient import dataplane_mode
@@ -103,7 +104,27 @@ def routing_section(model: RoutingModel) -> Routing:
                 gateways.append(GatewayRouting(gw, tuple(f.ref for f in merged.fragments),
                                                tuple(map(_route, merged.routes)), merged.virtual_host,
                                                merged.proxy_namespace))
-    return Routing(model.host, tuple(views), tuple(gateways))
+    return Routing(model.host, tuple(views), (*gateways, *_gateway_api(model)))
+
+
+def _gateway_api(model: RoutingModel) -> list[GatewayRouting]:
+    """The Gateway API's merged routes for the host, shown like a gateway's merged fragments, each rule
+    named by its route."""
+    found = gatewayapi.RouteIndex.of(model.snapshot).about_target(model.host, model.target.services)
+    out = []
+    for merged in gatewayapi.merged_routes(model.snapshot, found, model.domain):
+        routes = tuple(Route(m.origin, m.match.describe(), m.catch_all, _backends(m.backends, model.domain))
+                       for m in merged.matches)
+        out.append(GatewayRouting(merged.parent, tuple(f"{o.kind(r)} {gatewayapi.ref_of(r)}" for r in merged.routes),
+                                  routes, merged.hostname, merged.proxy_namespace))
+    return out
+
+
+def _backends(backends: tuple[gatewayapi.BackendRef, ...], domain: str) -> tuple[str, ...]:
+    total = sum(b.weight for b in backends)
+    return tuple(f"{b.host(domain) if b.is_service else b.name}:{b.port}" + (f" ({b.weight * 100 // total}%)"
+                                                                           if len(backends) > 1 and total else "")
+                 for b in backends)
 
 
 def _route(route: vss.HttpRoute) -> Route:

@@ -177,8 +177,9 @@ def _render_routing(console: Console, routing: Routing) -> None:
             if dr.discarded:
                 _indented(console, Text("discarded: " + ", ".join(dr.discarded), style="yellow"), 6)
     for gw in routing.gateways:
-        title = (f"Gateway {gw.gateway}, virtual host {gw.virtual_host} (proxies in {gw.proxy_namespace}): "
-                 f"fragments {', '.join(gw.fragments)}")
+        title = (("" if gw.gateway.startswith("mesh") else "Gateway ") + f"{gw.gateway}, virtual host {gw.virtual_host}"
+                 + (f" (proxies in {gw.proxy_namespace})" if gw.proxy_namespace else "")
+                 + f": fragments {', '.join(gw.fragments)}")
         _indented(console, Text(title, style="bold"), 2)
         _render_routes(console, gw.routes)
 

@@ -34,6 +34,7 @@ from kubectl_meshdoctor.cluster.resources import (
 from kubectl_meshdoctor.mesh import nginx
 from kubectl_meshdoctor.mesh.ambient import GATEWAY_NAME, USE_WAYPOINT, ZTUNNEL_SELECTOR, asks_ambient
 from kubectl_meshdoctor.mesh.endpointlabels import needs_locality
+from kubectl_meshdoctor.mesh.gatewayapi import ROUTE_COLLECTIONS
 from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target, target_services
 from kubectl_meshdoctor.mesh.views import RoutingModel, build_model
@@ -43,8 +44,11 @@ from kubectl_meshdoctor.snapshot import objects as o
 
 CONFIGURATION = ("services", "virtualservices", "destinationrules", "gateways", "serviceentries", "sidecars",
                  "peerauthentications", "policies", "meshpolicies")
+# The Gateway API's routes and grants: read with the configuration, cluster-wide (a route in any
+# namespace may attach to a Gateway or a Service of another).
+GATEWAY_API_ROUTING = (*ROUTE_COLLECTIONS.values(), "referencegrants")
 # What the model reads whatever the checks: host resolution, visibility, settings and version.
-MODEL = frozenset({*CONFIGURATION, "namespaces", "deployments", "configmaps"})
+MODEL = frozenset({*CONFIGURATION, "namespaces", "deployments", "configmaps", *GATEWAY_API_ROUTING})
 CLIENT_POD_SAMPLE = 100  # pods listed per client namespace (one page), to pick client sidecars from
 
 
@@ -120,7 +124,8 @@ def configuration(seen: Seen) -> list[Read]:
     return [*(Read.list(ListRequest(key)) for key in CONFIGURATION), Read.list(ListRequest("namespaces")),
             Read.list(ListRequest("deployments", label_selector=CONTROL_PLANE_SELECTOR)),
             Read.list(ListRequest("deployments", label_selector=CITADEL_SELECTOR)),
-            Read.list(ListRequest("k8sgateways")), Read.list(ListRequest("gatewayclasses"))]
+            Read.list(ListRequest("k8sgateways")), Read.list(ListRequest("gatewayclasses")),
+            *(Read.list(ListRequest(key)) for key in GATEWAY_API_ROUTING)]
 
 
 def ambient_proxies(seen: Seen, pods: list[dict[str, Any]]) -> list[Read]:

@@ -17,7 +17,7 @@ from typing import Any
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.errors import MeshdoctorError
-from kubectl_meshdoctor.mesh import hosts
+from kubectl_meshdoctor.mesh import gatewayapi, hosts
 from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import resolve_target
 from kubectl_meshdoctor.mesh.virtualservices import all_destinations, declared_hosts
@@ -78,9 +78,9 @@ def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offlin
 
 def hosts_in(scope: Scope) -> list[str]:
     """Every host FINDINGS.md's host input rules name, in scope: each Service (rules 1-3), then each host
-    a VirtualService declares or routes to, a DestinationRule configures, a ServiceEntry or a Gateway
-    server declares (rules 4-5; their wildcards too, not a DestinationRule's). `*` alone and IP addresses
-    are not diagnosed: `host '*'` does not resolve yet."""
+    a VirtualService declares or routes to, a DestinationRule configures, a ServiceEntry, a Gateway
+    server or a Gateway API route on a Gateway declares (rules 4-5; their wildcards too, not a
+    DestinationRule's). `*` alone and IP addresses are not diagnosed: `host '*'` does not resolve yet."""
     domain = scope.settings.cluster_domain
     snapshot = scope.snapshot
 
@@ -99,6 +99,8 @@ def hosts_in(scope: Scope) -> list[str]:
     named += [h.rpartition("/")[2] for gw in filter(in_scope, snapshot.all("gateways"))
               for server in o.as_list(o.spec(gw).get("servers"))
               for h in o.as_list(o.as_dict(server).get("hosts")) if isinstance(h, str)]
+    named += [h for route in filter(in_scope, gatewayapi.routes(snapshot))  # hostnames of routes on Gateways
+              if any(p.is_gateway for p in gatewayapi.parent_refs(route)) for h in gatewayapi.route_hostnames(route)]
     others = {h for h in named if h and h != "*" and not hosts.is_ip(h)} - services
     return sorted(services) + sorted(others)
 

@@ -42,7 +42,7 @@ class LiveReader:
     server_version: str = ""
     results: list[ListResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    requested: list[ListRequest] = field(default_factory=list)  # every LIST sent to the server
+    requested: list[tuple[ListRequest, str]] = field(default_factory=list)  # every LIST sent, with its version
     _cached: tuple[tuple[int, int, str], Snapshot] | None = field(default=None, repr=False)
     _generation: int = 0  # bumped by every read, so the snapshot is rebuilt once per round
 
@@ -106,15 +106,15 @@ class LiveReader:
 
     def made(self) -> list[dict[str, Any]]:
         """The LISTs made, for the benchmark's kubectl floor (bench/run.py)."""
-        return [{"resource": BY_KEY[r.resource].path_name, "group": BY_KEY[r.resource].group,
+        return [{"resource": BY_KEY[r.resource].path_name, "group": BY_KEY[r.resource].group, "version": version,
                  "namespace": r.namespace, "labelSelector": r.label_selector, "fieldSelector": r.field_selector,
-                 "limit": r.max_items} for r in self.requested]
+                 "limit": r.max_items} for r, version in self.requested]
 
     def _read(self, requests: list[ListRequest]) -> None:
         assert self.discovery is not None, "start() first"
         for result in list_collections(self.api, self.discovery, requests):
-            if result.status.state != State.NOT_SERVED:
-                self.requested.append(result.request)
+            if result.version:  # a request was sent (not one discovery ruled out)
+                self.requested.append((result.request, result.version))
             if result.request.resource == "appconfigmaps":  # keep NGINX configs; drop other apps' settings unread
                 result.items = [cm for cm in result.items if _may_proxy(cm)]
             self.results.append(result)
@@ -132,7 +132,7 @@ class LiveReader:
         again = [ListRequest(r.request.resource, ns, r.request.label_selector, r.request.field_selector)
                  for r in forbidden for ns in dict.fromkeys(namespaces)]
         retried = list_collections(self.api, self.discovery, again)
-        self.requested.extend(r.request for r in retried)
+        self.requested.extend((r.request, r.version) for r in retried if r.version)
         for original in forbidden:
             key = original.request.resource
             readable = [r for r in retried if r.request.resource == key and r.status.ok]

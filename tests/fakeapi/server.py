@@ -40,6 +40,10 @@ class Kind:
     plural: str
     group: str
     namespaced: bool = True
+    versions: tuple[str, ...] = ()  # the versions its CRD serves; empty: every version of its group
+
+    def served_as(self, version: str) -> bool:
+        return not self.versions or version in self.versions
 
 
 KINDS: tuple[Kind, ...] = (
@@ -63,14 +67,20 @@ KINDS: tuple[Kind, ...] = (
     Kind("AuthorizationPolicy", "authorizationpolicies", "security.istio.io"),
     Kind("Policy", "policies", "authentication.istio.io"),
     Kind("MeshPolicy", "meshpolicies", "authentication.istio.io", namespaced=False),
-    Kind("Gateway", "gateways", "gateway.networking.k8s.io"),
-    Kind("GatewayClass", "gatewayclasses", "gateway.networking.k8s.io", namespaced=False),
+    Kind("Gateway", "gateways", "gateway.networking.k8s.io", versions=("v1", "v1beta1")),
+    Kind("GatewayClass", "gatewayclasses", "gateway.networking.k8s.io", namespaced=False, versions=("v1", "v1beta1")),
+    # as the Gateway API v1.4 CRDs serve them (config/crd/experimental)
+    Kind("HTTPRoute", "httproutes", "gateway.networking.k8s.io", versions=("v1", "v1beta1")),
+    Kind("GRPCRoute", "grpcroutes", "gateway.networking.k8s.io", versions=("v1",)),
+    Kind("TCPRoute", "tcproutes", "gateway.networking.k8s.io", versions=("v1alpha2",)),
+    Kind("TLSRoute", "tlsroutes", "gateway.networking.k8s.io", versions=("v1alpha2",)),
+    Kind("ReferenceGrant", "referencegrants", "gateway.networking.k8s.io", versions=("v1beta1",)),
 )
 BUILTIN_GROUPS = {"apps": ("v1",), "discovery.k8s.io": ("v1",)}
 MODERN_ISTIO = {"networking.istio.io": ("v1", "v1beta1", "v1alpha3"), "security.istio.io": ("v1", "v1beta1")}
 LEGACY_AUTHN = {"authentication.istio.io": ("v1alpha1",)}
 # The Kubernetes Gateway API's CRDs, installed as on any cluster running ambient (waypoints are its Gateways)
-GATEWAY_API = {"gateway.networking.k8s.io": ("v1", "v1beta1")}
+GATEWAY_API = {"gateway.networking.k8s.io": ("v1", "v1beta1", "v1alpha2")}
 
 
 @dataclass(frozen=True)
@@ -315,7 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
         namespace = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
-        kind = next((k for k in KINDS if k.plural == rest[0] and k.group == group), None)
+        kind = next((k for k in KINDS if k.plural == rest[0] and k.group == group and k.served_as(version)), None)
         if kind is None or (namespace is not None and not kind.namespaced):
             return 404, _status(404, "NotFound", "the server could not find the requested resource")
         verb = "list" if len(rest) == 1 else "get"
@@ -402,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "groupVersion": f"{group}/{version}" if group else version,
                 "resources": [{"name": k.plural, "singularName": k.kind.lower(), "namespaced": k.namespaced,
                                "kind": k.kind, "verbs": ["get", "list", "watch"]}
-                              for k in KINDS if k.group == group]}
+                              for k in KINDS if k.group == group and k.served_as(version)]}
 
     def _serve_as(self, obj: dict[str, Any], kind: Kind, group: str, version: str) -> dict[str, Any]:
         """The object as the requested version of its group; core list items lose kind/apiVersion."""

@@ -163,9 +163,14 @@ class RealCluster:
         raise ClusterFailed(f"timed out after {seconds}s waiting for {what}")
 
     def _crds_served(self) -> bool:
-        return all(self.request("GET", f"/apis/{g}/{v}")[0] == 200 for g, v in (
-            ("networking.istio.io", "v1"), ("security.istio.io", "v1"), ("authentication.istio.io", "v1alpha1"),
-            ("gateway.networking.k8s.io", "v1")))
+        """Every CRD of istio-crds.yaml is in the discovery of each version it serves."""
+        for crd in yaml.safe_load_all(CRDS.read_text()):
+            group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
+            for version in crd["spec"]["versions"]:
+                status, body = self.request("GET", f"/apis/{group}/{version['name']}")
+                if status != 200 or plural not in {r.get("name") for r in body.get("resources") or []}:
+                    return False
+        return True
 
     def stop(self) -> None:
         """By PID, newest first; never by name (other API servers may run on this machine)."""
@@ -331,7 +336,7 @@ class RealCluster:
             if obj["kind"] == "Endpoints" and (obj["metadata"].get("namespace"), obj["metadata"]["name"]) in selected:
                 continue
             self.create(_valid(obj, NODE_DOWN if obj["metadata"].get("name") in down else NODE))
-            if obj["kind"] in ("Pod", "Gateway") and obj.get("status"):  # both have a status subresource
+            if obj["kind"] in STATUS_KINDS and obj.get("status"):  # written through the status subresource
                 url = self.created[-1]
                 status, body = self.request("PATCH", f"{url}/status", {"status": obj["status"]},
                                             "application/merge-patch+json")
@@ -357,6 +362,10 @@ class RealCluster:
         settled = seen == getattr(self, "_last_endpoints", None)
         self._last_endpoints = seen
         return settled
+
+
+# Kinds whose status is not taken on create: the kubelet writes pods', istiod Gateways' and routes'.
+STATUS_KINDS = ("Pod", "Gateway", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute")
 
 
 def _with_pod_ips(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

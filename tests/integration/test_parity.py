@@ -37,4 +37,4 @@ def test_live_and_offline_reports_agree(real, scenario):
 
 def test_the_parity_worlds_cover_every_family():
     assert {p.parent.name for p in WORLDS} == {"workloads", "ports", "routing", "subsets", "plan", "ingress",
-                                               "tls", "http10", "tcp", "inputs", "ambient"}
+                                               "tls", "http10", "tcp", "inputs", "ambient", "gatewayapi"}

@@ -1,0 +1,202 @@
+"""Gateway API routes ("Route rules have no effect", in the API Istio now documents first).
+
+The routes judged for a host are those that declare it as a hostname, send to its Services or attach
+to them (mesh); the rules are mesh/gatewayapi.py's, each with its Istio and spec source.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubectl_meshdoctor.checks.base import check, reads
+from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
+from kubectl_meshdoctor.mesh import gatewayapi as gw
+from kubectl_meshdoctor.snapshot import objects as o
+
+ROUTES = tuple(gw.ROUTE_COLLECTIONS.values())
+
+
+def host_routes(ctx: CheckContext) -> list[dict[str, Any]]:
+    return gw.RouteIndex.of(ctx.snapshot).about_target(ctx.target.host, ctx.target.services)
+
+
+@reads(*ROUTES)
+def _has_routes(ctx: CheckContext) -> str | None:
+    """A route CRD that is not installed reads as empty (cluster/resources.py none_unless_served)."""
+    return None if host_routes(ctx) else f"no Gateway API route names {ctx.target.host} or its Services"
+
+
+def _route_ref(route: dict[str, Any], role: str) -> ResourceRef:
+    return ResourceRef.of(o.kind(route), route, role)
+
+
+def _parent_ref(parent: gw.ParentRef, role: str) -> ResourceRef:
+    return ResourceRef(parent.kind, parent.namespace, parent.name, role)
+
+
+def _status_parent(entry: dict[str, Any], route: dict[str, Any]) -> gw.ParentRef:
+    ref = o.as_dict(entry.get("parentRef"))
+    return gw.ParentRef(o.as_str(ref.get("group")) if "group" in ref else gw.GROUP, o.as_str(ref.get("kind")) or
+                        "Gateway", o.as_str(ref.get("namespace")) or o.namespace(route), o.as_str(ref.get("name")),
+                        o.as_str(ref.get("sectionName")))
+
+
+@check("MD450", needs=(ROUTES, "k8sgateways"), applies=_has_routes, uses=("namespaces", "services"))
+def route_not_accepted(ctx: CheckContext) -> list[Problem]:
+    """The controller's own verdict (status Accepted=False) first, quoted; then what the objects show
+    Istio would decide, for a route no controller has written status on yet (or an offline world)."""
+    findings = []
+    for route in host_routes(ctx):
+        said: set[tuple[str, str, str]] = set()
+        for entry, cond in gw.status_rejections(route):
+            parent = _status_parent(entry, route)
+            said.add((parent.namespace, parent.name, parent.section))
+            findings.append(_not_accepted(ctx, route, parent, o.as_str(cond.get("reason")),
+                                          o.as_str(cond.get("message")), o.as_str(entry.get("controllerName"))))
+        for parent in gw.parent_refs(route):
+            if (parent.namespace, parent.name, parent.section) in said:
+                continue
+            attachment = gw.attach(ctx.snapshot, route, parent)
+            if not attachment.attached:
+                findings.append(_not_accepted(ctx, route, parent, attachment.reason, attachment.message, ""))
+    return findings
+
+
+def _not_accepted(ctx: CheckContext, route: dict[str, Any], parent: gw.ParentRef, reason: str, message: str,
+                  controller: str) -> Problem:
+    names = gw.route_hostnames(route)
+    effect = (f"Gateway {parent.namespace}/{parent.name} does not serve it: requests for "
+              f"{', '.join(names) or 'its hostnames'} get 404 (no route) there" if parent.is_gateway else
+              f"Mesh clients of Service {parent.namespace}/{parent.name} are not routed by it")
+    said = f"{controller or 'the controller'} says Accepted=False ({reason}: {message})" if controller else \
+        f"{reason}: {message}"
+    return Problem(
+        f"{o.kind(route)} {gw.ref_of(route)} is not accepted by {parent.describe()}: {said}. {effect}",
+        ctx.target.host, (_route_ref(route, "not accepted"), _parent_ref(parent, "parent")),
+        {"route": gw.ref_of(route), "kind": o.kind(route), "parent": parent.describe(), "reason": reason,
+         "message": message, "from": "status" if controller else "model"},
+        (_remedy(reason, route, parent),))
+
+
+def _remedy(reason: str, route: dict[str, Any], parent: gw.ParentRef) -> str:
+    if reason == gw.NO_MATCHING_HOSTNAME:
+        return (f"Make a hostname of {gw.ref_of(route)} match a listener hostname of {parent.namespace}/{parent.name} "
+                "(or give the listener the route's hostname).")
+    if reason == gw.NOT_ALLOWED:
+        return (f"Let the listener admit it (`allowedRoutes.namespaces.from: All`, or a selector that matches "
+                f"namespace {o.namespace(route)}; `allowedRoutes.kinds`), or move the route.")
+    return (f"Fix the parentRef of {gw.ref_of(route)} (`name`, `namespace`, `sectionName`, `port`) so that it names "
+            f"an existing {parent.kind} and listener, or create it: `kubectl get {parent.kind.lower()} -n "
+            f"{parent.namespace}`.")
+
+
+@check("MD451", needs=(ROUTES, "services"), applies=_has_routes)
+def backend_not_found(ctx: CheckContext) -> list[Problem]:
+    findings = []
+    for route in host_routes(ctx):
+        weights: dict[int, int] = {}
+        for ref in gw.backend_refs(route):
+            weights[ref.rule] = weights.get(ref.rule, 0) + ref.weight
+        for ref in gw.backend_refs(route):
+            if not ref.is_service:
+                continue  # ServiceImport, Hostname, InferencePool: not judged
+            share = f"{ref.weight} of {weights[ref.rule]}" if weights[ref.rule] != ref.weight else "all"
+            svc = ctx.snapshot.get("services", ref.namespace, ref.name)
+            if svc is None:
+                findings.append(Problem(
+                    f"{o.kind(route)} {gw.ref_of(route)} rule #{ref.rule} sends {share} of its requests to Service "
+                    f"{ref.namespace}/{ref.name}, which does not exist: those requests are answered 500",
+                    ctx.target.host, (_route_ref(route, "backend missing"),),
+                    {"route": gw.ref_of(route), "rule": ref.rule, "backend": ref.describe(), "weight": ref.weight,
+                     "missing": "service"},
+                    (f"Fix the backendRef `{ref.name}` (namespace {ref.namespace}) in rule #{ref.rule}, or create "
+                     "the Service.",), port=ref.port))
+                continue
+            ports = [p.get("port") for p in map(o.as_dict, o.as_list(o.spec(svc).get("ports")))]
+            if ref.port is not None and ref.port not in ports:
+                findings.append(Problem(
+                    f"{o.kind(route)} {gw.ref_of(route)} rule #{ref.rule} sends {share} of its requests to port "
+                    f"{ref.port} of Service {ref.namespace}/{ref.name}, which has no such port (it has "
+                    f"{', '.join(str(p) for p in ports) or 'none'}): there is no cluster for it and those requests "
+                    "fail with 503 (NC)", ctx.target.host,
+                    (_route_ref(route, "backend port missing"), ResourceRef.of("Service", svc, "backend")),
+                    {"route": gw.ref_of(route), "rule": ref.rule, "backend": ref.describe(), "weight": ref.weight,
+                     "missing": "port", "servicePorts": ports},
+                    (f"Use a port of the Service ({', '.join(str(p) for p in ports)}) in rule #{ref.rule}'s "
+                     "backendRef.",), port=ref.port))
+    return findings
+
+
+@check("MD452", needs=(ROUTES, "referencegrants"), applies=_has_routes, uses=("k8sgateways",))
+def reference_grant_missing(ctx: CheckContext) -> list[Problem]:
+    """Only for routes with a Gateway parent: Istio converts mesh routes without enforcing grants."""
+    findings = []
+    gateways: dict[tuple[str, str], None] = {}
+    for route in host_routes(ctx):
+        parents = [p for p in gw.parent_refs(route) if p.is_gateway]
+        if not parents:
+            continue
+        gateways.update(((p.namespace, p.name), None) for p in parents)
+        for ref in gw.backend_refs(route):
+            if not ref.is_service or ref.namespace == o.namespace(route):
+                continue
+            if gw.granted(ctx.snapshot, o.kind(route), o.namespace(route), "Service", ref.namespace, ref.name):
+                continue
+            findings.append(Problem(
+                f"{o.kind(route)} {gw.ref_of(route)} (on {', '.join(p.describe() for p in parents)}) rule #{ref.rule} "
+                f"sends traffic to Service {ref.namespace}/{ref.name} in another namespace, and no ReferenceGrant "
+                f"in {ref.namespace} allows {o.kind(route)}s from {o.namespace(route)}: Istio treats the backend as "
+                "invalid, so its share of the requests is answered 500", ctx.target.host,
+                (_route_ref(route, "cross-namespace backend"),),
+                {"route": gw.ref_of(route), "rule": ref.rule, "backend": ref.describe(),
+                 "from": {"kind": o.kind(route), "namespace": o.namespace(route)}},
+                (_grant_yaml(ref.namespace, o.kind(route), o.namespace(route), "Service", ref.name),), port=ref.port))
+    for ns, name in gateways:
+        gateway = ctx.snapshot.get("k8sgateways", ns, name)
+        for li in map(o.as_dict, o.as_list(o.spec(gateway).get("listeners")) if gateway else ()):
+            for cert in map(o.as_dict, o.as_list(o.as_dict(li.get("tls")).get("certificateRefs"))):
+                to_ns, to_name = o.as_str(cert.get("namespace")) or ns, o.as_str(cert.get("name"))
+                if to_ns == ns or o.as_str(cert.get("kind") or "Secret") != "Secret" or \
+                        gw.granted(ctx.snapshot, "Gateway", ns, "Secret", to_ns, to_name):
+                    continue
+                findings.append(Problem(
+                    f"Gateway {ns}/{name} listener {o.as_str(li.get('name'))} uses Secret {to_ns}/{to_name} of another "
+                    f"namespace, and no ReferenceGrant in {to_ns} allows Gateways from {ns}: Istio does not load the "
+                    "certificate, so the listener cannot serve TLS", ctx.target.host,
+                    (ResourceRef("Gateway", ns, name, "certificate in another namespace"),),
+                    {"gateway": f"{ns}/{name}", "listener": o.as_str(li.get("name")), "secret": f"{to_ns}/{to_name}"},
+                    (_grant_yaml(to_ns, "Gateway", ns, "Secret", to_name),)))
+    return findings
+
+
+def _grant_yaml(namespace: str, from_kind: str, from_ns: str, to_kind: str, to_name: str) -> str:
+    return (f"Allow it with a ReferenceGrant in {namespace}: `spec: {{from: [{{group: {gw.GROUP}, kind: {from_kind}, "
+            f"namespace: {from_ns}}}], to: [{{group: \"\", kind: {to_kind}, name: {to_name}}}]}}`.")
+
+
+@check("MD453", needs=(ROUTES, "k8sgateways"), applies=_has_routes, uses=("namespaces", "services"))
+def route_conflict(ctx: CheckContext) -> list[Problem]:
+    """In each merged list (mesh/gatewayapi.py merged_routes), equal matches from different routes: the
+    first in Istio's order (the oldest route) takes the requests."""
+    findings = []
+    for merged in gw.merged_routes(ctx.snapshot, host_routes(ctx), ctx.settings.cluster_domain):
+        by_match: dict[gw.Match, list[gw.RuleMatch]] = {}
+        for entry in merged.matches:
+            by_match.setdefault(entry.match, []).append(entry)
+        for match, users in by_match.items():
+            winner, losers = users[0], [u for u in users[1:] if u.route is not users[0].route]
+            if not losers:
+                continue
+            shadowed = ", ".join(u.origin for u in losers)
+            findings.append(Problem(
+                f"On {merged.parent}, hostname {merged.hostname}: the match `{match.describe()}` is in "
+                f"{winner.origin} and in {shadowed}. {gw.ref_of(winner.route)} is the older route (created "
+                f"{o.creation(winner.route) or 'at an unknown time'}), so its rule takes every such request and "
+                f"{shadowed} never matches one", ctx.target.host,
+                (_route_ref(winner.route, "in effect"), *(_route_ref(u.route, "never matches") for u in losers)),
+                {"parent": merged.parent, "hostname": merged.hostname, "match": match.describe(),
+                 "inEffect": winner.origin, "neverMatch": [u.origin for u in losers]},
+                (f"Give {shadowed} a match {gw.ref_of(winner.route)} does not have (another path, a header), or "
+                 f"move its rule into {gw.ref_of(winner.route)} in the order wanted.",)))
+    return findings
