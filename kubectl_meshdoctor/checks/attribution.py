@@ -33,7 +33,8 @@ class Cause(StrEnum):
 
     HTTP10_REJECTED = "http10-rejected"        # 426 with DPE / low_version (or the <= 1.8 form)
     SERVER_TLS_MISMATCH = "server-tls-mismatch"  # filter_chain_not_found, or 400 DPE at the server
-    NO_CLUSTER = "no-cluster"                  # 503 NC, or NR with a subset's cluster before 1.10
+    NO_CLUSTER = "no-cluster"                  # 503 NC (500 NC on a Gateway API route), or NR with a subset's
+                                               # cluster before 1.10
     NO_HEALTHY_UPSTREAM = "no-healthy-upstream"  # 503 UH
     UPSTREAM_CONNECT = "upstream-connect"      # UF / URX / UC: TLS when a TLS error or finding says so
     NO_ROUTE = "no-route"                      # 404 NR
@@ -49,6 +50,8 @@ def cause_of(symptom: Symptom) -> Cause | None:
     if "filter_chain_not_found" in symptom.details or (symptom.code == 400 and "DPE" in flags):
         return Cause.SERVER_TLS_MISMATCH
     if symptom.code == 503 and ("NC" in flags or ("NR" in flags and symptom.subset)):
+        return Cause.NO_CLUSTER
+    if symptom.code == 500 and "NC" in flags:  # a Gateway API route's missing cluster (route.go, 1.28)
         return Cause.NO_CLUSTER
     if symptom.code == 503 and "UH" in flags:
         return Cause.NO_HEALTHY_UPSTREAM

@@ -227,9 +227,10 @@ CATALOGUE: tuple[Entry, ...] = (
     Entry("MD451", "backend-not-found", "gatewayapi", Severity.ERROR,
           "A Gateway API route sends traffic to a Service or port that does not exist",
           "Every route backend is an existing Service port",
-          "A backendRef to a Service that does not exist is invalid: the requests that its weight would send "
-          "there are answered 500 (the Gateway API's rule, which Istio follows). A port the Service does not "
-          "have has no cluster: those requests fail with 503 (NC).",
+          "A backendRef to a Service that does not exist, or to a port the Service does not have, points at "
+          "a cluster that does not exist: the requests its weight would send there are answered 500 (the "
+          "Gateway API's rule; Istio sets Gateway API routes to answer 500 when their cluster is missing, "
+          "response flag NC).",
           ("Fix the backendRef's name, namespace or port, or create the Service.",),
           (_GWAPI,), explains=("no-cluster",)),
     Entry("MD452", "reference-grant-missing", "gatewayapi", Severity.ERROR,

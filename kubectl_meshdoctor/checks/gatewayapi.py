@@ -93,6 +93,9 @@ def _remedy(reason: str, route: dict[str, Any], parent: gw.ParentRef) -> str:
 
 @check("MD451", needs=(ROUTES, "services"), applies=_has_routes)
 def backend_not_found(ctx: CheckContext) -> list[Problem]:
+    """Both a missing Service and a missing port leave the route's cluster undefined; for a route with
+    Gateway API semantics Istio sets `cluster_not_found_response_code: INTERNAL_SERVER_ERROR` (1.28
+    pilot/pkg/networking/core/route/route.go), so Envoy answers 500 with response flag NC."""
     findings = []
     for route in host_routes(ctx):
         weights: dict[int, int] = {}
@@ -118,8 +121,8 @@ def backend_not_found(ctx: CheckContext) -> list[Problem]:
                 findings.append(Problem(
                     f"{o.kind(route)} {gw.ref_of(route)} rule #{ref.rule} sends {share} of its requests to port "
                     f"{ref.port} of Service {ref.namespace}/{ref.name}, which has no such port (it has "
-                    f"{', '.join(str(p) for p in ports) or 'none'}): there is no cluster for it and those requests "
-                    "fail with 503 (NC)", ctx.target.host,
+                    f"{', '.join(str(p) for p in ports) or 'none'}): there is no cluster for it, and those "
+                    "requests are answered 500 (NC)", ctx.target.host,
                     (_route_ref(route, "backend port missing"), ResourceRef.of("Service", svc, "backend")),
                     {"route": gw.ref_of(route), "rule": ref.rule, "backend": ref.describe(), "weight": ref.weight,
                      "missing": "port", "servicePorts": ports},

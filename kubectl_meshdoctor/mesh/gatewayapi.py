@@ -463,3 +463,32 @@ def merged_routes(snapshot: Snapshot, found: list[dict[str, Any]], domain: str) 
         ordered.sort(key=lambda e: e.match.rank(), reverse=True)
         out.append(MergedRoutes(where, hostname, namespace, tuple(ordered)))
     return out
+
+
+def mesh_overlap_notes(snapshot: Snapshot, host: str, services: Iterable[Any], mesh_virtualservices: list[str],
+                       ) -> list[str]:
+    """A host routed for sidecars both by VirtualServices and by mesh routes (HTTPRoutes on its Service):
+    istiod turns each mesh route into a VirtualService for the host, and a sidecar uses one VirtualService
+    per host, never merging them. Which one: SelectVirtualServices (Istio 1.28 pilot/pkg/model/
+    virtualservice.go, PILOT_UNIFIED_SIDECAR_SCOPE on by default) takes, in each visibility tier, the
+    Gateway API routes of the client's own namespace first, then the rest in creation order."""
+    wanted = {(s.namespace, s.name) for s in services}
+    mesh_routes = [r for r in RouteIndex.of(snapshot).about(host, tuple(wanted))
+                   if any(p.is_service and (p.namespace, p.name) in wanted for p in parent_refs(r))]
+    if not mesh_routes or not mesh_virtualservices:
+        return []
+    namespaces = sorted({o.namespace(r) for r in mesh_routes})
+    routes_text = ", ".join(f"{route_kind(r)} {ref_of(r)}" for r in mesh_routes)
+    return [f"{host} is routed for sidecars by VirtualService {', '.join(mesh_virtualservices)} and by the mesh "
+            f"routes {routes_text}; sidecars never merge the two: clients in {', '.join(namespaces)} use their "
+            "namespace's routes (Istio puts a namespace's own Gateway API routes first), other clients the "
+            "oldest of them all. Keep one API per host."]
+
+
+def gateway_parents(snapshot: Snapshot, host: str, services: Iterable[Any]) -> list[tuple[str, str]]:
+    """(namespace, name) of the existing Gateway API Gateways the host's routes name: their proxies
+    (pods labelled gateway.networking.k8s.io/gateway-name by Istio's deployment controller) carry the
+    host's ingress traffic and log its failures."""
+    found = RouteIndex.of(snapshot).about_target(host, services)
+    parents = {(p.namespace, p.name): None for r in found for p in parent_refs(r) if p.is_gateway}
+    return [key for key in parents if snapshot.get("k8sgateways", *key) is not None]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_meshdoctor.mesh.ambient import asks_ambient
+from kubectl_meshdoctor.mesh.ambient import GATEWAY_NAME, asks_ambient
+from kubectl_meshdoctor.mesh.gatewayapi import gateway_parents
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.symptoms import ZTUNNEL
 from kubectl_meshdoctor.mesh.target import Target, target_services
@@ -75,6 +76,8 @@ def _log_requests(snapshot: Snapshot, target: Target, routing: RoutingModel, cur
             for svc in target_services(snapshot, target) for p in service_pods(snapshot, svc)}
     servers = _pick([p for p in host.values() if has_sidecar(p)], HOST_POD_LOGS, "the host's", notes)
     gateways = {(o.namespace(p), o.name(p)): p for p in gateway_proxies(snapshot, routing.gateways)}
+    for ns, name in gateway_parents(snapshot, target.host, target.services):  # Gateway API Gateways' proxies
+        gateways.update(((o.namespace(p), o.name(p)), p) for p in snapshot.select("pods", ns, {GATEWAY_NAME: name}))
     gateway_list = _pick(list(gateways.values()), GATEWAY_POD_LOGS, "gateway", notes)
     namespaces = set(routing.client_namespaces(current, options.client_namespaces))
     clients = [p for p in snapshot.all("pods") if o.namespace(p) in namespaces and has_sidecar(p)

@@ -26,6 +26,8 @@ from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.durations import go_duration_seconds
 from kubectl_meshdoctor.errors import InputFileError, UsageError
+from kubectl_meshdoctor.mesh import gatewayapi
+from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.changes import ChangeSet
 from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
@@ -171,7 +173,8 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     answered = {r.entry.family for r in results if r.status.answered}
     return Report(
         target_input=request.host, host=target.host, namespace=target.namespace, source=source,
-        checks=tuple(results), findings=tuple(findings), notes=(*target.notes, *notes, *settings.notes),
+        checks=tuple(results), findings=tuple(findings),
+        notes=(*target.notes, *notes, *settings.notes, *_gateway_api_notes(ctx)),
         routing=routing_section(ctx.routing) if sections and snapshot.readable("virtualservices") else None,
         tls=tls_section(ctx.tls_rows) if sections and "tls" in answered else None, resolved=resolved,
         workloads=workloads_section(snapshot, settings, target) if sections and snapshot.readable("services")
@@ -180,6 +183,13 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
         http10=http10_section([s for _, s in ctx.http10_receivers])
         if sections and "http10" in answered and snapshot.readable("pods") else None,
         symptoms=symptoms)
+
+
+def _gateway_api_notes(ctx: CheckContext) -> list[str]:
+    if not ctx.snapshot.readable("virtualservices"):
+        return []
+    mesh = [vss.vs_ref(v) for v in ctx.routing.declaring if vss.MESH in vss.vs_gateways(v)]
+    return gatewayapi.mesh_overlap_notes(ctx.snapshot, ctx.target.host, ctx.target.services, mesh)
 
 
 def _symptoms(ctx: CheckContext, findings: list[Finding]) -> tuple[list[Finding], Symptoms | None]:

@@ -34,7 +34,7 @@ from kubectl_meshdoctor.cluster.resources import (
 from kubectl_meshdoctor.mesh import nginx
 from kubectl_meshdoctor.mesh.ambient import GATEWAY_NAME, USE_WAYPOINT, ZTUNNEL_SELECTOR, asks_ambient
 from kubectl_meshdoctor.mesh.endpointlabels import needs_locality
-from kubectl_meshdoctor.mesh.gatewayapi import ROUTE_COLLECTIONS
+from kubectl_meshdoctor.mesh.gatewayapi import ROUTE_COLLECTIONS, gateway_parents
 from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target, target_services
 from kubectl_meshdoctor.mesh.views import RoutingModel, build_model
@@ -161,7 +161,10 @@ def _gateway_proxies(snapshot: Snapshot, gateways: tuple[str, ...], why_none: st
 
 def host_workloads(seen: Seen) -> list[Read]:
     target = seen.target
-    reads = _gateway_proxies(seen.snapshot, seen.routing.gateways, "(no gateway routes to the host)")
+    gateway_api = [Read.list(ListRequest("gatewaypods", ns, label_selector=f"{GATEWAY_NAME}={name}"), "gatewaypods",
+                             "podlogs") for ns, name in gateway_parents(seen.snapshot, target.host, target.services)]
+    reads = gateway_api if gateway_api and not seen.routing.gateways else \
+        [*_gateway_proxies(seen.snapshot, seen.routing.gateways, "(no gateway routes to the host)"), *gateway_api]
     for ref in target.services:
         svc = seen.snapshot.get("services", ref.namespace, ref.name)
         reads.append(Read.list(ListRequest("endpoints", ref.namespace, field_selector=f"metadata.name={ref.name}")))
