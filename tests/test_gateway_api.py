@@ -206,3 +206,13 @@ def test_404_nr_at_the_gateway_is_attributed_to_the_route_it_did_not_accept(live
     doc = cluster.run("host", "bookinfo.example.com", "-n", "bookinfo", "-o", "json").json()
     [entry] = doc["symptoms"]["entries"]
     assert (entry["code"], entry["flags"], entry["explainedBy"]) == (404, ["NR"], ["MD450 route-not-accepted"])
+
+
+def test_the_backends_of_a_gateway_api_host_are_judged_from_the_gateways_proxies():
+    """TLS rows for bookinfo.example.com: the clients of its backends are the Gateway's proxies, which
+    run in the Gateway's namespace (istio-ingress), not the route's."""
+    doc = host("offline", None, "route-accepted", "bookinfo.example.com")
+    assert {(r["host"], r["clientNamespace"]) for r in doc["tls"]} == {
+        ("productpage.bookinfo.svc.cluster.local", "istio-ingress"), ("reviews.bookinfo.svc.cluster.local",
+                                                                      "istio-ingress")}
+    assert next(c for c in doc["checks"] if c["code"] == "MD506")["status"] == "passed"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from kubectl_meshdoctor.mesh import gatewayapi
 from kubectl_meshdoctor.mesh.ambient import asks_ambient
 from kubectl_meshdoctor.mesh.changes import ChangeSet
 from kubectl_meshdoctor.mesh.hosts import ServiceName, service_fqdn
@@ -77,6 +78,13 @@ class CheckContext:
                 senders = [v.namespace for v in views] if gateway == MESH else model.proxy_namespaces(gateway)
                 for host in sent_to:
                     callers.setdefault(host, {}).update(dict.fromkeys(senders))
+        # a Gateway API Gateway's proxies run in its namespace (Istio's deployment controller puts them there)
+        for route in gatewayapi.RouteIndex.of(self.snapshot).about_target(self.target.host, self.target.services):
+            gateways = [p.namespace for p in gatewayapi.parent_refs(route)
+                        if p.is_gateway and self.snapshot.get("k8sgateways", p.namespace, p.name) is not None]
+            for ref in gatewayapi.backend_refs(route):
+                if ref.is_service and gateways:
+                    callers.setdefault(ref.host(domain), {}).update(dict.fromkeys(gateways))
         known = {v.namespace: v for v in views}
 
         def views_of(service: ServiceName) -> list[ClientView]:

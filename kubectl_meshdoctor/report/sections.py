@@ -315,7 +315,8 @@ def symptoms_section(summary: LogSummary, attributed: list[Attributed], logs: tu
                      since_seconds: int, not_read: str) -> Symptoms:
     entries = tuple(SymptomEntry(
         s.direction, s.code, s.flags, s.details, s.port, s.subset or None, s.count, s.first, s.last, s.sample,
-        s.pods, s.failure or None, tuple(dict.fromkeys(f"{f.entry.code} {f.entry.id}" for f in a.explained_by)), a.explanation)
+        s.pods, s.failure or None, tuple(dict.fromkeys(f"{f.entry.code} {f.entry.id}" for f in a.explained_by)),
+        a.explanation)
         for a in attributed for s in (a.symptom,))
     windows = tuple(LogWindow(f"{log.namespace}/{log.pod}", log.role, since_seconds, log.tail_lines, log.size,
                               log.truncated) for log in logs)
