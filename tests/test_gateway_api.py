@@ -216,3 +216,12 @@ def test_the_backends_of_a_gateway_api_host_are_judged_from_the_gateways_proxies
         ("productpage.bookinfo.svc.cluster.local", "istio-ingress"), ("reviews.bookinfo.svc.cluster.local",
                                                                       "istio-ingress")}
     assert next(c for c in doc["checks"] if c["code"] == "MD506")["status"] == "passed"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_two_grpc_routes_for_one_method_are_md453_and_a_service_prefix_is_not(mode, live):
+    doc = host(mode, live, "grpc-conflict", "grpc.example.com")
+    [finding] = found(doc, "MD453")
+    assert finding["evidence"]["match"] == "Exact /bookinfo.Ratings/Get"
+    assert (finding["evidence"]["inEffect"], finding["evidence"]["neverMatch"]) == (
+        "GRPCRoute bookinfo/ratings-a rule #1", ["GRPCRoute bookinfo/ratings-b rule #1"])

@@ -298,17 +298,25 @@ def rule_matches(route: dict[str, Any], rule: dict[str, Any]) -> list[Match]:
     for m in o.as_list(rule.get("matches")) or [{}]:
         m = o.as_dict(m)
         if route_kind(route) == "GRPCRoute":
-            method = o.as_dict(m.get("method"))
-            service, name = o.as_str(method.get("service")), o.as_str(method.get("method"))
-            path = ("Exact", f"/{service}/{name}") if service and name else \
-                ("PathPrefix", f"/{service}/") if service else ("PathPrefix", "/")
-            verb = ""
+            path, verb = _grpc_path(o.as_dict(m.get("method"))), ""
         else:
             p = o.as_dict(m.get("path"))
             path = (o.as_str(p.get("type")) or "PathPrefix", o.as_str(p.get("value")) or "/")
             verb = o.as_str(m.get("method")).upper()
         out.append(Match(path, verb, _pairs(m.get("headers"), True), _pairs(m.get("queryParams"), False)))
     return out
+
+
+def _grpc_path(method: dict[str, Any]) -> tuple[str, str]:
+    """gRPC's /Service/Method as the URI match Istio makes of it (conversion.go createGRPCURIMatch)."""
+    service, name = o.as_str(method.get("service")), o.as_str(method.get("method"))
+    if not service and not name:
+        return "PathPrefix", "/"
+    if o.as_str(method.get("type")) == "RegularExpression":
+        return "RegularExpression", f"/{service}/{name}" if service and name else \
+            f"/{service}/.+" if service else f"/[^/]+/{name}"
+    return ("Exact", f"/{service}/{name}") if service and name else ("PathPrefix", f"/{service}/") if service \
+        else ("RegularExpression", f"/[^/]+/{name}")
 
 
 def _pairs(items: Any, fold: bool) -> tuple[tuple[str, str, str], ...]:
