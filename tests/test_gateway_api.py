@@ -4,6 +4,7 @@ broken and correct worlds (tests/scenarios/gatewayapi), offline and served by th
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -225,3 +226,25 @@ def test_two_grpc_routes_for_one_method_are_md453_and_a_service_prefix_is_not(mo
     assert finding["evidence"]["match"] == "Exact /bookinfo.Ratings/Get"
     assert (finding["evidence"]["inEffect"], finding["evidence"]["neverMatch"]) == (
         "GRPCRoute bookinfo/ratings-a rule #1", ["GRPCRoute bookinfo/ratings-b rule #1"])
+
+
+def _moved_to_internal(observed: int) -> list[dict[str, Any]]:
+    """route-accepted's route moved to the internal listener (which admits istio-ingress only), its
+    status still the one istiod wrote for generation `observed`; the route is at generation 2."""
+    objects = copy.deepcopy(objects_of(world_files(GATEWAY_API / "route-accepted.yaml")))
+    route = next(o for o in objects if o["kind"] == "HTTPRoute" and o["metadata"]["name"] == "bookinfo")
+    route["metadata"]["generation"] = 2
+    route["spec"]["parentRefs"][0]["sectionName"] = "internal"
+    entry = route["status"]["parents"][0]
+    entry["parentRef"]["sectionName"] = "internal"
+    for cond in entry["conditions"]:
+        cond["observedGeneration"] = observed
+    return objects
+
+
+def test_a_stale_status_is_not_taken_for_the_controllers_word_and_a_fresh_one_is(live):
+    stale = live(_moved_to_internal(observed=1)).run("host", "bookinfo.example.com", "-o", "json").json()
+    [finding] = found(stale, "MD450")  # the spec changed after istiod's Accepted=True: the model judges
+    assert finding["evidence"]["from"] == "model" and finding["evidence"]["reason"] == "NotAllowedByListeners"
+    fresh = live(_moved_to_internal(observed=2)).run("host", "bookinfo.example.com", "-o", "json").json()
+    assert found(fresh, "MD450") == []  # istiod accepted this generation: its word stands over the model's

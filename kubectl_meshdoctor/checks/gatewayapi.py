@@ -44,16 +44,17 @@ def _status_parent(entry: dict[str, Any], route: dict[str, Any]) -> gw.ParentRef
 
 @check("MD450", needs=(ROUTES, "k8sgateways"), applies=_has_routes, uses=("namespaces", "services"))
 def route_not_accepted(ctx: CheckContext) -> list[Problem]:
-    """The controller's own verdict (status Accepted=False) first, quoted; then what the objects show
-    Istio would decide, for a route no controller has written status on yet (or an offline world)."""
+    """The controller's own verdict (a fresh Accepted condition) stands for the parents it judged, and a
+    rejection is quoted; the model judges only the parents no controller has written status for yet
+    (a new route, an offline world, a parent that does not exist)."""
     findings = []
     for route in host_routes(ctx):
-        said: set[tuple[str, str, str]] = set()
-        for entry, cond in gw.status_rejections(route):
-            parent = _status_parent(entry, route)
-            said.add((parent.namespace, parent.name, parent.section))
-            findings.append(_not_accepted(ctx, route, parent, o.as_str(cond.get("reason")),
-                                          o.as_str(cond.get("message")), o.as_str(entry.get("controllerName"))))
+        said: set[tuple[str, str, str]] = set()  # parents whose controller judged the route: its word stands
+        for entry, cond in gw.status_verdicts(route):
+            said.add(gw.status_key(entry, route))
+            if cond.get("status") == "False":
+                findings.append(_not_accepted(ctx, route, _status_parent(entry, route), o.as_str(cond.get("reason")),
+                                              o.as_str(cond.get("message")), o.as_str(entry.get("controllerName"))))
         for parent in gw.parent_refs(route):
             if (parent.namespace, parent.name, parent.section) in said:
                 continue

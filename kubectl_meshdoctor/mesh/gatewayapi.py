@@ -217,14 +217,35 @@ def _admission(listener: Listener, gateway_ns: str) -> str:
     return f"it admits routes from {gateway_ns} only: allowedRoutes.namespaces.from Same"
 
 
-def status_rejections(route: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """(status parent entry, its Accepted condition) where the controller said Accepted=False."""
+def status_verdicts(route: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(status parent entry, its Accepted condition) for each parent a controller has judged the route
+    as it is now: a condition observed on an older generation (the spec changed since, and the
+    controller has not caught up) is not the controller's word on this one."""
+    generation = o.meta(route).get("generation")
     for parent in o.as_list(o.as_dict(route.get("status")).get("parents")):
         parent = o.as_dict(parent)
         for cond in o.as_list(parent.get("conditions")):
             cond = o.as_dict(cond)
-            if cond.get("type") == "Accepted" and cond.get("status") == "False":
+            observed = cond.get("observedGeneration")
+            stale = isinstance(observed, int) and isinstance(generation, int) and observed < generation
+            if cond.get("type") == "Accepted" and cond.get("status") in ("True", "False") and not stale:
                 yield parent, cond
+
+
+def status_rejections(route: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    return ((entry, cond) for entry, cond in status_verdicts(route) if cond.get("status") == "False")
+
+
+def status_key(entry: dict[str, Any], route: dict[str, Any]) -> tuple[str, str, str]:
+    """(namespace, name, sectionName) of the parent a status entry is about."""
+    ref = o.as_dict(entry.get("parentRef"))
+    return (o.as_str(ref.get("namespace")) or o.namespace(route), o.as_str(ref.get("name")),
+            o.as_str(ref.get("sectionName")))
+
+
+def rejected_parents(route: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(namespace, name, sectionName) of the parents whose controller rejected the route."""
+    return {status_key(entry, route) for entry, _ in status_rejections(route)}
 
 
 @dataclass(frozen=True)
@@ -443,10 +464,13 @@ def merged_routes(snapshot: Snapshot, found: list[dict[str, Any]], domain: str) 
     mine = {id(r) for r in found}
     groups: dict[tuple[str, str, str], list[RuleMatch]] = {}
     for route in RouteIndex.of(snapshot).sharing_parents(found):
-        if route_kind(route) not in HTTP_KINDS or any(True for _ in status_rejections(route)):
+        if route_kind(route) not in HTTP_KINDS:
             continue
         keys: dict[tuple[str, str, str], None] = {}
+        rejected = rejected_parents(route)
         for parent in parent_refs(route):
+            if (parent.namespace, parent.name, parent.section) in rejected:
+                continue
             attachment = attach(snapshot, route, parent)
             if not attachment.attached:
                 continue
