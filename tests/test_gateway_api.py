@@ -248,3 +248,10 @@ def test_a_stale_status_is_not_taken_for_the_controllers_word_and_a_fresh_one_is
     assert finding["evidence"]["from"] == "model" and finding["evidence"]["reason"] == "NotAllowedByListeners"
     fresh = live(_moved_to_internal(observed=2)).run("host", "bookinfo.example.com", "-o", "json").json()
     assert found(fresh, "MD450") == []  # istiod accepted this generation: its word stands over the model's
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_gateway_istio_does_not_program_is_not_judged_by_istios_rules(mode, live):
+    doc = host(mode, live, "other-controller", "shop.example.net")
+    assert codes(doc) == [] and doc["routing"]["gateways"] == []
+    assert [status(doc, c) for c in ("MD450", "MD452")] == ["passed", "passed"]

@@ -80,8 +80,7 @@ class CheckContext:
                     callers.setdefault(host, {}).update(dict.fromkeys(senders))
         # a Gateway API Gateway's proxies run in its namespace (Istio's deployment controller puts them there)
         for route in gatewayapi.RouteIndex.of(self.snapshot).about_target(self.target.host, self.target.services):
-            gateways = [p.namespace for p in gatewayapi.parent_refs(route)
-                        if p.is_gateway and self.snapshot.get("k8sgateways", p.namespace, p.name) is not None]
+            gateways = [ns for ns, _ in gatewayapi.gateway_parents_of(self.snapshot, [route])]
             for ref in gatewayapi.backend_refs(route):
                 if ref.is_service and gateways:
                     callers.setdefault(ref.host(domain), {}).update(dict.fromkeys(gateways))

@@ -134,11 +134,12 @@ def backend_not_found(ctx: CheckContext) -> list[Problem]:
 
 @check("MD452", needs=(ROUTES, "referencegrants"), applies=_has_routes, uses=("k8sgateways",))
 def reference_grant_missing(ctx: CheckContext) -> list[Problem]:
-    """Only for routes with a Gateway parent: Istio converts mesh routes without enforcing grants."""
+    """Only for routes with a Gateway parent Istio serves: Istio converts mesh routes without enforcing
+    grants, and another implementation's Gateway is its business."""
     findings = []
     gateways: dict[tuple[str, str], None] = {}
     for route in host_routes(ctx):
-        parents = [p for p in gw.parent_refs(route) if p.is_gateway]
+        parents = [p for p in gw.parent_refs(route) if p.is_gateway and gw.attach(ctx.snapshot, route, p).istio]
         if not parents:
             continue
         gateways.update(((p.namespace, p.name), None) for p in parents)

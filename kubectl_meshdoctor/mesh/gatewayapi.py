@@ -44,6 +44,11 @@ ROUTE_COLLECTIONS = {"HTTPRoute": "httproutes", "GRPCRoute": "grpcroutes", "TCPR
                      "TLSRoute": "tlsroutes"}
 HTTP_KINDS = ("HTTPRoute", "GRPCRoute")
 DEFAULT_KINDS = {"HTTP": HTTP_KINDS, "HTTPS": HTTP_KINDS, "TCP": ("TCPRoute",)}
+# The classes istiod serves without a GatewayClass object, and its controllers' names (1.28
+# pilot/pkg/config/kube/gateway/deploymentcontroller.go getBuiltinClasses; pkg/config/constants).
+ISTIO_CLASSES = ("istio", "istio-waypoint", "istio-remote", "istio-east-west")
+ISTIO_CONTROLLERS = ("istio.io/gateway-controller", "istio.io/mesh-controller", "istio.io/unmanaged-gateway",
+                     "istio.io/eastwest-controller")
 NO_MATCHING_PARENT, NO_MATCHING_HOSTNAME, NOT_ALLOWED = ("NoMatchingParent", "NoMatchingListenerHostname",
                                                           "NotAllowedByListeners")
 
@@ -149,6 +154,7 @@ class Attachment:
     listeners: tuple[Listener, ...]
     reason: str = ""  # empty when attached
     message: str = ""
+    istio: bool = True  # False: another controller's Gateway, whose rules are not judged here
 
     @property
     def attached(self) -> bool:
@@ -167,6 +173,8 @@ def attach(snapshot: Snapshot, route: dict[str, Any], parent: ParentRef) -> Atta
     if gateway is None:
         return Attachment(route, parent, (), NO_MATCHING_PARENT,
                           f"Gateway {parent.namespace}/{parent.name} does not exist")
+    if not istio_serves(snapshot, gateway):
+        return Attachment(route, parent, (), "", "", istio=False)
     candidates = [li for li in listeners(gateway) if (parent.port is None or li.port == parent.port)
                   and (not parent.section or li.name == parent.section)]
     if not candidates:
@@ -182,6 +190,16 @@ def attach(snapshot: Snapshot, route: dict[str, Any], parent: ParentRef) -> Atta
         else NOT_ALLOWED
     return Attachment(route, parent, (), reason,
                       "; ".join(f"{li.describe()}: {why[1]}" for li, why in verdicts if why))
+
+
+def istio_serves(snapshot: Snapshot, gateway: dict[str, Any]) -> bool:
+    """Whether istiod programs this Gateway: a built-in class, or a GatewayClass naming an Istio controller
+    (an unknown class without its GatewayClass object is another implementation's)."""
+    name = o.as_str(o.spec(gateway).get("gatewayClassName"))
+    klass = snapshot.get("gatewayclasses", "", name)
+    if klass is not None:
+        return o.as_str(o.spec(klass).get("controllerName")) in ISTIO_CONTROLLERS
+    return name in ISTIO_CLASSES
 
 
 def _refusal(snapshot: Snapshot, route: dict[str, Any], gateway: dict[str, Any],
@@ -521,6 +539,10 @@ def gateway_parents(snapshot: Snapshot, host: str, services: Iterable[Any]) -> l
     """(namespace, name) of the existing Gateway API Gateways the host's routes name: their proxies
     (pods labelled gateway.networking.k8s.io/gateway-name by Istio's deployment controller) carry the
     host's ingress traffic and log its failures."""
-    found = RouteIndex.of(snapshot).about_target(host, services)
+    return gateway_parents_of(snapshot, RouteIndex.of(snapshot).about_target(host, services))
+
+
+def gateway_parents_of(snapshot: Snapshot, found: list[dict[str, Any]]) -> list[tuple[str, str]]:
     parents = {(p.namespace, p.name): None for r in found for p in parent_refs(r) if p.is_gateway}
-    return [key for key in parents if snapshot.get("k8sgateways", *key) is not None]
+    return [key for key in parents if (gateway := snapshot.get("k8sgateways", *key)) is not None
+            and istio_serves(snapshot, gateway)]
