@@ -16,6 +16,7 @@ _BP = "https://istio.io/latest/docs/ops/best-practices/traffic-management/"
 _REQ = "https://istio.io/latest/docs/ops/deployment/application-requirements/"
 _PROTO = "https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/"
 _AMBIENT = "https://istio.io/latest/docs/ambient/usage/"
+_DEBUG = "https://istio.io/latest/docs/ops/diagnostic-tools/proxy-cmd/"
 _GWAPI = "https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/"
 _GAMMA = "https://gateway-api.sigs.k8s.io/mesh/"
 _GRANT = "https://gateway-api.sigs.k8s.io/api-types/referencegrant/"
@@ -39,6 +40,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("ambient", "Ambient data plane", "Route rules have no effect on my application (ztunnel and waypoints)"),
     Family("http10", "HTTP/1.0", "Envoy won't connect to my HTTP/1.0 service"),
     Family("tcp", "Long-lived TCP connections", "Headless TCP services losing connection"),
+    Family("proxyconfig", "Proxy configuration vs model",
+           "What the proxies really hold, against what the configuration predicts (--config-dump)"),
 )
 FAMILY_ORDER = {f.key: i for i, f in enumerate(FAMILIES)}
 FAMILY_BY_KEY = {f.key: f for f in FAMILIES}
@@ -380,6 +383,28 @@ CATALOGUE: tuple[Entry, ...] = (
           "Envoy closes TCP connections idle for longer than the idle timeout (1 hour by default).",
           ("Raise connectionPool.tcp.idleTimeout in the DestinationRule, or send keep-alives.",),
           (_BP,)),
+    Entry("MD801", "proxy-missing-cluster", "proxyconfig", Severity.ERROR,
+          "A client proxy lacks a cluster the configuration predicts for the host",
+          "Client proxies hold every cluster the model predicts",
+          "Istio builds one cluster per Service port and per subset of the DestinationRule in effect; a proxy "
+          "without one answers 503 (NC) for every request routed to it, whatever the configuration says.",
+          ("Check the proxy's sync state (`istioctl proxy-status`); restart the pod if it stays stale.",),
+          (_DEBUG,), explains=("no-cluster",)),
+    Entry("MD802", "proxy-route-differs", "proxyconfig", Severity.WARNING,
+          "A client proxy routes the host by another VirtualService than the model predicts",
+          "Client proxies route the host as the model predicts",
+          "The routes a proxy holds were produced by a VirtualService other than the one in effect by the "
+          "configuration: stale configuration, or a rule the model does not know, so the routing findings are "
+          "unconfirmed for that proxy.",
+          ("Check the proxy's sync state (`istioctl proxy-status`) and compare `istioctl proxy-config routes`.",),
+          (_DEBUG,)),
+    Entry("MD803", "proxy-tls-differs", "proxyconfig", Severity.ERROR,
+          "A client proxy sends different TLS to the host than the model predicts",
+          "Client proxies send the TLS the model predicts",
+          "The upstream TLS of the proxy's cluster (auto mTLS, ISTIO_MUTUAL, TLS or plaintext) is not what "
+          "the DestinationRules and mesh settings give: the TLS verdicts are unconfirmed for that proxy.",
+          ("Check the proxy's sync state (`istioctl proxy-status`) and compare `istioctl proxy-config cluster`.",),
+          (_DEBUG,)),
 )
 
 BY_CODE: dict[str, Entry] = {e.code: e for e in CATALOGUE}

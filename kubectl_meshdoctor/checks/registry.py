@@ -7,6 +7,7 @@ from kubectl_meshdoctor.checks import (
     gatewayapi,
     http10,
     ingress,
+    proxyconfig,
     reconfiguration,
     routing,
     tcp,
@@ -16,7 +17,8 @@ from kubectl_meshdoctor.checks import (
 from kubectl_meshdoctor.checks.base import REGISTERED, Check
 
 # one module per family
-FAMILY_MODULES = (routing, tls, reconfiguration, ingress, gatewayapi, workloads, ambient, http10, tcp)
+FAMILY_MODULES = (routing, tls, reconfiguration, ingress, gatewayapi, workloads, ambient, http10, tcp,
+                  proxyconfig)
 CHECKS: tuple[Check, ...] = tuple(REGISTERED)
 IMPLEMENTED: frozenset[str] = frozenset(c.code for c in CHECKS)
 BY_CODE: dict[str, Check] = {c.code: c for c in CHECKS}

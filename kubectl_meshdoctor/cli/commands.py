@@ -29,6 +29,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {  # each a command line, or a `# comment
              "kubectl meshdoctor host reviews --offline -f ./istio-config/ -R",
              "# no cluster, what-if: the change laid over a snapshot",
              "kubectl meshdoctor host reviews --offline --base dump.yaml -f new.yaml",
+             "# compare with what a client proxy really holds (its saved config_dump)",
+             "kubectl meshdoctor host reviews -n bookinfo --config-dump productpage.json",
              "# also ask the pods through port-forwards",
              "kubectl meshdoctor host bookinfo.example.com --probe"),
     "tls": ("kubectl meshdoctor tls reviews -n bookinfo",
@@ -61,7 +63,8 @@ def register(app: typer.Typer) -> None:
              fail_on: f.FailOnOpt = "error", no_color: f.NoColor = False, cluster_domain: f.Domain = "cluster.local",
              suppress: f.Suppress = None, no_logs: f.NoLogs = False, since: f.Since = "15m",
              log_bytes: f.LogBytes = 512 * 1024, probe: f.Probe = False,
-             client_namespace: f.ClientNs = None, verbose: f.Verbose = False) -> ExitCode:
+             client_namespace: f.ClientNs = None, verbose: f.Verbose = False,
+             config_dump: f.ConfigDump = None) -> ExitCode:
         """Diagnose traffic to one host: routing, TLS, subsets, ingress, workload, HTTP/1.0 and long-lived TCP
         problems, each with the objects involved and the fix. Live runs also read the proxies' logs."""
         from kubectl_meshdoctor.run.host import HostRequest, diagnose_host, evidence_options
@@ -69,7 +72,7 @@ def register(app: typer.Typer) -> None:
         out, threshold = _emit().prepare("Report", output, no_color, fail_on, verbose)
         evidence = evidence_options(no_logs, since, log_bytes, probe, client_namespace or ())
         request = HostRequest(host, tuple(filename or ()), offline, cluster_domain, (), tuple(suppress or ()), evidence,
-                              recursive, tuple(base or ()))
+                              recursive, tuple(base or ()), tuple(config_dump or ()))
         return _emit().finish(diagnose_host(request, kube, out.no_color), out, threshold)
 
     @app.command(epilog=epilog("tls"))

@@ -107,6 +107,9 @@ Files = Annotated[list[str] | None, typer.Option(
     "-f", "--filename", help="YAML/JSON file, directory or - (stdin), repeatable: laid over the live state "
                              "(what-if), or the whole world with --offline.")]
 Offline = Annotated[bool, typer.Option("--offline", help="Use only the -f files; no cluster.")]
+ConfigDump = Annotated[list[str] | None, typer.Option(
+    "--config-dump", help="[NAMESPACE/POD=]FILE: a proxy's saved Envoy config_dump (repeatable), compared with what "
+                          "the model predicts for it (the pod is read from the dump's bootstrap when not given).")]
 Base = Annotated[list[str] | None, typer.Option(
     "--base", help="With --offline: the files of the world the -f change lands on (repeatable).")]
 Recursive = Annotated[bool, typer.Option("-R", "--recursive", help="Read -f directories with their "

@@ -19,6 +19,7 @@ from kubectl_meshdoctor.checks.attribution import attribute
 from kubectl_meshdoctor.checks.base import Check
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.checks.findings import CheckResult, Finding
+from kubectl_meshdoctor.checks.proxyconfig import predicted_clusters
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.checks.runner import run_checks
 from kubectl_meshdoctor.checks.severity import CheckStatus
@@ -29,6 +30,7 @@ from kubectl_meshdoctor.errors import InputFileError, UsageError
 from kubectl_meshdoctor.mesh import gatewayapi
 from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.changes import ChangeSet
+from kubectl_meshdoctor.mesh.configdump import read_config_dump
 from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
 from kubectl_meshdoctor.mesh.target import Target, resolve_target
 from kubectl_meshdoctor.probes.gather import EvidenceOptions, gather
@@ -62,6 +64,7 @@ class HostRequest:
     evidence: EvidenceOptions = dataclasses.field(default_factory=EvidenceOptions)  # logs and probes (live runs only)
     recursive: bool = False  # -R: directories of -f with their subdirectories
     base: tuple[str, ...] = ()  # --offline what-if: the world the -f files are laid over
+    config_dumps: tuple[str, ...] = ()  # --config-dump [NS/POD=]FILE: proxies' configuration to compare with
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -109,6 +112,7 @@ def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, sta
     parse_rules(request.suppress)  # a wrong --suppress is a usage error before anything is read
     if request.base and not request.offline:
         raise UsageError("--base is for --offline runs: live, the cluster is the world -f is laid over")
+    dumps = tuple(read_config_dump(spec) for spec in request.config_dumps)  # a bad file costs no cluster read
     if request.offline:
         world = _offline_world(request, kube.namespace or "default")
     else:
@@ -116,8 +120,9 @@ def _diagnose(request: HostRequest, kube: KubeOptions, progress: ProgressFn, sta
         world = _live_world(request, kube, progress, stats)
         stats["fetchSeconds"] = time.perf_counter() - fetch_started
     progress("running checks")
-    return analyse(request, world.snapshot, world.settings, world.target, [*world.notes, *world.evidence.notes],
-                   world.change, world.evidence)
+    evidence = dataclasses.replace(world.evidence, proxy_configs=dumps) if dumps else world.evidence
+    return analyse(request, world.snapshot, world.settings, world.target, [*world.notes, *evidence.notes],
+                   world.change, evidence)
 
 
 def _offline_world(request: HostRequest, namespace: str) -> World:
@@ -174,7 +179,7 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     return Report(
         target_input=request.host, host=target.host, namespace=target.namespace, source=source,
         checks=tuple(results), findings=tuple(findings),
-        notes=(*target.notes, *notes, *settings.notes, *_gateway_api_notes(ctx)),
+        notes=(*target.notes, *notes, *settings.notes, *_gateway_api_notes(ctx), *_confirmed(ctx, findings)),
         routing=routing_section(ctx.routing) if sections and snapshot.readable("virtualservices") else None,
         tls=tls_section(ctx.tls_rows) if sections and "tls" in answered else None, resolved=resolved,
         workloads=workloads_section(snapshot, settings, target) if sections and snapshot.readable("services")
@@ -183,6 +188,14 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
         http10=http10_section([s for _, s in ctx.http10_receivers])
         if sections and "http10" in answered and snapshot.readable("pods") else None,
         symptoms=symptoms)
+
+
+def _confirmed(ctx: CheckContext, findings: list[Finding]) -> list[str]:
+    """The proxies whose configuration agrees with the model: its predictions are facts for them."""
+    differing = {f.evidence.get("proxy") for f in findings if f.entry.family == "proxyconfig"}
+    return [f"confirmed by the proxy configuration of {d.ref} ({d.source}): its clusters, upstream TLS and routes "
+            f"for {ctx.target.host} are what the model predicts" for d in ctx.evidence.proxy_configs
+            if d.ref not in differing and predicted_clusters(ctx, d.namespace)]
 
 
 def _gateway_api_notes(ctx: CheckContext) -> list[str]:

@@ -7,6 +7,7 @@ objects (which pods to ask depends on them), and checks read it as plain data, n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -55,3 +56,4 @@ class LiveEvidence:
     syncz: tuple[PortAnswer, ...] = ()  # one per istiod pod
     probed: bool = False              # --probe was given
     notes: tuple[str, ...] = ()
+    proxy_configs: tuple[Any, ...] = ()  # mesh/configdump.ProxyConfig, from --config-dump

@@ -1,0 +1,136 @@
+"""Predicted vs actual: the model's clusters, upstream TLS and route sources for the host, against the
+configuration a client proxy really holds (`--config-dump`, mesh/configdump.py). A disagreement is either
+stale configuration (the proxy has not received istiod's latest push) or a rule the model does not know;
+both mean the model's other findings for that proxy are unconfirmed.
+
+Istio's cluster names are `outbound|PORT|SUBSET|HOST`, one per Service port and one per port and subset of
+the DestinationRule in effect for the proxy (1.28 pilot/pkg/networking/core/cluster.go
+buildOutboundClusters; model.BuildSubsetKey).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubectl_meshdoctor.checks.base import check
+from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
+from kubectl_meshdoctor.mesh import configdump as cd
+from kubectl_meshdoctor.mesh.target import target_services
+from kubectl_meshdoctor.mesh.tls import ClientMode
+from kubectl_meshdoctor.snapshot import objects as o
+
+STALE = ("Likely cause: the proxy has not received istiod's latest configuration (compare `istioctl proxy-status`; "
+         "restart the pod if it stays STALE), or a rule this tool does not model; until that is settled the other "
+         "findings for this proxy are unconfirmed.")
+
+
+def _has_dumps(ctx: CheckContext) -> str | None:
+    if not ctx.evidence.proxy_configs:
+        return "no proxy configuration to compare with (give --config-dump FILE)"
+    return None
+
+
+def _ports(ctx: CheckContext) -> list[int]:
+    ports = [o.as_dict(p).get("port") for svc in target_services(ctx.snapshot, ctx.target)
+             for p in o.as_list(o.spec(svc).get("ports"))]
+    return sorted({p for p in ports if isinstance(p, int)})
+
+
+def _dump_ref(dump: cd.ProxyConfig) -> ResourceRef:
+    return ResourceRef("Pod", dump.namespace, dump.pod, f"proxy configuration ({dump.source})")
+
+
+def predicted_clusters(ctx: CheckContext, client_ns: str) -> dict[str, str]:
+    """cluster name -> why it must exist, for the proxies of one client namespace."""
+    host, service_ns = ctx.target.host, ctx.target.service_namespace
+    if not ctx.routing.sidecar_scope(client_ns).imports_host(host, service_ns or ""):
+        return {}
+    merged = ctx.routing.lookup_for(client_ns, host, service_ns).merged
+    subsets = [s.name for s in merged.subsets] if merged else []
+    out = {}
+    for port in _ports(ctx):
+        out[f"outbound|{port}||{host}"] = f"Service port {port}"
+        for subset in subsets:
+            out[f"outbound|{port}|{subset}|{host}"] = f"subset {subset} of the DestinationRule in effect"
+    return out
+
+
+@check("MD801", needs=("services",), needs_istio=True, applies=_has_dumps, uses=("destinationrules",))
+def proxy_missing_cluster(ctx: CheckContext) -> list[Problem]:
+    findings = []
+    for dump in ctx.evidence.proxy_configs:
+        predicted = predicted_clusters(ctx, dump.namespace)
+        missing = {name: why for name, why in predicted.items() if name not in dump.clusters}
+        if not missing:
+            continue
+        actual = dump.clusters_for(ctx.target.host)
+        findings.append(Problem(
+            f"The proxy of {dump.ref} has no cluster {', '.join(missing)} although the model predicts "
+            f"{'them' if len(missing) > 1 else 'it'} ({'; '.join(f'{n}: {w}' for n, w in missing.items())}); it holds "
+            f"{', '.join(actual) or 'no cluster for the host'}. Requests it routes there fail with 503 NC. {STALE}",
+            ctx.target.host, (_dump_ref(dump),),
+            {"proxy": dump.ref, "file": dump.source, "predicted": sorted(predicted), "actual": actual,
+             "missing": sorted(missing)},
+            ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",
+             "If it is SYNCED, the model is wrong for this proxy: report the dump and the objects."),
+            client_namespace=dump.namespace))
+    return findings
+
+
+def expected_tls(mode: ClientMode) -> str:
+    if mode.explicit is None:
+        return cd.AUTO if mode.auto else cd.PLAINTEXT
+    return {"ISTIO_MUTUAL": cd.ISTIO_MUTUAL, "DISABLE": cd.PLAINTEXT}.get(mode.explicit, cd.TLS)
+
+
+@check("MD803", needs=("services", "destinationrules"), applies=_has_dumps, uses=("peerauthentications",))
+def proxy_tls_differs(ctx: CheckContext) -> list[Problem]:
+    findings = []
+    by_ns: dict[str, list[Any]] = {}
+    for row in ctx.tls_rows:
+        by_ns.setdefault(row.client_ns, []).append(row)
+    for dump in ctx.evidence.proxy_configs:
+        for row in by_ns.get(dump.namespace, []):
+            port = row.port.get("port")
+            cluster = f"outbound|{port}|{row.subset}|{row.host}"
+            actual = dump.clusters.get(cluster)
+            predicted = expected_tls(row.client)
+            if actual is None or actual == predicted:
+                continue  # a missing cluster is MD801's
+            decided = ", ".join(row.client.deciders) or "no DestinationRule tls setting (auto mTLS)"
+            findings.append(Problem(
+                f"The proxy of {dump.ref} sends {actual} on {cluster}; the model predicts {predicted} (decided by "
+                f"{decided}). {STALE}", ctx.target.host, (_dump_ref(dump),),
+                {"proxy": dump.ref, "file": dump.source, "cluster": cluster, "predicted": predicted, "actual": actual},
+                ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",),
+                port=port if isinstance(port, int) else None, subset=row.subset or None,
+                client_namespace=dump.namespace))
+    return findings
+
+
+@check("MD802", needs=("virtualservices",), applies=_has_dumps)
+def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
+    """Compares which VirtualService produced the routes of the host's virtual host (`HOST:PORT`)."""
+    findings = []
+    for dump in ctx.evidence.proxy_configs:
+        winner = ctx.routing.selection_for(dump.namespace, ctx.target.host).winner
+        predicted = winner.ref if winner else ""
+        for port in _ports(ctx):
+            routes = dump.virtual_hosts.get(f"{ctx.target.host}:{port}")
+            if routes is None:
+                continue  # a TCP port, or a host the proxy does not import: no virtual host to compare
+            actual = sorted({r.source for r in routes if r.source})
+            if actual == ([predicted] if predicted else []):
+                continue
+            findings.append(Problem(
+                f"The proxy of {dump.ref} routes {ctx.target.host}:{port} by "
+                f"{', '.join(f'VirtualService {a}' for a in actual) or 'no VirtualService (the default route)'}; "
+                f"the model predicts {f'VirtualService {predicted}' if predicted else 'the default route'}. {STALE}",
+                ctx.target.host, (_dump_ref(dump),),
+                {"proxy": dump.ref, "file": dump.source, "virtualHost": f"{ctx.target.host}:{port}",
+                 "predicted": predicted, "actual": actual,
+                 "routes": [{"match": r.match, "clusters": list(r.clusters), "from": r.source} for r in routes]},
+                ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",),
+                port=port, client_namespace=dump.namespace, severity=None))
+    return findings
