@@ -22,7 +22,7 @@ def test_catalogue_matches_findings_md():
     assert {code: ours.get(code) for code in documented} == documented
     # beyond the table: MD508, and codes FINDINGS.md reserves by id ("MD550 ambient-l7-without-waypoint")
     text = FINDINGS_MD.read_text()
-    reserved = dict(re.findall(r"\b(MD\d{3}) ([a-z0-9]+(?:-[a-z0-9]+)+)", text[text.index("Reserved code ranges"):]))
+    reserved = dict(re.findall(r"\b(MD\d{3})\s+([a-z0-9]+(?:-[a-z0-9]+)+)", text[text.index("Reserved code ranges"):]))
     extra = set(ours) - set(documented)
     assert extra <= {"MD508", *reserved}
     assert {code: ours[code][0] for code in extra - {"MD508"}} == {code: reserved[code] for code in extra - {"MD508"}}
