@@ -49,7 +49,7 @@ def statuses(doc: dict[str, Any]) -> dict[str, str]:
 
 def test_a_dump_that_agrees_confirms_the_model_and_names_the_proxy():
     doc = host("--config-dump", str(HEALTHY))
-    assert statuses(doc) == {"MD801": "passed", "MD802": "passed", "MD803": "passed"}
+    assert statuses(doc) == {"MD801": "passed", "MD802": "passed", "MD803": "passed", "MD805": "passed"}
     assert [n for n in doc["notes"] if n.startswith(f"confirmed by the proxy configuration of {POD}")]
     assert doc["exitCode"] == 0
 
@@ -117,3 +117,26 @@ def test_the_pod_can_be_named_when_the_dump_does_not_say(tmp_path):
     result = host("--config-dump", f"bookinfo/productpage-x={path}")
     assert statuses(result)["MD801"] == "passed"
     assert [n for n in result["notes"] if "confirmed by the proxy configuration of bookinfo/productpage-x" in n]
+
+
+def test_an_http_port_the_proxy_forwards_as_plain_tcp_is_md805(tmp_path):
+    """reviews' port is named http: the model derives HTTP; this proxy has no virtual host for it and a
+    tcp_proxy listener to its cluster (as for a port named tcp)."""
+    def as_tcp(doc: dict[str, Any]) -> None:
+        routes = next(c for c in doc["configs"] if c["@type"].endswith("RoutesConfigDump"))
+        config = routes["dynamic_route_configs"][0]["route_config"]
+        config["virtual_hosts"] = [v for v in config["virtual_hosts"] if v["name"] != f"{REVIEWS}:9080"]
+        listeners = next(c for c in doc["configs"] if c["@type"].endswith("ListenersConfigDump"))
+        listeners["dynamic_listeners"] = [{"name": "10.96.0.20_9080", "active_state": {
+            "version_info": "2026-11-27T01:00:00Z/42", "listener": {
+                "@type": "type.googleapis.com/envoy.config.listener.v3.Listener", "name": "10.96.0.20_9080",
+                "address": {"socket_address": {"address": "10.96.0.20", "port_value": 9080}},
+                "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+                    "stat_prefix": f"outbound|9080||{REVIEWS}", "cluster": f"outbound|9080||{REVIEWS}"}}]}],
+                "traffic_direction": "OUTBOUND"}}}]
+    doc = host("--config-dump", str(dump_with(tmp_path, as_tcp)))
+    [finding] = found(doc, "MD805")
+    assert (finding["evidence"]["predicted"], finding["evidence"]["actual"], finding["port"]) == ("HTTP", "TCP", 9080)
+    assert found(doc, "MD802") == []  # no virtual host: nothing to say about its routes
+    assert found(host("--config-dump", str(HEALTHY)), "MD805") == []

@@ -405,6 +405,14 @@ CATALOGUE: tuple[Entry, ...] = (
           "the DestinationRules and mesh settings give: the TLS verdicts are unconfirmed for that proxy.",
           ("Check the proxy's sync state (`istioctl proxy-status`) and compare `istioctl proxy-config cluster`.",),
           (_DEBUG,)),
+    Entry("MD805", "proxy-protocol-differs", "proxyconfig", Severity.ERROR,
+          "A client proxy handles a port of the host with another protocol than the model derives",
+          "Client proxies handle each port with the derived protocol",
+          "A port the model derives as HTTP that the proxy forwards as plain TCP (or the reverse) gets no "
+          "HTTP routing at all (or breaks a protocol that is not HTTP): every routing finding for the port "
+          "is unconfirmed for that proxy.",
+          ("Check the proxy's sync state (`istioctl proxy-status`) and the Service port's name or appProtocol.",),
+          (_DEBUG, _PROTO)),
 )
 
 BY_CODE: dict[str, Entry] = {e.code: e for e in CATALOGUE}

@@ -16,6 +16,7 @@ from kubectl_meshdoctor.checks.base import check
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import configdump as cd
+from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.target import target_services
 from kubectl_meshdoctor.mesh.tls import ClientMode
 from kubectl_meshdoctor.snapshot import objects as o
@@ -133,4 +134,33 @@ def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
                  "routes": [{"match": r.match, "clusters": list(r.clusters), "from": r.source} for r in routes]},
                 ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",),
                 port=port, client_namespace=dump.namespace, severity=None))
+    return findings
+
+
+@check("MD805", needs=("services",), applies=_has_dumps)
+def proxy_protocol_differs(ctx: CheckContext) -> list[Problem]:
+    """HTTP or TCP, as the proxy handles HOST:PORT (a virtual host in its routes, or a tcp_proxy to the
+    port's cluster), against the protocol the model derives for the port (mesh/protocol.py); a port
+    left to sniffing has both and is not judged."""
+    findings = []
+    for svc in target_services(ctx.snapshot, ctx.target):
+        for port in map(o.as_dict, o.as_list(o.spec(svc).get("ports"))):
+            number, derived = port.get("port"), derive(port, ctx.settings.version)
+            if not isinstance(number, int) or derived.sniffed:
+                continue
+            predicted = "HTTP" if derived.http_like else "TCP"
+            for dump in ctx.evidence.proxy_configs:
+                http = f"{ctx.target.host}:{number}" in dump.virtual_hosts
+                tcp = f"outbound|{number}||{ctx.target.host}" in dump.tcp_clusters
+                actual = "HTTP" if http and not tcp else "TCP" if tcp and not http else ""
+                if not actual or actual == predicted:
+                    continue  # not seen (not imported, or both: sniffing), or agreeing
+                findings.append(Problem(
+                    f"The proxy of {dump.ref} handles {ctx.target.host}:{number} as {actual}; the model derives "
+                    f"{derived.protocol} ({derived.reason}), so it predicts {predicted}. {STALE}", ctx.target.host,
+                    (_dump_ref(dump), ResourceRef.of("Service", svc, "port")),
+                    {"proxy": dump.ref, "file": dump.source, "predicted": predicted, "actual": actual,
+                     "derived": derived.protocol},
+                    ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",),
+                    port=number, client_namespace=dump.namespace))
     return findings

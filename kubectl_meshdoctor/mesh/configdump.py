@@ -13,6 +13,7 @@ each an Any with `@type`. Read here:
 - RoutesConfigDump (`dynamic_route_configs[].route_config`): per virtual host (`HOST:PORT` on a
   sidecar) its routes, each with the Istio config that produced it (`metadata.filter_metadata.istio.
   config`, `/apis/networking.istio.io/VERSION/namespaces/NS/virtual-service/NAME`).
+- ListenersConfigDump: the clusters `tcp_proxy` filters forward to (ports handled as TCP).
 - BootstrapConfigDump: the node id, `sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.DOMAIN`, names the pod.
 """
 
@@ -47,6 +48,7 @@ class ProxyConfig:
     source: str  # the file it was read from
     clusters: dict[str, str] = field(default_factory=dict)  # name -> upstream TLS (AUTO, ISTIO_MUTUAL, ...)
     virtual_hosts: dict[str, tuple[DumpRoute, ...]] = field(default_factory=dict)  # "HOST:PORT" -> routes
+    tcp_clusters: frozenset[str] = frozenset()  # clusters a listener's tcp_proxy forwards to (TCP handling)
 
     @property
     def ref(self) -> str:
@@ -108,7 +110,21 @@ def parse_config_dump(doc: dict[str, Any], namespace: str, pod: str, source: str
             for vhost in map(o.as_dict, o.as_list(route_config.get("virtual_hosts"))):
                 routes = map(o.as_dict, o.as_list(vhost.get("routes")))
                 hosts[o.as_str(vhost.get("name"))] = tuple(_route(r) for r in routes)
-    return ProxyConfig(namespace, pod, source, clusters, hosts)
+    return ProxyConfig(namespace, pod, source, clusters, hosts, frozenset(_tcp_proxy_clusters(doc)))
+
+
+def _tcp_proxy_clusters(doc: dict[str, Any]) -> list[str]:
+    """ListenersConfigDump: the clusters of `envoy.filters.network.tcp_proxy` filters (a port handled as
+    TCP); an HTTP port is one whose host has a virtual host in the route configuration instead."""
+    out = []
+    for config in _configs(doc, "ListenersConfigDump"):
+        for entry in [*o.as_list(config.get("static_listeners")), *o.as_list(config.get("dynamic_listeners"))]:
+            listener = o.as_dict(o.dig(entry, "active_state", "listener") or o.as_dict(entry).get("listener"))
+            for chain in map(o.as_dict, o.as_list(listener.get("filter_chains"))):
+                for flt in map(o.as_dict, o.as_list(chain.get("filters"))):
+                    if o.as_str(flt.get("name")) in ("envoy.filters.network.tcp_proxy", "envoy.tcp_proxy"):
+                        out.append(o.as_str(o.as_dict(flt.get("typed_config")).get("cluster")))
+    return out
 
 
 def upstream_tls(cluster: dict[str, Any]) -> str:
