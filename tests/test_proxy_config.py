@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -140,3 +144,74 @@ def test_an_http_port_the_proxy_forwards_as_plain_tcp_is_md805(tmp_path):
     assert (finding["evidence"]["predicted"], finding["evidence"]["actual"], finding["port"]) == ("HTTP", "TCP", 9080)
     assert found(doc, "MD802") == []  # no virtual host: nothing to say about its routes
     assert found(host("--config-dump", str(HEALTHY)), "MD805") == []
+
+
+# ------------------------------------------------------------------------------- --probe: from istiod
+
+ISTIOD_POD = {"apiVersion": "v1", "kind": "Pod",
+              "metadata": {"name": "istiod-7b69f7d5c4-x2x9z", "namespace": "istio-system",
+                           "labels": {"app": "istiod", "istio": "pilot"}},
+              "spec": {"containers": [{"name": "discovery", "image": "docker.io/istio/pilot:1.22.3"}]},
+              "status": {"phase": "Running", "podIP": "10.244.0.5",
+                         "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+class _Istiod(BaseHTTPRequestHandler):
+    """istiod's monitoring port: /debug/config_dump?proxyID=POD.NS for the proxies connected to it (404
+    for others, as istiod answers), /debug/syncz."""
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        proxy = parse_qs(url.query).get("proxyID", [""])[0]
+        dumps = self.server.dumps  # type: ignore[attr-defined]
+        if url.path == "/debug/config_dump" and proxy in dumps:
+            code, body = 200, json.dumps(dumps[proxy]).encode()
+        elif url.path == "/debug/syncz":
+            code, body = 200, b"[]"
+        else:
+            code, body = 404, b"Proxy not connected to this Pilot instance"
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def istiod() -> Iterator[Any]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Istiod)
+    server.dumps = {}  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_probe_reads_a_client_proxys_configuration_from_istiod_and_compares_it(live, istiod):
+    doc = json.loads(HEALTHY.read_text())
+    doc["configs"] = [c for c in doc["configs"] if not c["@type"].endswith("BootstrapConfigDump")]  # as istiod serves
+    clusters(doc)[:] = [c for c in clusters(doc) if c["cluster"]["name"] != f"outbound|9080|v2|{REVIEWS}"]
+    # the client proxy asked for: one ready sidecar of the client namespace, the first by name
+    istiod.dumps["details-v1-5f4d584748-4jzpv.bookinfo"] = doc
+    cluster = live([*objects_of([WORLD]), ISTIOD_POD],
+                   forwards={("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2]})
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
+    [finding] = found(result.json(), "MD801")
+    assert finding["evidence"]["proxy"] == "bookinfo/details-v1-5f4d584748-4jzpv"
+    assert finding["evidence"]["missing"] == [f"outbound|9080|v2|{REVIEWS}"]
+    assert finding["evidence"]["file"] == f"istiod istio-system/{ISTIOD_POD['metadata']['name']} /debug/config_dump"
+    asked = [r for r in cluster.cluster.requests if r.path.endswith("/portforward") and "istiod" in r.path]
+    assert asked and all(r.method == "GET" for r in cluster.cluster.requests)  # read-only: the upgrade is a GET
+
+
+def test_a_proxy_istiod_does_not_know_is_said_not_judged(live, istiod):
+    cluster = live([*objects_of([WORLD]), ISTIOD_POD],
+                   forwards={("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2]})
+    doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs").json()
+    assert statuses(doc) == dict.fromkeys(("MD801", "MD802", "MD803", "MD805"), "not-run")
+    unread = "the configuration of proxy details-v1-5f4d584748-4jzpv.bookinfo could not be read from istiod"
+    assert [n for n in doc["notes"] if n.startswith(unread) and "404" in n], doc["notes"]

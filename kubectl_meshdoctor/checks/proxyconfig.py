@@ -28,7 +28,8 @@ STALE = ("Likely cause: the proxy has not received istiod's latest configuration
 
 def _has_dumps(ctx: CheckContext) -> str | None:
     if not ctx.evidence.proxy_configs:
-        return "no proxy configuration to compare with (give --config-dump FILE)"
+        return ("no client proxy's configuration could be read from istiod (the notes say why)" if ctx.evidence.probed
+                else "no proxy configuration to compare with (give --config-dump FILE, or --probe)")
     return None
 
 

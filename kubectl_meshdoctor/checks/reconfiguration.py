@@ -73,16 +73,8 @@ XDS_TYPES = (("cluster", "CDS"), ("listener", "LDS"), ("route", "RDS"), ("endpoi
 
 def read_syncz(answer: PortAnswer) -> list[dict[str, Any]] | str:
     """The proxies one istiod reports, or why its answer could not be read."""
-    if answer.error:
-        return answer.error
-    if answer.via == "exec":  # `pilot-discovery request` prints the body only
-        return _entries(answer.data, answer)
-    head, _, body = answer.data.partition(b"\r\n\r\n")
-    status = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
-    if " 200" not in status:
-        return f"answered {status!r}" + (" (1.11+ serves debug endpoints only on localhost or with a token)"
-                                         if " 401" in status or " 403" in status else "")
-    return _entries(body, answer)
+    body, why = answer.body()
+    return why if why else _entries(body, answer)
 
 
 def _entries(body: bytes, answer: PortAnswer) -> list[dict[str, Any]] | str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from kubectl_meshdoctor.cluster.resources import CollectionStatus, State
+from kubectl_meshdoctor.mesh.configdump import ProxyConfig, parse_config_dump
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.target import Target, target_services
@@ -18,6 +20,7 @@ from kubectl_meshdoctor.snapshot.evidence import HttpProbe, PortAnswer
 
 SYNCZ_BYTES = 32 << 20
 SYNCZ_READ_SECONDS = 10.0  # a large mesh's syncz is megabytes
+CONFIG_DUMP_BYTES = 32 << 20  # one proxy's generated configuration: megabytes in a large mesh
 
 
 def probe_http_ports(api_client: Any, snapshot: Snapshot, settings: MeshSettings, target: Target) -> list[HttpProbe]:
@@ -44,26 +47,61 @@ def probe_http_ports(api_client: Any, snapshot: Snapshot, settings: MeshSettings
 
 
 def probe_syncz(api_client: Any, istiod_pods: list[dict[str, Any]], settings: MeshSettings) -> list[PortAnswer]:
-    """/debug/syncz of every running istiod: each proxy is connected to one of them. Asked in HTTP/1.0
-    so the body ends with the connection (no chunking to undo). When the port-forward is denied or
-    fails, istiod is asked to fetch it itself: `pilot-discovery request GET /debug/syncz` (exec), as
-    istioctl did."""
+    """/debug/syncz of every running istiod: each proxy is connected to one of them."""
+    return [dataclasses.replace(answer, truncated=len(answer.data) >= SYNCZ_BYTES) for answer in
+            (ask_istiod(api_client, pod, "/debug/syncz", settings, SYNCZ_BYTES) for pod in _running(istiod_pods))]
+
+
+def ask_istiod(api_client: Any, pod: dict[str, Any], path: str, settings: MeshSettings, max_bytes: int,
+               ) -> PortAnswer:
+    """GET one of istiod's debug endpoints on its monitoring port. Asked in HTTP/1.0 so the body ends with
+    the connection (no chunking to undo). When the port-forward is denied or fails, istiod is asked to
+    fetch it itself: `pilot-discovery request GET PATH` (exec), as istioctl does."""
     port = 8080 if settings.version is not None and not settings.version.at_least(1, 1) else 15014
-    request = b"GET /debug/syncz HTTP/1.0\r\nHost: localhost\r\nUser-Agent: kubectl-meshdoctor\r\n\r\n"
-    answers = []
-    for pod in sorted(istiod_pods, key=o.name):
-        if o.as_str(o.status(pod).get("phase")) != "Running":
-            continue
-        answer = exchange(api_client, o.namespace(pod), o.name(pod), port, request, SYNCZ_BYTES,
-                          read_seconds=SYNCZ_READ_SECONDS)
-        if answer.error and "no answer within" not in answer.error:  # silent istiod: exec would hang too
-            fallback = execute.run(api_client, o.namespace(pod), o.name(pod), _discovery_container(pod),
-                                   ["pilot-discovery", "request", "GET", "/debug/syncz"], SYNCZ_BYTES,
-                                   SYNCZ_READ_SECONDS)
-            answer = fallback if not fallback.error else dataclasses.replace(
-                answer, error=f"port-forward: {answer.error}; exec: {fallback.error}")
-        answers.append(dataclasses.replace(answer, truncated=len(answer.data) >= SYNCZ_BYTES))
-    return answers
+    request = f"GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: kubectl-meshdoctor\r\n\r\n".encode()
+    answer = exchange(api_client, o.namespace(pod), o.name(pod), port, request, max_bytes,
+                      read_seconds=SYNCZ_READ_SECONDS)
+    if answer.error and "no answer within" not in answer.error:  # silent istiod: exec would hang too
+        fallback = execute.run(api_client, o.namespace(pod), o.name(pod), _discovery_container(pod),
+                               ["pilot-discovery", "request", "GET", path], max_bytes, SYNCZ_READ_SECONDS)
+        answer = fallback if not fallback.error else dataclasses.replace(
+            answer, error=f"port-forward: {answer.error}; exec: {fallback.error}")
+    return answer
+
+
+def _running(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [p for p in sorted(pods, key=o.name) if o.as_str(o.status(p).get("phase")) == "Running"]
+
+
+def probe_config_dumps(api_client: Any, istiod_pods: list[dict[str, Any]], settings: MeshSettings,
+                       clients: list[dict[str, Any]]) -> tuple[list[ProxyConfig], list[str]]:
+    """Each client proxy's configuration as istiod generated it for that proxy
+    (`/debug/config_dump?proxyID=POD.NAMESPACE`, answered by the istiod the proxy is connected to; the
+    others answer 404), bounded in bytes and time; what could not be read is said, not guessed."""
+    configs, notes = [], []
+    istiods = _running(istiod_pods)
+    for client in clients:
+        proxy = f"{o.name(client)}.{o.namespace(client)}"
+        why = []
+        for istiod in istiods:
+            answer = ask_istiod(api_client, istiod, f"/debug/config_dump?proxyID={proxy}", settings,
+                                CONFIG_DUMP_BYTES)
+            body, error = answer.body()
+            try:
+                doc = json.loads(body) if not error else None
+            except ValueError:
+                error = "answered something that is not JSON" + (
+                    " (cut at the byte cap)" if len(answer.data) >= CONFIG_DUMP_BYTES else "")
+                doc = None
+            if isinstance(doc, dict) and isinstance(doc.get("configs"), list):
+                configs.append(parse_config_dump(doc, o.namespace(client), o.name(client),
+                                                 f"istiod {o.namespace(istiod)}/{o.name(istiod)} /debug/config_dump"))
+                break
+            why.append(f"{o.namespace(istiod)}/{o.name(istiod)}: {error or 'answered no config_dump'}")
+        else:
+            notes.append(f"the configuration of proxy {proxy} could not be read from istiod: "
+                         f"{'; '.join(why) or 'no running istiod'}")
+    return configs, notes
 
 
 def _discovery_container(pod: dict[str, Any]) -> str:

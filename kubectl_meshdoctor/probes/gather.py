@@ -55,25 +55,58 @@ def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, targe
             notes.append(f"proxy logs cut at {options.log_bytes} bytes (--log-bytes): {', '.join(cut[:5])}")
     http_probes: tuple[HttpProbe, ...] = ()
     syncz: tuple[PortAnswer, ...] = ()
+    proxy_configs: tuple[Any, ...] = ()
     if options.probe:
-        from kubectl_meshdoctor.probes.active import portforward_status, probe_http_ports, probe_syncz
+        from kubectl_meshdoctor.probes.active import (
+            portforward_status,
+            probe_config_dumps,
+            probe_http_ports,
+            probe_syncz,
+        )
 
         client = reader.api.api_client
         http_probes = tuple(probe_http_ports(client, snapshot, settings, target))
         istiods = [p for p in snapshot.all("pods") if o.labels(p).get("istio") == "pilot"]
         syncz = tuple(probe_syncz(client, istiods, settings))
+        configs, unread = probe_config_dumps(client, istiods, settings,
+                                             _config_clients(snapshot, target, routing, reader.namespace, options))
+        proxy_configs = tuple(configs)
+        notes += unread
         reader.record(portforward_status([p.answer for p in http_probes]))
         notes += [f"probe {p.answer.namespace}/{p.answer.pod}:{p.answer.port}: {p.answer.error}"
                   for p in http_probes if p.answer.error]
     return LiveEvidence(logs, options.logs, options.since, options.since_seconds, http_probes, syncz, options.probe,
-                        tuple(notes))
+                        tuple(notes), proxy_configs)
+
+
+def _config_clients(snapshot: Snapshot, target: Target, routing: RoutingModel, current: str,
+                    options: EvidenceOptions) -> list[dict[str, Any]]:
+    """One ready client proxy per client namespace (at most CONFIG_CLIENTS), whose configuration istiod
+    is asked for: the model predicts per client namespace, so one proxy each tells whether it holds."""
+    host = _host_pods(snapshot, target)
+    chosen = []
+    for ns in routing.client_namespaces(current, options.client_namespaces):
+        ready = [p for p in snapshot.in_namespace("pods", ns) if has_sidecar(p) and pod_ready(p)
+                 and (o.namespace(p), o.name(p)) not in host]
+        if ready:
+            chosen.append(min(ready, key=o.name))
+        if len(chosen) == CONFIG_CLIENTS:
+            break
+    return chosen
+
+
+CONFIG_CLIENTS = 3  # client proxies whose configuration --probe reads
+
+
+def _host_pods(snapshot: Snapshot, target: Target) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(o.namespace(p), o.name(p)): p for svc in target_services(snapshot, target)
+            for p in service_pods(snapshot, svc)}
 
 
 def _log_requests(snapshot: Snapshot, target: Target, routing: RoutingModel, current: str,
                   options: EvidenceOptions) -> tuple[list[LogRequest], list[str]]:
     notes: list[str] = []
-    host = {(o.namespace(p), o.name(p)): p
-            for svc in target_services(snapshot, target) for p in service_pods(snapshot, svc)}
+    host = _host_pods(snapshot, target)
     servers = _pick([p for p in host.values() if has_sidecar(p)], HOST_POD_LOGS, "the host's", notes)
     gateways = {(o.namespace(p), o.name(p)): p for p in gateway_proxies(snapshot, routing.gateways)}
     for ns, name in gateway_parents(snapshot, target.host, target.services):  # Gateway API Gateways' proxies

@@ -182,7 +182,8 @@ def clients(seen: Seen) -> list[Read]:
     namespaces = seen.routing.client_namespaces(seen.namespace, seen.client_namespaces)
     host_pods = [p for svc in target_services(seen.snapshot, seen.target) for p in service_pods(seen.snapshot, svc)]
     return [*(Read.list(ListRequest("appconfigmaps", ns)) for ns in namespaces),
-            *(Read.list(ListRequest("clientpods", ns, max_items=CLIENT_POD_SAMPLE), "podlogs") for ns in namespaces),
+            *(Read.list(ListRequest("clientpods", ns, max_items=CLIENT_POD_SAMPLE), "podlogs", "portforward")
+              for ns in namespaces),  # their logs; with --probe, their configuration from istiod
             *_locality_nodes(seen), *ambient_proxies(seen, host_pods)]
 
 

@@ -34,6 +34,21 @@ class PortAnswer:
     truncated: bool = False  # the byte cap cut it
     via: str = "port-forward"  # or "exec": then data is the command's output, not an HTTP response
 
+    def body(self) -> tuple[bytes, str]:
+        """(the response body, "") or (b"", why there is none): an exec's output is the body itself; an
+        HTTP answer counts only with status 200 (1.11+ istiod serves debug endpoints only on localhost
+        or with a token, hence 401/403 through a port-forward)."""
+        if self.error:
+            return b"", self.error
+        if self.via == "exec":
+            return self.data, ""
+        head, _, body = self.data.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+        if " 200" not in status:
+            return b"", f"answered {status!r}" + (" (1.11+ serves debug endpoints only on localhost or with a token)"
+                                                  if " 401" in status or " 403" in status else "")
+        return body, ""
+
 
 @dataclass(frozen=True)
 class HttpProbe:
