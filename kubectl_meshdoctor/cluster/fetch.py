@@ -20,7 +20,10 @@ from kubectl_meshdoctor.cluster.trim import trim
 from kubectl_meshdoctor.errors import AuthenticationFailed, ClusterUnreachable
 
 PAGE_SIZE = 500
-MAX_WORKERS = 8
+# Every LIST of a round at once: the configuration round is about twenty small LISTs, and a LIST that
+# waits for a free worker behind others that time out adds a request timeout of its own (a stopped API
+# server took three timeouts to notice with 8 workers). The API server's in-flight limit is 400.
+MAX_WORKERS = 32
 
 
 @dataclass(frozen=True)
