@@ -35,13 +35,6 @@ def _parent_ref(parent: gw.ParentRef, role: str) -> ResourceRef:
     return ResourceRef(parent.kind, parent.namespace, parent.name, role)
 
 
-def _status_parent(entry: dict[str, Any], route: dict[str, Any]) -> gw.ParentRef:
-    ref = o.as_dict(entry.get("parentRef"))
-    return gw.ParentRef(o.as_str(ref.get("group")) if "group" in ref else gw.GROUP, o.as_str(ref.get("kind")) or
-                        "Gateway", o.as_str(ref.get("namespace")) or o.namespace(route), o.as_str(ref.get("name")),
-                        o.as_str(ref.get("sectionName")))
-
-
 @check("MD450", needs=(ROUTES, "k8sgateways"), applies=_has_routes, uses=("namespaces", "services"))
 def route_not_accepted(ctx: CheckContext) -> list[Problem]:
     """The controller's own verdict (a fresh Accepted condition) stands for the parents it judged, and a
@@ -53,7 +46,8 @@ def route_not_accepted(ctx: CheckContext) -> list[Problem]:
         for entry, cond in gw.status_verdicts(route):
             said.add(gw.status_key(entry, route))
             if cond.get("status") == "False":
-                findings.append(_not_accepted(ctx, route, _status_parent(entry, route), o.as_str(cond.get("reason")),
+                parent = gw.parent_ref(o.as_dict(entry.get("parentRef")), route)
+                findings.append(_not_accepted(ctx, route, parent, o.as_str(cond.get("reason")),
                                               o.as_str(cond.get("message")), o.as_str(entry.get("controllerName"))))
         for parent in gw.parent_refs(route):
             if (parent.namespace, parent.name, parent.section) in said:

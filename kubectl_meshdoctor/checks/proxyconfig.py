@@ -134,7 +134,7 @@ def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
                  "predicted": predicted, "actual": actual,
                  "routes": [{"match": r.match, "clusters": list(r.clusters), "from": r.source} for r in routes]},
                 ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",),
-                port=port, client_namespace=dump.namespace, severity=None))
+                port=port, client_namespace=dump.namespace))
     return findings
 
 

@@ -89,15 +89,15 @@ class ParentRef:
 
 
 def parent_refs(route: dict[str, Any]) -> list[ParentRef]:
-    out = []
-    for ref in o.as_list(o.spec(route).get("parentRefs")):
-        ref = o.as_dict(ref)
-        port = ref.get("port")
-        out.append(ParentRef(o.as_str(ref.get("group")) if "group" in ref else GROUP,
-                             o.as_str(ref.get("kind")) or "Gateway",
-                             o.as_str(ref.get("namespace")) or o.namespace(route), o.as_str(ref.get("name")),
-                             o.as_str(ref.get("sectionName")), port if isinstance(port, int) else None))
-    return out
+    return [parent_ref(o.as_dict(ref), route) for ref in o.as_list(o.spec(route).get("parentRefs"))]
+
+
+def parent_ref(ref: dict[str, Any], route: dict[str, Any]) -> ParentRef:
+    """A parentRef of the route's spec, or of a status entry, with the spec's defaults."""
+    port = ref.get("port")
+    return ParentRef(o.as_str(ref.get("group")) if "group" in ref else GROUP, o.as_str(ref.get("kind")) or "Gateway",
+                     o.as_str(ref.get("namespace")) or o.namespace(route), o.as_str(ref.get("name")),
+                     o.as_str(ref.get("sectionName")), port if isinstance(port, int) else None)
 
 
 @dataclass(frozen=True)
@@ -256,9 +256,8 @@ def status_rejections(route: dict[str, Any]) -> Iterator[tuple[dict[str, Any], d
 
 def status_key(entry: dict[str, Any], route: dict[str, Any]) -> tuple[str, str, str]:
     """(namespace, name, sectionName) of the parent a status entry is about."""
-    ref = o.as_dict(entry.get("parentRef"))
-    return (o.as_str(ref.get("namespace")) or o.namespace(route), o.as_str(ref.get("name")),
-            o.as_str(ref.get("sectionName")))
+    ref = parent_ref(o.as_dict(entry.get("parentRef")), route)
+    return ref.namespace, ref.name, ref.section
 
 
 def rejected_parents(route: dict[str, Any]) -> set[tuple[str, str, str]]:
