@@ -84,7 +84,7 @@ def test_a_backend_that_does_not_exist_and_a_port_the_service_lacks_are_md451(mo
     assert set(by_missing) == {"service", "port"}
     service = by_missing["service"]
     assert service["evidence"]["backend"] == "bookinfo/productpage-v2:9080"
-    assert "sends 50 of 100 of its requests to Service bookinfo/productpage-v2" in service["message"]
+    assert "sends 50% (weight 50 of 100) of its requests to Service bookinfo/productpage-v2" in service["message"]
     assert "answered 500" in service["message"]
     port = by_missing["port"]
     assert port["port"] == 9090 and port["evidence"]["servicePorts"] == [9080]

@@ -99,7 +99,9 @@ def backend_not_found(ctx: CheckContext) -> list[Problem]:
         for ref in gw.backend_refs(route):
             if not ref.is_service:
                 continue  # ServiceImport, Hostname, InferencePool: not judged
-            share = f"{ref.weight} of {weights[ref.rule]}" if weights[ref.rule] != ref.weight else "all"
+            total = weights[ref.rule]
+            share = f"{ref.weight * 100 // total}% (weight {ref.weight} of {total})" if total and total != ref.weight \
+                else "all"
             svc = ctx.snapshot.get("services", ref.namespace, ref.name)
             if svc is None:
                 findings.append(Problem(
