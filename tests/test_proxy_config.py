@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.conftest import EXAMPLES, SCENARIOS, found, objects_of, offline, run_cli
+from tests.fakeapi.server import KINDS, Access
 
 WORLD = EXAMPLES / "bookinfo-healthy"
 HEALTHY = SCENARIOS / "configdumps" / "productpage-healthy.json"
@@ -208,10 +209,25 @@ def test_probe_reads_a_client_proxys_configuration_from_istiod_and_compares_it(l
     assert asked and all(r.method == "GET" for r in cluster.cluster.requests)  # read-only: the upgrade is a GET
 
 
-def test_a_proxy_istiod_does_not_know_is_said_not_judged(live, istiod):
+def test_a_proxy_istiod_does_not_know_is_a_skip_with_why_never_a_pass(live, istiod):
     cluster = live([*objects_of([WORLD]), ISTIOD_POD],
                    forwards={("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2]})
-    doc = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs").json()
-    assert statuses(doc) == dict.fromkeys(("MD801", "MD802", "MD803", "MD805"), "not-run")
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
+    doc = result.json()
+    assert statuses(doc) == dict.fromkeys(("MD801", "MD802", "MD803", "MD805"), "skipped")
+    reason = next(c["reason"] for c in doc["checks"] if c["code"] == "MD801")
+    assert reason.startswith("error: get client proxies' configuration") and "404" in reason
+    assert result.exit_code == 4
     unread = "the configuration of proxy details-v1-5f4d584748-4jzpv.bookinfo could not be read from istiod"
     assert [n for n in doc["notes"] if n.startswith(unread) and "404" in n], doc["notes"]
+
+
+def test_a_denied_probe_skips_the_comparison_with_the_apis_reason(live, istiod):
+    no_forward_no_exec = Access("oncall", frozenset({(k.plural, None) for k in KINDS}))
+    cluster = live([*objects_of([WORLD]), ISTIOD_POD], tokens={"oncall": no_forward_no_exec},
+                   forwards={("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2]})
+    result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs", token="oncall")
+    doc = result.json()
+    md801 = next(c for c in doc["checks"] if c["code"] == "MD801")
+    assert md801["status"] == "skipped" and md801["reason"].startswith("forbidden: get client proxies' configuration")
+    assert "cannot create resource" in md801["reason"] and result.exit_code == 4

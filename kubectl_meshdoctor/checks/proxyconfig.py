@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_meshdoctor.checks.base import check
+from kubectl_meshdoctor.checks.base import check, reads
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import configdump as cd
@@ -26,6 +26,7 @@ STALE = ("Likely cause: the proxy has not received istiod's latest configuration
          "findings for this proxy are unconfirmed.")
 
 
+@reads("proxyconfigs")  # with --probe: whether istiod could be asked (denied: the checks are skipped, with why)
 def _has_dumps(ctx: CheckContext) -> str | None:
     if not ctx.evidence.proxy_configs:
         return ("no client proxy's configuration could be read from istiod (the notes say why)" if ctx.evidence.probed

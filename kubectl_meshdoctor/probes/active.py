@@ -74,11 +74,11 @@ def _running(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def probe_config_dumps(api_client: Any, istiod_pods: list[dict[str, Any]], settings: MeshSettings,
-                       clients: list[dict[str, Any]]) -> tuple[list[ProxyConfig], list[str]]:
+                       clients: list[dict[str, Any]]) -> tuple[list[ProxyConfig], list[str], CollectionStatus]:
     """Each client proxy's configuration as istiod generated it for that proxy
     (`/debug/config_dump?proxyID=POD.NAMESPACE`, answered by the istiod the proxy is connected to; the
     others answer 404), bounded in bytes and time; what could not be read is said, not guessed."""
-    configs, notes = [], []
+    configs, notes, denied = [], [], ""
     istiods = _running(istiod_pods)
     for client in clients:
         proxy = f"{o.name(client)}.{o.namespace(client)}"
@@ -98,10 +98,23 @@ def probe_config_dumps(api_client: Any, istiod_pods: list[dict[str, Any]], setti
                                                  f"istiod {o.namespace(istiod)}/{o.name(istiod)} /debug/config_dump"))
                 break
             why.append(f"{o.namespace(istiod)}/{o.name(istiod)}: {error or 'answered no config_dump'}")
+            denied = denied or (error if FORBIDDEN in error else "")
         else:
             notes.append(f"the configuration of proxy {proxy} could not be read from istiod: "
                          f"{'; '.join(why) or 'no running istiod'}")
-    return configs, notes
+    return configs, notes, _config_status(len(clients), len(configs), denied, notes)
+
+
+def _config_status(asked: int, read: int, denied: str, notes: list[str]) -> CollectionStatus:
+    """Read all, some (partial), or none: forbidden with the API's words, else an error naming why."""
+    scope = f"of {asked} client prox{'y' if asked == 1 else 'ies'}"
+    if read == asked:
+        return CollectionStatus("proxyconfigs", State.OK, scope if asked else "(no ready client proxy to ask)")
+    if read:
+        return CollectionStatus("proxyconfigs", State.PARTIAL, scope, "; ".join(notes))
+    if denied:
+        return CollectionStatus("proxyconfigs", State.FORBIDDEN, scope, denied.partition(FORBIDDEN)[2].lstrip(": "))
+    return CollectionStatus("proxyconfigs", State.ERROR, scope, "; ".join(notes))
 
 
 def _discovery_container(pod: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubectl_meshdoctor.cluster.resources import CollectionStatus, State
 from kubectl_meshdoctor.mesh.ambient import GATEWAY_NAME, asks_ambient
 from kubectl_meshdoctor.mesh.gatewayapi import gateway_parents
 from kubectl_meshdoctor.mesh.settings import MeshSettings
@@ -68,13 +69,15 @@ def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, targe
         http_probes = tuple(probe_http_ports(client, snapshot, settings, target))
         istiods = [p for p in snapshot.all("pods") if o.labels(p).get("istio") == "pilot"]
         syncz = tuple(probe_syncz(client, istiods, settings))
-        configs, unread = probe_config_dumps(client, istiods, settings,
-                                             _config_clients(snapshot, target, routing, reader.namespace, options))
+        configs, unread, status = probe_config_dumps(
+            client, istiods, settings, _config_clients(snapshot, target, routing, reader.namespace, options))
         proxy_configs = tuple(configs)
-        notes += unread
+        reader.record(status)
         reader.record(portforward_status([p.answer for p in http_probes]))
-        notes += [f"probe {p.answer.namespace}/{p.answer.pod}:{p.answer.port}: {p.answer.error}"
-                  for p in http_probes if p.answer.error]
+        notes += unread + [f"probe {p.answer.namespace}/{p.answer.pod}:{p.answer.port}: {p.answer.error}"
+                           for p in http_probes if p.answer.error]
+    else:
+        reader.record(CollectionStatus("proxyconfigs", State.OK, "(not asked for: --probe)"))
     return LiveEvidence(logs, options.logs, options.since, options.since_seconds, http_probes, syncz, options.probe,
                         tuple(notes), proxy_configs)
 
