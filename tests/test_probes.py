@@ -114,10 +114,10 @@ def test_an_http10_application_is_reported_with_its_status_line(live, http10_app
     # MD604 is an info; the run is incomplete only because this istiod knows no client proxy's configuration
     assert result.exit_code == 4 and status(result.json(), "MD801")["status"] == "skipped"
     forwards = [r for r in cluster.cluster.requests if r.path.endswith("/portforward")]
-    assert [(r.path, r.query["ports"]) for r in forwards] == [  # the app; istiod's syncz, then a client's config
+    # the app; then istiod: its syncz, a client proxy's configuration and one of the host's proxies'
+    assert [(r.path, r.query["ports"]) for r in forwards] == [
         ("/api/v1/namespaces/bookinfo/pods/reviews-v1-abc12-x1/portforward", "9080"),
-        ("/api/v1/namespaces/istio-system/pods/istiod-5d8f7c9b6-q2x7w/portforward", "15014"),
-        ("/api/v1/namespaces/istio-system/pods/istiod-5d8f7c9b6-q2x7w/portforward", "15014")]
+        *[("/api/v1/namespaces/istio-system/pods/istiod-5d8f7c9b6-q2x7w/portforward", "15014")] * 3]
 
 
 def test_an_http11_application_passes(live, http11_app):
@@ -187,7 +187,7 @@ def test_all_proxies_synced_passes(live, istiod):
     doc = run_probe(cluster).json()
     assert status(doc, "MD303")["status"] == "passed"
     syncz = [r for r in cluster.cluster.requests if r.path.endswith("/portforward") and "istiod" in r.path]
-    assert [r.query["ports"] for r in syncz] == ["15014", "15014"]  # syncz, and one client proxy's configuration
+    assert [r.query["ports"] for r in syncz] == ["15014"] * 3  # syncz; a client's and a host proxy's configuration
 
 
 STALE = [syncz_entry("reviews-v1-abc12-x1"),
@@ -230,8 +230,8 @@ def test_syncz_is_read_through_exec_when_port_forward_is_denied(live, istiod):
     [finding] = found(doc, "MD303")
     assert finding["evidence"]["istiods"] == {"istio-system/istiod-5d8f7c9b6-q2x7w": "read"}
     assert finding["evidence"]["proxies"]["reviews-v2-def34-x2.bookinfo"]["LDS"] == "STALE"
-    execs = [r for r in cluster.cluster.requests if r.path.endswith("/exec")]  # syncz, then a client's config
-    assert len(execs) == 2 and all(r.path == "/api/v1/namespaces/istio-system/pods/istiod-5d8f7c9b6-q2x7w/exec"
+    execs = [r for r in cluster.cluster.requests if r.path.endswith("/exec")]  # syncz, then two proxies' config
+    assert len(execs) == 3 and all(r.path == "/api/v1/namespaces/istio-system/pods/istiod-5d8f7c9b6-q2x7w/exec"
                                    and r.query["container"] == "discovery" for r in execs)
 
 

@@ -54,7 +54,7 @@ def statuses(doc: dict[str, Any]) -> dict[str, str]:
 
 def test_a_dump_that_agrees_confirms_the_model_and_names_the_proxy():
     doc = host("--config-dump", str(HEALTHY))
-    assert statuses(doc) == {"MD801": "passed", "MD802": "passed", "MD803": "passed", "MD805": "passed"}
+    assert statuses(doc) == dict.fromkeys(("MD801", "MD802", "MD803", "MD804", "MD805"), "passed")
     assert [n for n in doc["notes"] if n.startswith(f"confirmed by the proxy configuration of {POD}")]
     assert doc["exitCode"] == 0
 
@@ -214,7 +214,7 @@ def test_a_proxy_istiod_does_not_know_is_a_skip_with_why_never_a_pass(live, isti
                    forwards={("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2]})
     result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
     doc = result.json()
-    assert statuses(doc) == dict.fromkeys(("MD801", "MD802", "MD803", "MD805"), "skipped")
+    assert statuses(doc) == dict.fromkeys(("MD801", "MD802", "MD803", "MD804", "MD805"), "skipped")
     reason = next(c["reason"] for c in doc["checks"] if c["code"] == "MD801")
     assert reason.startswith("error: get client proxies' configuration") and "404" in reason
     assert result.exit_code == 4
@@ -231,3 +231,40 @@ def test_a_denied_probe_skips_the_comparison_with_the_apis_reason(live, istiod):
     md801 = next(c for c in doc["checks"] if c["code"] == "MD801")
     assert md801["status"] == "skipped" and md801["reason"].startswith("forbidden: get client proxies' configuration")
     assert "cannot create resource" in md801["reason"] and result.exit_code == 4
+
+
+def _inbound(port_protocols: list[str]) -> dict[str, Any]:
+    """reviews-v1's own proxy: the virtualInbound listener with chains for pod port 9080, in the shape of
+    istio 1.28.0 istioctl/pkg/authz/testdata/configdump.yaml (per-port chains `0.0.0.0_PORT`)."""
+    doc = json.loads(HEALTHY.read_text())
+    doc["configs"] = [c for c in doc["configs"] if not c["@type"].endswith("BootstrapConfigDump")]
+    chains = [{"filter_chain_match": {"destination_port": 15006}, "name": "virtualInbound-blackhole"}]
+    for protocol in port_protocols:
+        chain: dict[str, Any] = {"filter_chain_match": {"destination_port": 9080, "transport_protocol": protocol},
+                                 "name": "0.0.0.0_9080",
+                                 "filters": [{"name": "envoy.filters.network.http_connection_manager"}]}
+        if protocol == "tls":
+            chain["transport_socket"] = {"name": "envoy.transport_sockets.tls", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                "require_client_certificate": True}}
+        chains.append(chain)
+    listeners = next(c for c in doc["configs"] if c["@type"].endswith("ListenersConfigDump"))
+    listeners["dynamic_listeners"] = [{"name": "virtualInbound", "active_state": {"listener": {
+        "@type": "type.googleapis.com/envoy.config.listener.v3.Listener", "name": "virtualInbound",
+        "address": {"socket_address": {"address": "0.0.0.0", "port_value": 15006}}, "filter_chains": chains,
+        "traffic_direction": "INBOUND"}}}]
+    return doc
+
+
+@pytest.mark.parametrize("accepted, finding", [(["tls"], None), (["tls", "raw_buffer"], "PERMISSIVE")])
+def test_a_host_proxy_that_also_accepts_plaintext_under_strict_is_md804(tmp_path, accepted, finding):
+    path = tmp_path / "reviews-v1.json"
+    path.write_text(json.dumps(_inbound(accepted)))
+    doc = host("--config-dump", f"bookinfo/reviews-v1-7f6558b974-k2qhj={path}")
+    found_ = found(doc, "MD804")
+    if finding is None:
+        assert found_ == [] and statuses(doc)["MD804"] == "passed"
+        return
+    [md804] = found_
+    assert (md804["evidence"]["predicted"], md804["evidence"]["actual"], md804["evidence"]["podPort"]) == (
+        "STRICT", finding, 9080)

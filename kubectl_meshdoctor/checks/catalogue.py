@@ -405,6 +405,14 @@ CATALOGUE: tuple[Entry, ...] = (
           "the DestinationRules and mesh settings give: the TLS verdicts are unconfirmed for that proxy.",
           ("Check the proxy's sync state (`istioctl proxy-status`) and compare `istioctl proxy-config cluster`.",),
           (_DEBUG,)),
+    Entry("MD804", "proxy-inbound-mtls-differs", "proxyconfig", Severity.ERROR,
+          "A proxy of the host accepts other traffic on its port than the model's server mTLS mode",
+          "The host's proxies accept what their PeerAuthentication says",
+          "The inbound filter chains of the pod port decide what a server proxy accepts: mTLS only (STRICT), "
+          "both (PERMISSIVE) or plaintext (DISABLE). When they differ from the PeerAuthentications in effect, "
+          "the TLS verdicts for that pod are unconfirmed (stale configuration, or a policy the model misses).",
+          ("Check the proxy's sync state (`istioctl proxy-status`) and `istioctl x describe pod`.",),
+          (_DEBUG,)),
     Entry("MD805", "proxy-protocol-differs", "proxyconfig", Severity.ERROR,
           "A client proxy handles a port of the host with another protocol than the model derives",
           "Client proxies handle each port with the derived protocol",

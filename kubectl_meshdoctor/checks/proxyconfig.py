@@ -19,6 +19,7 @@ from kubectl_meshdoctor.mesh import configdump as cd
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.target import target_services
 from kubectl_meshdoctor.mesh.tls import ClientMode
+from kubectl_meshdoctor.mesh.workloads import container_port
 from kubectl_meshdoctor.snapshot import objects as o
 
 STALE = ("Likely cause: the proxy has not received istiod's latest configuration (compare `istioctl proxy-status`; "
@@ -165,4 +166,32 @@ def proxy_protocol_differs(ctx: CheckContext) -> list[Problem]:
                      "derived": derived.protocol},
                     ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",),
                     port=number, client_namespace=dump.namespace))
+    return findings
+
+
+@check("MD804", needs=("services", "pods"), applies=_has_dumps, uses=("peerauthentications", "policies"))
+def proxy_inbound_mtls_differs(ctx: CheckContext) -> list[Problem]:
+    """For a dump of one of the host's own pods: the inbound chains of each pod port (the Service port's
+    targetPort) against the server mode the model gives that pod (the TLS rows' endpoints)."""
+    dumps = {(d.namespace, d.pod): d for d in ctx.evidence.proxy_configs}
+    findings, seen = [], set()
+    for row in ctx.tls_rows:
+        for endpoint in row.endpoints:
+            dump = dumps.get((o.namespace(endpoint.pod), o.name(endpoint.pod)))
+            predicted = endpoint.server.mode
+            port = container_port(endpoint.pod, row.port)
+            if dump is None or port is None or predicted not in ("STRICT", "PERMISSIVE", "DISABLE") or \
+                    (dump.ref, port) in seen:
+                continue
+            seen.add((dump.ref, port))
+            actual = dump.inbound_mode(port)
+            if not actual or actual == predicted:
+                continue
+            findings.append(Problem(
+                f"The proxy of {dump.ref} accepts {actual} on pod port {port} (its inbound filter chains); the "
+                f"model predicts {predicted} (decided by {endpoint.server.label()}). {STALE}", ctx.target.host,
+                (_dump_ref(dump),), {"proxy": dump.ref, "file": dump.source, "podPort": port,
+                                      "predicted": predicted, "actual": actual},
+                ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",),
+                port=row.port.get("port") if isinstance(row.port.get("port"), int) else None))
     return findings

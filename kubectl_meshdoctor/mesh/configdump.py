@@ -13,7 +13,8 @@ each an Any with `@type`. Read here:
 - RoutesConfigDump (`dynamic_route_configs[].route_config`): per virtual host (`HOST:PORT` on a
   sidecar) its routes, each with the Istio config that produced it (`metadata.filter_metadata.istio.
   config`, `/apis/networking.istio.io/VERSION/namespaces/NS/virtual-service/NAME`).
-- ListenersConfigDump: the clusters `tcp_proxy` filters forward to (ports handled as TCP).
+- ListenersConfigDump: the clusters `tcp_proxy` filters forward to (ports handled as TCP), and the
+  inbound listener's per-port chains: which transport protocols (tls, raw_buffer) a pod port accepts.
 - BootstrapConfigDump: the node id, `sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.DOMAIN`, names the pod.
 """
 
@@ -49,6 +50,15 @@ class ProxyConfig:
     clusters: dict[str, str] = field(default_factory=dict)  # name -> upstream TLS (AUTO, ISTIO_MUTUAL, ...)
     virtual_hosts: dict[str, tuple[DumpRoute, ...]] = field(default_factory=dict)  # "HOST:PORT" -> routes
     tcp_clusters: frozenset[str] = frozenset()  # clusters a listener's tcp_proxy forwards to (TCP handling)
+    inbound: dict[int, frozenset[str]] = field(default_factory=dict)  # pod port -> transport protocols accepted
+
+    def inbound_mode(self, port: int) -> str:
+        """What the inbound filter chains of a pod port accept: mTLS only (STRICT), both (PERMISSIVE),
+        plaintext only (DISABLE); "" when the dump has no chain for the port or one that matches any."""
+        accepted = self.inbound.get(port, frozenset())
+        if not accepted or "any" in accepted:
+            return ""
+        return {frozenset({"tls"}): "STRICT", frozenset({"raw_buffer"}): "DISABLE"}.get(accepted, "PERMISSIVE")
 
     @property
     def ref(self) -> str:
@@ -110,21 +120,39 @@ def parse_config_dump(doc: dict[str, Any], namespace: str, pod: str, source: str
             for vhost in map(o.as_dict, o.as_list(route_config.get("virtual_hosts"))):
                 routes = map(o.as_dict, o.as_list(vhost.get("routes")))
                 hosts[o.as_str(vhost.get("name"))] = tuple(_route(r) for r in routes)
-    return ProxyConfig(namespace, pod, source, clusters, hosts, frozenset(_tcp_proxy_clusters(doc)))
+    return ProxyConfig(namespace, pod, source, clusters, hosts, frozenset(_tcp_proxy_clusters(doc)),
+                       _inbound_chains(doc))
+
+
+def _listeners(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [o.as_dict(o.dig(entry, "active_state", "listener") or o.as_dict(entry).get("listener"))
+            for config in _configs(doc, "ListenersConfigDump")
+            for entry in [*o.as_list(config.get("static_listeners")), *o.as_list(config.get("dynamic_listeners"))]]
+
+
+def _inbound_chains(doc: dict[str, Any]) -> dict[int, frozenset[str]]:
+    """The `virtualInbound` listener's per-port chains (`destination_port`, `transport_protocol` tls or
+    raw_buffer: Istio's inbound listener, pilot/pkg/networking/core/listener_inbound.go); 15006 itself is
+    the listener's own port."""
+    out: dict[int, set[str]] = {}
+    for listener in _listeners(doc):
+        if o.as_str(listener.get("name")) != "virtualInbound":
+            continue
+        for chain in map(o.as_dict, o.as_list(listener.get("filter_chains"))):
+            match = o.as_dict(chain.get("filter_chain_match"))
+            port = match.get("destination_port")
+            if isinstance(port, int) and port != 15006:
+                out.setdefault(port, set()).add(o.as_str(match.get("transport_protocol")) or "any")
+    return {port: frozenset(found) for port, found in out.items()}
 
 
 def _tcp_proxy_clusters(doc: dict[str, Any]) -> list[str]:
-    """ListenersConfigDump: the clusters of `envoy.filters.network.tcp_proxy` filters (a port handled as
-    TCP); an HTTP port is one whose host has a virtual host in the route configuration instead."""
-    out = []
-    for config in _configs(doc, "ListenersConfigDump"):
-        for entry in [*o.as_list(config.get("static_listeners")), *o.as_list(config.get("dynamic_listeners"))]:
-            listener = o.as_dict(o.dig(entry, "active_state", "listener") or o.as_dict(entry).get("listener"))
-            for chain in map(o.as_dict, o.as_list(listener.get("filter_chains"))):
-                for flt in map(o.as_dict, o.as_list(chain.get("filters"))):
-                    if o.as_str(flt.get("name")) in ("envoy.filters.network.tcp_proxy", "envoy.tcp_proxy"):
-                        out.append(o.as_str(o.as_dict(flt.get("typed_config")).get("cluster")))
-    return out
+    """The clusters of `envoy.filters.network.tcp_proxy` filters (a port handled as TCP); an HTTP port is
+    one whose host has a virtual host in the route configuration instead."""
+    return [o.as_str(o.as_dict(flt.get("typed_config")).get("cluster"))
+            for listener in _listeners(doc) for chain in map(o.as_dict, o.as_list(listener.get("filter_chains")))
+            for flt in map(o.as_dict, o.as_list(chain.get("filters")))
+            if o.as_str(flt.get("name")) in ("envoy.filters.network.tcp_proxy", "envoy.tcp_proxy")]
 
 
 def upstream_tls(cluster: dict[str, Any]) -> str:

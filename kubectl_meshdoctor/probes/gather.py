@@ -84,8 +84,9 @@ def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, targe
 
 def _config_clients(snapshot: Snapshot, target: Target, routing: RoutingModel, current: str,
                     options: EvidenceOptions) -> list[dict[str, Any]]:
-    """One ready client proxy per client namespace (at most CONFIG_CLIENTS), whose configuration istiod
-    is asked for: the model predicts per client namespace, so one proxy each tells whether it holds."""
+    """One ready client proxy per client namespace (at most CONFIG_CLIENTS) and one of the host's own,
+    whose configuration istiod is asked for: the model predicts per client namespace (and per server pod
+    for what it accepts), so one proxy each tells whether it holds."""
     host = _host_pods(snapshot, target)
     chosen = []
     for ns in routing.client_namespaces(current, options.client_namespaces):
@@ -95,7 +96,8 @@ def _config_clients(snapshot: Snapshot, target: Target, routing: RoutingModel, c
             chosen.append(min(ready, key=o.name))
         if len(chosen) == CONFIG_CLIENTS:
             break
-    return chosen
+    own = [p for p in host.values() if has_sidecar(p) and pod_ready(p)]  # and one of the host's own (MD804)
+    return [*chosen, *([min(own, key=o.name)] if own else [])]
 
 
 CONFIG_CLIENTS = 3  # client proxies whose configuration --probe reads
