@@ -268,3 +268,24 @@ def test_a_host_proxy_that_also_accepts_plaintext_under_strict_is_md804(tmp_path
     [md804] = found_
     assert (md804["evidence"]["predicted"], md804["evidence"]["actual"], md804["evidence"]["podPort"]) == (
         "STRICT", finding, 9080)
+
+
+def test_model_findings_say_whether_the_proxy_of_their_client_namespace_confirms_them(tmp_path):
+    """examples/bookinfo: MD101 (sidecars in bookinfo use VirtualService bookinfo/reviews only). A bookinfo
+    proxy that holds exactly that confirms it; one whose routes come from another VirtualService leaves it
+    unconfirmed."""
+    world = EXAMPLES / "bookinfo"
+    agreeing = run_cli("host", "reviews", "-n", "bookinfo", "-o", "json", *offline(world), "--config-dump",
+                       str(HEALTHY)).json()
+    [md101] = found(agreeing, "MD101")
+    assert md101["evidence"]["proxyConfirmed"] == [POD] and "unconfirmed" not in md101["evidence"]
+
+    def other(doc: dict[str, Any]) -> None:
+        for r in reviews_routes(doc):
+            r["metadata"]["filter_metadata"]["istio"]["config"] = \
+                "/apis/networking.istio.io/v1/namespaces/bookinfo/virtual-service/reviews-jason"
+    differing = run_cli("host", "reviews", "-n", "bookinfo", "-o", "json", *offline(world), "--config-dump",
+                        str(dump_with(tmp_path, other))).json()
+    [md101] = found(differing, "MD101")
+    assert md101["evidence"]["unconfirmed"] == [POD] and "proxyConfirmed" not in md101["evidence"]
+    assert found(differing, "MD802")[0]["evidence"]["actual"] == ["bookinfo/reviews-jason"]

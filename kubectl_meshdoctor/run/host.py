@@ -165,6 +165,7 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
     ctx = CheckContext(snapshot, settings, target, change, evidence or LiveEvidence())
     checks = request.checks
     results, findings = run_checks(ctx, checks)
+    findings = _weighed_by_proxies(ctx, findings)
     findings, symptoms = _symptoms(ctx, findings)
     rules = parse_rules(request.suppress)
     findings, suppressed = split(findings, rules, snapshot)
@@ -188,6 +189,27 @@ def analyse(request: HostRequest, snapshot: Snapshot, settings: MeshSettings, ta
         http10=http10_section([s for _, s in ctx.http10_receivers])
         if sections and "http10" in answered and snapshot.readable("pods") else None,
         symptoms=symptoms)
+
+
+def _weighed_by_proxies(ctx: CheckContext, findings: list[Finding]) -> list[Finding]:
+    """Each model finding about a client namespace whose proxy configuration was compared says so in its
+    evidence: `proxyConfirmed` (that proxy holds what the model predicts) or `unconfirmed` (it differs:
+    the finding rests on a prediction the proxy contradicts)."""
+    dumps = ctx.evidence.proxy_configs
+    if not dumps:
+        return findings
+    differing = {f.evidence.get("proxy") for f in findings if f.entry.family == "proxyconfig"}
+    by_ns: dict[str, list[str]] = {}
+    for dump in dumps:
+        by_ns.setdefault(dump.namespace, []).append(dump.ref)
+    out = []
+    for f in findings:
+        refs = by_ns.get(f.client_namespace or "", []) if f.entry.family != "proxyconfig" else []
+        if refs:
+            key = "unconfirmed" if any(r in differing for r in refs) else "proxyConfirmed"
+            f = dataclasses.replace(f, evidence={**f.evidence, key: refs})
+        out.append(f)
+    return out
 
 
 def _confirmed(ctx: CheckContext, findings: list[Finding]) -> list[str]:
