@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kubectl_meshdoctor.checks.context import probed
+from kubectl_meshdoctor.checks.proxyconfig import has_proxy_configs
 from kubectl_meshdoctor.checks.registry import CHECKS
 from tests.conftest import (
     EXAMPLES,
@@ -170,7 +171,8 @@ def test_forbidden_pods_skip_the_checks_that_need_them(live):
     assert next(c for c in doc["checks"] if c["code"] == "MD506")["status"] == "passed"
     needing_pods = {c.code for c in CHECKS if {"pods", "gatewaypods"} & c.collections
                     and c.code != "MD404"  # not-run here: no gateway routes to reviews
-                    and c.applies is not probed}  # not-run without --probe
+                    and c.applies is not probed  # not-run without --probe
+                    and c.applies is not has_proxy_configs}  # not-run without a proxy's configuration
     needing_pods.add("MD603")  # reads pods only when there are receiving proxies to judge, as here
     assert "MD502" in needing_pods
     assert {c["code"] for c in doc["checks"] if c["status"] == "skipped"} == needing_pods

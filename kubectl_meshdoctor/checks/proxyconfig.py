@@ -28,7 +28,7 @@ STALE = ("Likely cause: the proxy has not received istiod's latest configuration
 
 
 @reads("proxyconfigs")  # with --probe: whether istiod could be asked (denied: the checks are skipped, with why)
-def _has_dumps(ctx: CheckContext) -> str | None:
+def has_proxy_configs(ctx: CheckContext) -> str | None:
     if not ctx.evidence.proxy_configs:
         return ("no client proxy's configuration could be read from istiod (the notes say why)" if ctx.evidence.probed
                 else "no proxy configuration to compare with (give --config-dump FILE, or --probe)")
@@ -60,7 +60,7 @@ def predicted_clusters(ctx: CheckContext, client_ns: str) -> dict[str, str]:
     return out
 
 
-@check("MD801", needs=("services",), needs_istio=True, applies=_has_dumps, uses=("destinationrules",))
+@check("MD801", needs=("services",), needs_istio=True, applies=has_proxy_configs, uses=("destinationrules",))
 def proxy_missing_cluster(ctx: CheckContext) -> list[Problem]:
     findings = []
     for dump in ctx.evidence.proxy_configs:
@@ -88,7 +88,7 @@ def expected_tls(mode: ClientMode) -> str:
     return {"ISTIO_MUTUAL": cd.ISTIO_MUTUAL, "DISABLE": cd.PLAINTEXT}.get(mode.explicit, cd.TLS)
 
 
-@check("MD803", needs=("services", "destinationrules"), applies=_has_dumps, uses=("peerauthentications",))
+@check("MD803", needs=("services", "destinationrules"), applies=has_proxy_configs, uses=("peerauthentications",))
 def proxy_tls_differs(ctx: CheckContext) -> list[Problem]:
     findings = []
     by_ns: dict[str, list[Any]] = {}
@@ -113,7 +113,7 @@ def proxy_tls_differs(ctx: CheckContext) -> list[Problem]:
     return findings
 
 
-@check("MD802", needs=("virtualservices",), applies=_has_dumps)
+@check("MD802", needs=("virtualservices",), applies=has_proxy_configs)
 def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
     """Compares which VirtualService produced the routes of the host's virtual host (`HOST:PORT`)."""
     findings = []
@@ -140,7 +140,7 @@ def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
     return findings
 
 
-@check("MD805", needs=("services",), applies=_has_dumps)
+@check("MD805", needs=("services",), applies=has_proxy_configs)
 def proxy_protocol_differs(ctx: CheckContext) -> list[Problem]:
     """HTTP or TCP, as the proxy handles HOST:PORT (a virtual host in its routes, or a tcp_proxy to the
     port's cluster), against the protocol the model derives for the port (mesh/protocol.py); a port
@@ -169,7 +169,7 @@ def proxy_protocol_differs(ctx: CheckContext) -> list[Problem]:
     return findings
 
 
-@check("MD804", needs=("services", "pods"), applies=_has_dumps, uses=("peerauthentications", "policies"))
+@check("MD804", needs=("services", "pods"), applies=has_proxy_configs, uses=("peerauthentications", "policies"))
 def proxy_inbound_mtls_differs(ctx: CheckContext) -> list[Problem]:
     """For a dump of one of the host's own pods: the inbound chains of each pod port (the Service port's
     targetPort) against the server mode the model gives that pod (the TLS rows' endpoints)."""

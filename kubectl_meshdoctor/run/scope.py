@@ -16,6 +16,7 @@ from typing import Any
 
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
+from kubectl_meshdoctor.cluster.resources import CollectionStatus, State
 from kubectl_meshdoctor.errors import MeshdoctorError
 from kubectl_meshdoctor.mesh import gatewayapi, hosts
 from kubectl_meshdoctor.mesh.settings import MeshSettings, read_mesh_settings
@@ -69,8 +70,11 @@ def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offlin
     namespace = None if all_namespaces else reader.namespace
     overlay = load_files(files, reader.namespace, recursive) if files else None
     plan = ReadPlan(SCOPE_ROUNDS, needed_by(CHECKS, logs=False, probe=False))
-    snapshot = execute(reader, plan, Seen(reader.snapshot(), reader.namespace, domain=cluster_domain, scope=namespace),
-                       overlay.objects if overlay else (), "overlay" if overlay else "live")
+    laid, mode = (overlay.objects if overlay else ()), ("overlay" if overlay else "live")
+    execute(reader, plan, Seen(reader.snapshot(), reader.namespace, domain=cluster_domain, scope=namespace), laid, mode)
+    # a scan asks no proxy for its configuration: MD801-MD805 then have nothing to compare (not-run)
+    reader.record(CollectionStatus("proxyconfigs", State.OK, "(not asked for: scan reads no proxy configuration)"))
+    snapshot = reader.snapshot(laid, mode)
     notes = (*reader.notes, *(overlay.notes if overlay else ()),
              *((f"files laid over the live state: {', '.join(files)}",) if overlay else ()))
     return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, tuple(notes))
