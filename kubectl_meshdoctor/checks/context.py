@@ -60,6 +60,12 @@ class CheckContext:
         return build_model(self.snapshot, self.settings, self.target)
 
     @cached_property
+    def gateway_routes(self) -> list[dict[str, Any]]:
+        """The Gateway API routes about the host (mesh/gatewayapi.py RouteIndex.about): looked up once per
+        host, for the MD45x checks and the TLS rows."""
+        return gatewayapi.RouteIndex.of(self.snapshot).about_target(self.target.host, self.target.services)
+
+    @cached_property
     def tls_rows(self) -> list[TlsRow]:
         """Client and server TLS for every client view, port and subset of the host's Services. The
         Services behind a gateway host are reached only through the VirtualServices declaring it: their
@@ -79,7 +85,7 @@ class CheckContext:
                 for host in sent_to:
                     callers.setdefault(host, {}).update(dict.fromkeys(senders))
         # a Gateway API Gateway's proxies run in its namespace (Istio's deployment controller puts them there)
-        for route in gatewayapi.RouteIndex.of(self.snapshot).about_target(self.target.host, self.target.services):
+        for route in self.gateway_routes:
             gateways = [ns for ns, _ in gatewayapi.gateway_parents_of(self.snapshot, [route])]
             for ref in gatewayapi.backend_refs(route):
                 if ref.is_service and gateways:

@@ -17,14 +17,10 @@ from kubectl_meshdoctor.snapshot import objects as o
 ROUTES = tuple(gw.ROUTE_COLLECTIONS.values())
 
 
-def host_routes(ctx: CheckContext) -> list[dict[str, Any]]:
-    return gw.RouteIndex.of(ctx.snapshot).about_target(ctx.target.host, ctx.target.services)
-
-
 @reads(*ROUTES)
 def _has_routes(ctx: CheckContext) -> str | None:
     """A route CRD that is not installed reads as empty (cluster/resources.py none_unless_served)."""
-    return None if host_routes(ctx) else f"no Gateway API route names {ctx.target.host} or its Services"
+    return None if ctx.gateway_routes else f"no Gateway API route names {ctx.target.host} or its Services"
 
 
 def _route_ref(route: dict[str, Any], role: str) -> ResourceRef:
@@ -41,7 +37,7 @@ def route_not_accepted(ctx: CheckContext) -> list[Problem]:
     rejection is quoted; the model judges only the parents no controller has written status for yet
     (a new route, an offline world, a parent that does not exist)."""
     findings = []
-    for route in host_routes(ctx):
+    for route in ctx.gateway_routes:
         said: set[tuple[str, str, str]] = set()  # parents whose controller judged the route: its word stands
         for entry, cond in gw.status_verdicts(route):
             said.add(gw.status_key(entry, route))
@@ -67,21 +63,21 @@ def _not_accepted(ctx: CheckContext, route: dict[str, Any], parent: gw.ParentRef
     said = f"{controller or 'the controller'} says Accepted=False ({reason}: {message})" if controller else \
         f"{reason}: {message}"
     return Problem(
-        f"{o.kind(route)} {gw.ref_of(route)} is not accepted by {parent.describe()}: {said}. {effect}",
+        f"{o.kind(route)} {o.ref(route)} is not accepted by {parent.describe()}: {said}. {effect}",
         ctx.target.host, (_route_ref(route, "not accepted"), _parent_ref(parent, "parent")),
-        {"route": gw.ref_of(route), "kind": o.kind(route), "parent": parent.describe(), "reason": reason,
+        {"route": o.ref(route), "kind": o.kind(route), "parent": parent.describe(), "reason": reason,
          "message": message, "from": "status" if controller else "model"},
         (_remedy(reason, route, parent),))
 
 
 def _remedy(reason: str, route: dict[str, Any], parent: gw.ParentRef) -> str:
     if reason == gw.NO_MATCHING_HOSTNAME:
-        return (f"Make a hostname of {gw.ref_of(route)} match a listener hostname of {parent.namespace}/{parent.name} "
+        return (f"Make a hostname of {o.ref(route)} match a listener hostname of {parent.namespace}/{parent.name} "
                 "(or give the listener the route's hostname).")
     if reason == gw.NOT_ALLOWED:
         return (f"Let the listener admit it (`allowedRoutes.namespaces.from: All`, or a selector that matches "
                 f"namespace {o.namespace(route)}; `allowedRoutes.kinds`), or move the route.")
-    return (f"Fix the parentRef of {gw.ref_of(route)} (`name`, `namespace`, `sectionName`, `port`) so that it names "
+    return (f"Fix the parentRef of {o.ref(route)} (`name`, `namespace`, `sectionName`, `port`) so that it names "
             f"an existing {parent.kind} and listener, or create it: `kubectl get {parent.kind.lower()} -n "
             f"{parent.namespace}`.")
 
@@ -92,7 +88,7 @@ def backend_not_found(ctx: CheckContext) -> list[Problem]:
     Gateway API semantics Istio sets `cluster_not_found_response_code: INTERNAL_SERVER_ERROR` (1.28
     pilot/pkg/networking/core/route/route.go), so Envoy answers 500 with response flag NC."""
     findings = []
-    for route in host_routes(ctx):
+    for route in ctx.gateway_routes:
         weights: dict[int, int] = {}
         for ref in gw.backend_refs(route):
             weights[ref.rule] = weights.get(ref.rule, 0) + ref.weight
@@ -105,10 +101,10 @@ def backend_not_found(ctx: CheckContext) -> list[Problem]:
             svc = ctx.snapshot.get("services", ref.namespace, ref.name)
             if svc is None:
                 findings.append(Problem(
-                    f"{o.kind(route)} {gw.ref_of(route)} rule #{ref.rule} sends {share} of its requests to Service "
+                    f"{o.kind(route)} {o.ref(route)} rule #{ref.rule} sends {share} of its requests to Service "
                     f"{ref.namespace}/{ref.name}, which does not exist: those requests are answered 500",
                     ctx.target.host, (_route_ref(route, "backend missing"),),
-                    {"route": gw.ref_of(route), "rule": ref.rule, "backend": ref.describe(), "weight": ref.weight,
+                    {"route": o.ref(route), "rule": ref.rule, "backend": ref.describe(), "weight": ref.weight,
                      "missing": "service"},
                     (f"Fix the backendRef `{ref.name}` (namespace {ref.namespace}) in rule #{ref.rule}, or create "
                      "the Service.",), port=ref.port))
@@ -116,12 +112,12 @@ def backend_not_found(ctx: CheckContext) -> list[Problem]:
             ports = [p.get("port") for p in map(o.as_dict, o.as_list(o.spec(svc).get("ports")))]
             if ref.port is not None and ref.port not in ports:
                 findings.append(Problem(
-                    f"{o.kind(route)} {gw.ref_of(route)} rule #{ref.rule} sends {share} of its requests to port "
+                    f"{o.kind(route)} {o.ref(route)} rule #{ref.rule} sends {share} of its requests to port "
                     f"{ref.port} of Service {ref.namespace}/{ref.name}, which has no such port (it has "
                     f"{', '.join(str(p) for p in ports) or 'none'}): there is no cluster for it, and those "
                     "requests are answered 500 (NC)", ctx.target.host,
                     (_route_ref(route, "backend port missing"), ResourceRef.of("Service", svc, "backend")),
-                    {"route": gw.ref_of(route), "rule": ref.rule, "backend": ref.describe(), "weight": ref.weight,
+                    {"route": o.ref(route), "rule": ref.rule, "backend": ref.describe(), "weight": ref.weight,
                      "missing": "port", "servicePorts": ports},
                     (f"Use a port of the Service ({', '.join(str(p) for p in ports)}) in rule #{ref.rule}'s "
                      "backendRef.",), port=ref.port))
@@ -134,8 +130,8 @@ def reference_grant_missing(ctx: CheckContext) -> list[Problem]:
     grants, and another implementation's Gateway is its business."""
     findings = []
     gateways: dict[tuple[str, str], None] = {}
-    for route in host_routes(ctx):
-        parents = [p for p in gw.parent_refs(route) if p.is_gateway and gw.attach(ctx.snapshot, route, p).istio]
+    for route in ctx.gateway_routes:
+        parents = [p for p in gw.parent_refs(route) if p.is_gateway and not gw.another_controllers(ctx.snapshot, p)]
         if not parents:
             continue
         gateways.update(((p.namespace, p.name), None) for p in parents)
@@ -145,12 +141,12 @@ def reference_grant_missing(ctx: CheckContext) -> list[Problem]:
             if gw.granted(ctx.snapshot, o.kind(route), o.namespace(route), "Service", ref.namespace, ref.name):
                 continue
             findings.append(Problem(
-                f"{o.kind(route)} {gw.ref_of(route)} (on {', '.join(p.describe() for p in parents)}) rule #{ref.rule} "
+                f"{o.kind(route)} {o.ref(route)} (on {', '.join(p.describe() for p in parents)}) rule #{ref.rule} "
                 f"sends traffic to Service {ref.namespace}/{ref.name} in another namespace, and no ReferenceGrant "
                 f"in {ref.namespace} allows {o.kind(route)}s from {o.namespace(route)}: Istio treats the backend as "
                 "invalid, so its share of the requests is answered 500", ctx.target.host,
                 (_route_ref(route, "cross-namespace backend"),),
-                {"route": gw.ref_of(route), "rule": ref.rule, "backend": ref.describe(),
+                {"route": o.ref(route), "rule": ref.rule, "backend": ref.describe(),
                  "from": {"kind": o.kind(route), "namespace": o.namespace(route)}},
                 (_grant_yaml(ref.namespace, o.kind(route), o.namespace(route), "Service", ref.name),), port=ref.port))
     for ns, name in gateways:
@@ -181,7 +177,7 @@ def route_conflict(ctx: CheckContext) -> list[Problem]:
     """In each merged list (mesh/gatewayapi.py merged_routes), equal matches from different routes: the
     first in Istio's order (the oldest route) takes the requests."""
     findings = []
-    for merged in gw.merged_routes(ctx.snapshot, host_routes(ctx), ctx.settings.cluster_domain):
+    for merged in gw.merged_routes(ctx.snapshot, ctx.gateway_routes, ctx.settings.cluster_domain):
         by_match: dict[gw.Match, list[gw.RuleMatch]] = {}
         for entry in merged.matches:
             by_match.setdefault(entry.match, []).append(entry)
@@ -192,12 +188,12 @@ def route_conflict(ctx: CheckContext) -> list[Problem]:
             shadowed = ", ".join(u.origin for u in losers)
             findings.append(Problem(
                 f"On {merged.parent}, hostname {merged.hostname}: the match `{match.describe()}` is in "
-                f"{winner.origin} and in {shadowed}. {gw.ref_of(winner.route)} is the older route (created "
+                f"{winner.origin} and in {shadowed}. {o.ref(winner.route)} is the older route (created "
                 f"{o.creation(winner.route) or 'at an unknown time'}), so its rule takes every such request and "
                 f"{shadowed} never matches one", ctx.target.host,
                 (_route_ref(winner.route, "in effect"), *(_route_ref(u.route, "never matches") for u in losers)),
                 {"parent": merged.parent, "hostname": merged.hostname, "match": match.describe(),
                  "inEffect": winner.origin, "neverMatch": [u.origin for u in losers]},
-                (f"Give {shadowed} a match {gw.ref_of(winner.route)} does not have (another path, a header), or "
-                 f"move its rule into {gw.ref_of(winner.route)} in the order wanted.",)))
+                (f"Give {shadowed} a match {o.ref(winner.route)} does not have (another path, a header), or "
+                 f"move its rule into {o.ref(winner.route)} in the order wanted.",)))
     return findings

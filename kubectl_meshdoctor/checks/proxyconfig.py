@@ -41,6 +41,10 @@ def _ports(ctx: CheckContext) -> list[int]:
     return sorted({p for p in ports if isinstance(p, int)})
 
 
+def _sync_hint(dump: cd.ProxyConfig) -> str:
+    return f"Check the proxy's sync state: `istioctl proxy-status {dump.pod}.{dump.namespace}`."
+
+
 def _dump_ref(dump: cd.ProxyConfig) -> ResourceRef:
     return ResourceRef("Pod", dump.namespace, dump.pod, f"proxy configuration ({dump.source})")
 
@@ -76,7 +80,7 @@ def proxy_missing_cluster(ctx: CheckContext) -> list[Problem]:
             ctx.target.host, (_dump_ref(dump),),
             {"proxy": dump.ref, "file": dump.source, "predicted": sorted(predicted), "actual": actual,
              "missing": sorted(missing)},
-            ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",
+            (_sync_hint(dump),
              "If it is SYNCED, the model is wrong for this proxy: report the dump and the objects."),
             client_namespace=dump.namespace))
     return findings
@@ -107,7 +111,7 @@ def proxy_tls_differs(ctx: CheckContext) -> list[Problem]:
                 f"The proxy of {dump.ref} sends {actual} on {cluster}; the model predicts {predicted} (decided by "
                 f"{decided}). {STALE}", ctx.target.host, (_dump_ref(dump),),
                 {"proxy": dump.ref, "file": dump.source, "cluster": cluster, "predicted": predicted, "actual": actual},
-                ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",),
+                (_sync_hint(dump),),
                 port=port if isinstance(port, int) else None, subset=row.subset or None,
                 client_namespace=dump.namespace))
     return findings
@@ -135,7 +139,7 @@ def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
                 {"proxy": dump.ref, "file": dump.source, "virtualHost": f"{ctx.target.host}:{port}",
                  "predicted": predicted, "actual": actual,
                  "routes": [{"match": r.match, "clusters": list(r.clusters), "from": r.source} for r in routes]},
-                ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",),
+                (_sync_hint(dump),),
                 port=port, client_namespace=dump.namespace))
     return findings
 
@@ -164,7 +168,7 @@ def proxy_protocol_differs(ctx: CheckContext) -> list[Problem]:
                     (_dump_ref(dump), ResourceRef.of("Service", svc, "port")),
                     {"proxy": dump.ref, "file": dump.source, "predicted": predicted, "actual": actual,
                      "derived": derived.protocol},
-                    ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",),
+                    (_sync_hint(dump),),
                     port=number, client_namespace=dump.namespace))
     return findings
 
@@ -192,6 +196,6 @@ def proxy_inbound_mtls_differs(ctx: CheckContext) -> list[Problem]:
                 f"model predicts {predicted} (decided by {endpoint.server.label()}). {STALE}", ctx.target.host,
                 (_dump_ref(dump),), {"proxy": dump.ref, "file": dump.source, "podPort": port,
                                       "predicted": predicted, "actual": actual},
-                ("Check the proxy's sync state: `istioctl proxy-status " + f"{dump.pod}.{dump.namespace}`.",),
+                (_sync_hint(dump),),
                 port=row.port.get("port") if isinstance(row.port.get("port"), int) else None))
     return findings

@@ -29,7 +29,7 @@ def dr_host(dr: dict[str, Any], domain: str) -> str:
 
 
 def dr_ref(dr: dict[str, Any]) -> str:
-    return f"{o.namespace(dr)}/{o.name(dr)}"
+    return o.ref(dr)
 
 
 def has_selector(dr: dict[str, Any]) -> bool:

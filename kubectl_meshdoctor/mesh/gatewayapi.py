@@ -53,16 +53,8 @@ NO_MATCHING_PARENT, NO_MATCHING_HOSTNAME, NOT_ALLOWED = ("NoMatchingParent", "No
                                                           "NotAllowedByListeners")
 
 
-def route_kind(route: dict[str, Any]) -> str:
-    return o.kind(route)
-
-
 def routes(snapshot: Snapshot) -> list[dict[str, Any]]:
     return [r for key in ROUTE_COLLECTIONS.values() for r in snapshot.all(key)]
-
-
-def ref_of(obj: dict[str, Any]) -> str:
-    return f"{o.namespace(obj)}/{o.name(obj)}"
 
 
 @dataclass(frozen=True)
@@ -138,6 +130,11 @@ def route_hostnames(route: dict[str, Any]) -> list[str]:
     return [h.lower() for h in o.as_list(o.spec(route).get("hostnames")) if isinstance(h, str)]
 
 
+def gateway_hostnames(route: dict[str, Any]) -> list[str]:
+    """The hostnames a route declares for a Gateway (ingress hosts); a mesh-only route declares none."""
+    return route_hostnames(route) if any(p.is_gateway for p in parent_refs(route)) else []
+
+
 def hostnames_meet(a: str, b: str) -> bool:
     """Gateway API hostnames match both ways: either may be a `*.` wildcard (one or more labels)."""
     if not a or not b or a == b:
@@ -154,7 +151,6 @@ class Attachment:
     listeners: tuple[Listener, ...]
     reason: str = ""  # empty when attached
     message: str = ""
-    istio: bool = True  # False: another controller's Gateway, whose rules are not judged here
 
     @property
     def attached(self) -> bool:
@@ -174,7 +170,7 @@ def attach(snapshot: Snapshot, route: dict[str, Any], parent: ParentRef) -> Atta
         return Attachment(route, parent, (), NO_MATCHING_PARENT,
                           f"Gateway {parent.namespace}/{parent.name} does not exist")
     if not istio_serves(snapshot, gateway):
-        return Attachment(route, parent, (), "", "", istio=False)
+        return Attachment(route, parent, ())  # another controller's Gateway: its rules are not judged here
     candidates = [li for li in listeners(gateway) if (parent.port is None or li.port == parent.port)
                   and (not parent.section or li.name == parent.section)]
     if not candidates:
@@ -190,6 +186,12 @@ def attach(snapshot: Snapshot, route: dict[str, Any], parent: ParentRef) -> Atta
         else NOT_ALLOWED
     return Attachment(route, parent, (), reason,
                       "; ".join(f"{li.describe()}: {why[1]}" for li, why in verdicts if why))
+
+
+def another_controllers(snapshot: Snapshot, parent: ParentRef) -> bool:
+    """A Gateway parent that exists and that istiod does not program: Istio's rules say nothing of it."""
+    gateway = snapshot.get("k8sgateways", parent.namespace, parent.name) if parent.is_gateway else None
+    return gateway is not None and not istio_serves(snapshot, gateway)
 
 
 def istio_serves(snapshot: Snapshot, gateway: dict[str, Any]) -> bool:
@@ -213,8 +215,8 @@ def _refusal(snapshot: Snapshot, route: dict[str, Any], gateway: dict[str, Any],
                    snapshot.get("namespaces", "", o.namespace(route))):
         return NOT_ALLOWED, (f"namespace {o.namespace(route)} is not allowed "
                              f"({_admission(listener, o.namespace(gateway))})")
-    if route_kind(route) not in listener.kinds:
-        return NOT_ALLOWED, (f"kind {route_kind(route)} is not allowed (it takes "
+    if o.kind(route) not in listener.kinds:
+        return NOT_ALLOWED, (f"kind {o.kind(route)} is not allowed (it takes "
                              f"{', '.join(listener.kinds) or 'no route kind'})")
     return None
 
@@ -225,7 +227,7 @@ def _admits(listener: Listener, gateway_ns: str, route_ns: str, namespace: dict[
     if listener.namespaces_from == "Selector":
         labels = {**o.labels(namespace), "kubernetes.io/metadata.name": route_ns} if namespace else \
             {"kubernetes.io/metadata.name": route_ns}
-        return label_selector_matches(listener.selector, labels)
+        return o.label_selector_matches(listener.selector, labels)
     return route_ns == gateway_ns
 
 
@@ -250,10 +252,6 @@ def status_verdicts(route: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dic
                 yield parent, cond
 
 
-def status_rejections(route: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    return ((entry, cond) for entry, cond in status_verdicts(route) if cond.get("status") == "False")
-
-
 def status_key(entry: dict[str, Any], route: dict[str, Any]) -> tuple[str, str, str]:
     """(namespace, name, sectionName) of the parent a status entry is about."""
     ref = parent_ref(o.as_dict(entry.get("parentRef")), route)
@@ -262,7 +260,7 @@ def status_key(entry: dict[str, Any], route: dict[str, Any]) -> tuple[str, str, 
 
 def rejected_parents(route: dict[str, Any]) -> set[tuple[str, str, str]]:
     """(namespace, name, sectionName) of the parents whose controller rejected the route."""
-    return {status_key(entry, route) for entry, _ in status_rejections(route)}
+    return {status_key(entry, route) for entry, cond in status_verdicts(route) if cond.get("status") == "False"}
 
 
 @dataclass(frozen=True)
@@ -335,7 +333,7 @@ def rule_matches(route: dict[str, Any], rule: dict[str, Any]) -> list[Match]:
     out = []
     for m in o.as_list(rule.get("matches")) or [{}]:
         m = o.as_dict(m)
-        if route_kind(route) == "GRPCRoute":
+        if o.kind(route) == "GRPCRoute":
             path, verb = _grpc_path(o.as_dict(m.get("method"))), ""
         else:
             p = o.as_dict(m.get("path"))
@@ -365,20 +363,7 @@ def _pairs(items: Any, fold: bool) -> tuple[tuple[str, str, str], ...]:
 def precedence(route: dict[str, Any]) -> tuple[str, str]:
     """Older first, then namespace/name: who wins a tie (the spec; Istio's sortRoutesByCreationTime,
     where a route without a timestamp has the zero time, so it sorts first)."""
-    return o.creation(route), ref_of(route)
-
-
-def label_selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    """A metav1.LabelSelector: matchLabels and matchExpressions (In, NotIn, Exists, DoesNotExist)."""
-    if any(labels.get(k) != v for k, v in o.as_dict(selector.get("matchLabels")).items()):
-        return False
-    for expr in map(o.as_dict, o.as_list(selector.get("matchExpressions"))):
-        key, op, values = o.as_str(expr.get("key")), o.as_str(expr.get("operator")), o.as_list(expr.get("values"))
-        ok = {"In": key in labels and labels[key] in values, "NotIn": labels.get(key) not in values,
-              "Exists": key in labels, "DoesNotExist": key not in labels}.get(op, False)
-        if not ok:
-            return False
-    return True
+    return o.creation(route), o.ref(route)
 
 
 @dataclass(frozen=True)
@@ -452,7 +437,7 @@ class RuleMatch:
 
     @property
     def origin(self) -> str:
-        return f"{route_kind(self.route)} {ref_of(self.route)} rule #{self.rule}"
+        return f"{o.kind(self.route)} {o.ref(self.route)} rule #{self.rule}"
 
     @property
     def catch_all(self) -> bool:
@@ -481,7 +466,7 @@ def merged_routes(snapshot: Snapshot, found: list[dict[str, Any]], domain: str) 
     mine = {id(r) for r in found}
     groups: dict[tuple[str, str, str], list[RuleMatch]] = {}
     for route in RouteIndex.of(snapshot).sharing_parents(found):
-        if route_kind(route) not in HTTP_KINDS:
+        if o.kind(route) not in HTTP_KINDS:
             continue
         keys: dict[tuple[str, str, str], None] = {}
         rejected = rejected_parents(route)
@@ -514,20 +499,19 @@ def merged_routes(snapshot: Snapshot, found: list[dict[str, Any]], domain: str) 
     return out
 
 
-def mesh_overlap_notes(snapshot: Snapshot, host: str, services: Iterable[Any], mesh_virtualservices: list[str],
-                       ) -> list[str]:
+def mesh_overlap_notes(found: list[dict[str, Any]], host: str, services: Iterable[Any],
+                       mesh_virtualservices: list[str]) -> list[str]:
     """A host routed for sidecars both by VirtualServices and by mesh routes (HTTPRoutes on its Service):
     istiod turns each mesh route into a VirtualService for the host, and a sidecar uses one VirtualService
     per host, never merging them. Which one: SelectVirtualServices (Istio 1.28 pilot/pkg/model/
     virtualservice.go, PILOT_UNIFIED_SIDECAR_SCOPE on by default) takes, in each visibility tier, the
     Gateway API routes of the client's own namespace first, then the rest in creation order."""
     wanted = {(s.namespace, s.name) for s in services}
-    mesh_routes = [r for r in RouteIndex.of(snapshot).about(host, tuple(wanted))
-                   if any(p.is_service and (p.namespace, p.name) in wanted for p in parent_refs(r))]
+    mesh_routes = [r for r in found if any(p.is_service and (p.namespace, p.name) in wanted for p in parent_refs(r))]
     if not mesh_routes or not mesh_virtualservices:
         return []
     namespaces = sorted({o.namespace(r) for r in mesh_routes})
-    routes_text = ", ".join(f"{route_kind(r)} {ref_of(r)}" for r in mesh_routes)
+    routes_text = ", ".join(f"{o.kind(r)} {o.ref(r)}" for r in mesh_routes)
     return [f"{host} is routed for sidecars by VirtualService {', '.join(mesh_virtualservices)} and by the mesh "
             f"routes {routes_text}; sidecars never merge the two: clients in {', '.join(namespaces)} use their "
             "namespace's routes (Istio puts a namespace's own Gateway API routes first), other clients the "

@@ -18,6 +18,7 @@ from kubectl_meshdoctor.errors import HostNotFound
 from kubectl_meshdoctor.mesh import gatewayapi, hosts
 from kubectl_meshdoctor.mesh.hosts import ServiceName
 from kubectl_meshdoctor.mesh.virtualservices import MESH, all_destinations, declared_hosts, vs_gateways
+from kubectl_meshdoctor.mesh.workloads import service_pods
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -46,6 +47,13 @@ def target_services(snapshot: Snapshot, target: Target) -> list[dict[str, Any]]:
     return [svc for svc in found if svc is not None]
 
 
+def target_pods(snapshot: Snapshot, target: Target) -> list[dict[str, Any]]:
+    """The pods behind the host: those its Services select, each once."""
+    found = {(o.namespace(p), o.name(p)): p for svc in target_services(snapshot, target)
+             for p in service_pods(snapshot, svc)}
+    return list(found.values())
+
+
 def is_gateway_bound(vs: dict[str, Any]) -> bool:
     return any(g != MESH for g in vs_gateways(vs))
 
@@ -67,9 +75,8 @@ def _find_external_hosts(snapshot: Snapshot, domain: str) -> dict[str, list[dict
             if isinstance(host, str):
                 found.setdefault(host, []).append(se)
     for route in gatewayapi.routes(snapshot):  # the hostnames of routes on Gateway API Gateways
-        if any(p.is_gateway for p in gatewayapi.parent_refs(route)):
-            for host in gatewayapi.route_hostnames(route):
-                found.setdefault(host, []).append(route)
+        for host in gatewayapi.gateway_hostnames(route):
+            found.setdefault(host, []).append(route)
     return found
 
 

@@ -54,7 +54,7 @@ def best_pattern(patterns: Iterable[str], host: str) -> str | None:
 
 
 def vs_ref(vs: dict[str, Any]) -> str:
-    return f"{o.namespace(vs)}/{o.name(vs)}"
+    return o.ref(vs)
 
 
 # ------------------------------------------------------------------------------------------ routes

@@ -15,9 +15,9 @@ from kubectl_meshdoctor.mesh.ambient import GATEWAY_NAME, asks_ambient
 from kubectl_meshdoctor.mesh.gatewayapi import gateway_parents
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.symptoms import ZTUNNEL
-from kubectl_meshdoctor.mesh.target import Target, target_services
+from kubectl_meshdoctor.mesh.target import Target, target_pods
 from kubectl_meshdoctor.mesh.views import RoutingModel
-from kubectl_meshdoctor.mesh.workloads import gateway_proxies, has_sidecar, pod_ready, service_pods
+from kubectl_meshdoctor.mesh.workloads import gateway_proxies, has_sidecar, pod_ready
 from kubectl_meshdoctor.probes.logs import LogRequest, read_logs
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
@@ -28,6 +28,7 @@ HOST_POD_LOGS = 10      # the host's own sidecars (inbound)
 GATEWAY_POD_LOGS = 6
 ZTUNNEL_POD_LOGS = 6    # the ztunnels on the nodes of the host's ambient pods (inbound, and their outbound)
 CLIENT_POD_LOGS = 20
+CONFIG_CLIENTS = 3  # client proxies whose configuration --probe reads (and one of the host's own)
 CLIENT_POD_SAMPLE = 100  # pods listed per client namespace (one page), to pick client sidecars from
 
 
@@ -100,12 +101,8 @@ def _config_clients(snapshot: Snapshot, target: Target, routing: RoutingModel, c
     return [*chosen, *([min(own, key=o.name)] if own else [])]
 
 
-CONFIG_CLIENTS = 3  # client proxies whose configuration --probe reads
-
-
 def _host_pods(snapshot: Snapshot, target: Target) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(o.namespace(p), o.name(p)): p for svc in target_services(snapshot, target)
-            for p in service_pods(snapshot, svc)}
+    return {(o.namespace(p), o.name(p)): p for p in target_pods(snapshot, target)}
 
 
 def _log_requests(snapshot: Snapshot, target: Target, routing: RoutingModel, current: str,

@@ -115,7 +115,7 @@ def _gateway_api(model: RoutingModel) -> list[GatewayRouting]:
     for merged in gatewayapi.merged_routes(model.snapshot, found, model.domain):
         routes = tuple(Route(m.origin, m.match.describe(), m.catch_all, _backends(m.backends, model.domain))
                        for m in merged.matches)
-        out.append(GatewayRouting(merged.parent, tuple(f"{o.kind(r)} {gatewayapi.ref_of(r)}" for r in merged.routes),
+        out.append(GatewayRouting(merged.parent, tuple(f"{o.kind(r)} {o.ref(r)}" for r in merged.routes),
                                   routes, merged.hostname, merged.proxy_namespace))
     return out
 

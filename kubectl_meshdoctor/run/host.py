@@ -198,7 +198,7 @@ def _weighed_by_proxies(ctx: CheckContext, findings: list[Finding]) -> list[Find
     dumps = ctx.evidence.proxy_configs
     if not dumps:
         return findings
-    differing = {f.evidence.get("proxy") for f in findings if f.entry.family == "proxyconfig"}
+    differing = _differing(findings)
     by_ns: dict[str, list[str]] = {}
     for dump in dumps:
         by_ns.setdefault(dump.namespace, []).append(dump.ref)
@@ -212,9 +212,14 @@ def _weighed_by_proxies(ctx: CheckContext, findings: list[Finding]) -> list[Find
     return out
 
 
+def _differing(findings: list[Finding]) -> set[str]:
+    """The proxies (ns/pod) whose configuration an MD80x finding says differs from the model."""
+    return {f.evidence.get("proxy", "") for f in findings if f.entry.family == "proxyconfig"}
+
+
 def _confirmed(ctx: CheckContext, findings: list[Finding]) -> list[str]:
     """The proxies whose configuration agrees with the model: its predictions are facts for them."""
-    differing = {f.evidence.get("proxy") for f in findings if f.entry.family == "proxyconfig"}
+    differing = _differing(findings)
     return [f"confirmed by the proxy configuration of {d.ref} ({d.source}): its clusters, upstream TLS and routes "
             f"for {ctx.target.host} are what the model predicts" for d in ctx.evidence.proxy_configs
             if d.ref not in differing and predicted_clusters(ctx, d.namespace)]
@@ -224,7 +229,7 @@ def _gateway_api_notes(ctx: CheckContext) -> list[str]:
     if not ctx.snapshot.readable("virtualservices"):
         return []
     mesh = [vss.vs_ref(v) for v in ctx.routing.declaring if vss.MESH in vss.vs_gateways(v)]
-    return gatewayapi.mesh_overlap_notes(ctx.snapshot, ctx.target.host, ctx.target.services, mesh)
+    return gatewayapi.mesh_overlap_notes(ctx.gateway_routes, ctx.target.host, ctx.target.services, mesh)
 
 
 def _symptoms(ctx: CheckContext, findings: list[Finding]) -> tuple[list[Finding], Symptoms | None]:

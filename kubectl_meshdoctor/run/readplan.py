@@ -36,9 +36,9 @@ from kubectl_meshdoctor.mesh.ambient import GATEWAY_NAME, USE_WAYPOINT, ZTUNNEL_
 from kubectl_meshdoctor.mesh.endpointlabels import needs_locality
 from kubectl_meshdoctor.mesh.gatewayapi import ROUTE_COLLECTIONS, gateway_parents
 from kubectl_meshdoctor.mesh.settings import MeshSettings, mesh_config_ref, read_mesh_settings
-from kubectl_meshdoctor.mesh.target import Target, resolve_target, target_services
+from kubectl_meshdoctor.mesh.target import Target, resolve_target, target_pods, target_services
 from kubectl_meshdoctor.mesh.views import RoutingModel, build_model
-from kubectl_meshdoctor.mesh.workloads import label_selector_string, selecting_gateways, service_pods, service_selector
+from kubectl_meshdoctor.mesh.workloads import label_selector_string, selecting_gateways, service_selector
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -180,11 +180,10 @@ def clients(seen: Seen) -> list[Read]:
     outbound side, in the namespaces that likely call the host; the host pods' Nodes when a subset
     selects on locality."""
     namespaces = seen.routing.client_namespaces(seen.namespace, seen.client_namespaces)
-    host_pods = [p for svc in target_services(seen.snapshot, seen.target) for p in service_pods(seen.snapshot, svc)]
     return [*(Read.list(ListRequest("appconfigmaps", ns)) for ns in namespaces),
             *(Read.list(ListRequest("clientpods", ns, max_items=CLIENT_POD_SAMPLE), "podlogs", "portforward")
               for ns in namespaces),  # their logs; with --probe, their configuration from istiod
-            *_locality_nodes(seen), *ambient_proxies(seen, host_pods)]
+            *_locality_nodes(seen), *ambient_proxies(seen, target_pods(seen.snapshot, seen.target))]
 
 
 def _locality_nodes(seen: Seen) -> list[Read]:
@@ -193,8 +192,7 @@ def _locality_nodes(seen: Seen) -> list[Read]:
     if not any(needs_locality(o.as_dict(o.as_dict(s).get("labels")))
                for dr in seen.snapshot.all("destinationrules") for s in o.as_list(o.spec(dr).get("subsets"))):
         return [Read.nothing("nodes", "(no subset selects on locality labels)")]
-    names = sorted({o.as_str(o.dig(p, "spec", "nodeName")) for svc in target_services(seen.snapshot, seen.target)
-                    for p in service_pods(seen.snapshot, svc)} - {""})
+    names = sorted({o.as_str(o.dig(p, "spec", "nodeName")) for p in target_pods(seen.snapshot, seen.target)} - {""})
     return [Read.list(ListRequest("nodes", None, field_selector=f"metadata.name={n}")) for n in names] or [
         Read.nothing("nodes", "(the host's pods are on no node yet)")]
 

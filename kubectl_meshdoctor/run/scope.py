@@ -103,8 +103,7 @@ def hosts_in(scope: Scope) -> list[str]:
     named += [h.rpartition("/")[2] for gw in filter(in_scope, snapshot.all("gateways"))
               for server in o.as_list(o.spec(gw).get("servers"))
               for h in o.as_list(o.as_dict(server).get("hosts")) if isinstance(h, str)]
-    named += [h for route in filter(in_scope, gatewayapi.routes(snapshot))  # hostnames of routes on Gateways
-              if any(p.is_gateway for p in gatewayapi.parent_refs(route)) for h in gatewayapi.route_hostnames(route)]
+    named += [h for route in filter(in_scope, gatewayapi.routes(snapshot)) for h in gatewayapi.gateway_hostnames(route)]
     others = {h for h in named if h and h != "*" and not hosts.is_ip(h)} - services
     return sorted(services) + sorted(others)
 

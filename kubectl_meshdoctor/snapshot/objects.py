@@ -70,3 +70,21 @@ def creation(obj: Any) -> str:
 
 def selector_matches(selector: dict[str, str], obj_labels: dict[str, str]) -> bool:
     return all(obj_labels.get(k) == v for k, v in selector.items())
+
+
+def label_selector_matches(selector: dict[str, Any], obj_labels: dict[str, str]) -> bool:
+    """A metav1.LabelSelector: matchLabels and matchExpressions (In, NotIn, Exists, DoesNotExist)."""
+    if not selector_matches(as_dict(selector.get("matchLabels")), obj_labels):
+        return False
+    for expr in map(as_dict, as_list(selector.get("matchExpressions"))):
+        key, op, values = as_str(expr.get("key")), as_str(expr.get("operator")), as_list(expr.get("values"))
+        ok = {"In": key in obj_labels and obj_labels[key] in values, "NotIn": obj_labels.get(key) not in values,
+              "Exists": key in obj_labels, "DoesNotExist": key not in obj_labels}.get(op, False)
+        if not ok:
+            return False
+    return True
+
+
+def ref(obj: Any) -> str:
+    """`namespace/name`, as the report names an object."""
+    return f"{namespace(obj)}/{name(obj)}"
