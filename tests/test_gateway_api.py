@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SCENARIOS, found, objects_of, run_world
+from tests.fakeapi.server import KINDS, Access
 from tests.worlds import world_files
 
 GATEWAY_API = SCENARIOS / "gatewayapi"
@@ -255,3 +256,43 @@ def test_a_gateway_istio_does_not_program_is_not_judged_by_istios_rules(mode, li
     doc = host(mode, live, "other-controller", "shop.example.net")
     assert codes(doc) == [] and doc["routing"]["gateways"] == []
     assert [status(doc, c) for c in ("MD450", "MD452")] == ["passed", "passed"]
+
+
+def _selector_world(team_label: bool) -> list[dict[str, Any]]:
+    """route-namespace-not-allowed, with the internal listener admitting namespaces labelled team=bookinfo."""
+    objects = copy.deepcopy(objects_of(world_files(GATEWAY_API / "route-namespace-not-allowed.yaml")))
+    gateway = next(o for o in objects if o["kind"] == "Gateway" and o["metadata"]["name"] == "ingress")
+    internal = next(li for li in gateway["spec"]["listeners"] if li["name"] == "internal")
+    internal["allowedRoutes"] = {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"team": "bookinfo"}}}}
+    if team_label:
+        namespace = next(o for o in objects if o["kind"] == "Namespace" and o["metadata"]["name"] == "bookinfo")
+        namespace["metadata"]["labels"] = {**namespace["metadata"].get("labels", {}), "team": "bookinfo"}
+    return objects
+
+
+@pytest.mark.parametrize("labelled, codes_found", [(False, ["MD450"]), (True, [])])
+def test_a_namespace_selector_admits_the_labelled_namespace_only(live, labelled, codes_found):
+    doc = live(_selector_world(labelled)).run("host", "bookinfo.example.com", "-o", "json").json()
+    assert codes(doc) == codes_found
+    if not labelled:
+        assert "it admits namespaces selected by" in found(doc, "MD450")[0]["message"]
+
+
+@pytest.mark.parametrize("hidden, why", [
+    ("namespaces", "whether namespace bookinfo matches listener internal (HTTP 8080)'s selector (forbidden"),
+    ("gatewayclasses", None)])
+def test_what_decides_attachment_unread_is_a_skip_never_a_pass(live, hidden, why):
+    objects = _selector_world(True)
+    if hidden == "gatewayclasses":  # a class that is not built in: only its GatewayClass says who serves it
+        for obj in objects:
+            if obj["kind"] == "Gateway" and obj["metadata"]["name"] == "ingress":
+                obj["spec"]["gatewayClassName"] = "istio-internal"
+            if obj["kind"] == "GatewayClass":
+                obj["metadata"]["name"] = "istio-internal"
+        why = "whether istiod programs Gateway istio-ingress/ingress of class istio-internal (forbidden"
+    allow = frozenset((k.plural, None) for k in KINDS if k.plural != hidden)
+    result = live(objects, tokens={"oncall": Access("oncall", allow)}).run(
+        "host", "bookinfo.example.com", "-n", "bookinfo", "-o", "json", token="oncall")
+    md450 = next(c for c in result.json()["checks"] if c["code"] == "MD450")
+    assert md450["status"] == "skipped" and why in md450["reason"], md450
+    assert result.exit_code == 4

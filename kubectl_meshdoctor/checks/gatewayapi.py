@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check, reads
-from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.context import CannotTell, CheckContext
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import gatewayapi as gw
 from kubectl_meshdoctor.snapshot import objects as o
@@ -31,12 +31,12 @@ def _parent_ref(parent: gw.ParentRef, role: str) -> ResourceRef:
     return ResourceRef(parent.kind, parent.namespace, parent.name, role)
 
 
-@check("MD450", needs=(ROUTES, "k8sgateways"), applies=_has_routes, uses=("namespaces", "services"))
+@check("MD450", needs=(ROUTES, "k8sgateways"), applies=_has_routes, uses=("namespaces", "services", "gatewayclasses"))
 def route_not_accepted(ctx: CheckContext) -> list[Problem]:
     """The controller's own verdict (a fresh Accepted condition) stands for the parents it judged, and a
     rejection is quoted; the model judges only the parents no controller has written status for yet
     (a new route, an offline world, a parent that does not exist)."""
-    findings = []
+    findings, unknown = [], []
     for route in ctx.gateway_routes:
         said: set[tuple[str, str, str]] = set()  # parents whose controller judged the route: its word stands
         for entry, cond in gw.status_verdicts(route):
@@ -49,8 +49,12 @@ def route_not_accepted(ctx: CheckContext) -> list[Problem]:
             if (parent.namespace, parent.name, parent.section) in said:
                 continue
             attachment = gw.attach(ctx.snapshot, route, parent)
-            if not attachment.attached:
+            if attachment.unknown:
+                unknown.append(f"{o.kind(route)} {o.ref(route)} on {parent.describe()}: {attachment.unknown}")
+            elif not attachment.attached:
                 findings.append(_not_accepted(ctx, route, parent, attachment.reason, attachment.message, ""))
+    if unknown and not findings:
+        raise CannotTell("could not tell " + "; ".join(unknown))
     return findings
 
 
@@ -124,14 +128,17 @@ def backend_not_found(ctx: CheckContext) -> list[Problem]:
     return findings
 
 
-@check("MD452", needs=(ROUTES, "referencegrants"), applies=_has_routes, uses=("k8sgateways",))
+@check("MD452", needs=(ROUTES, "referencegrants"), applies=_has_routes, uses=("k8sgateways", "gatewayclasses"))
 def reference_grant_missing(ctx: CheckContext) -> list[Problem]:
     """Only for routes with a Gateway parent Istio serves: Istio converts mesh routes without enforcing
     grants, and another implementation's Gateway is its business."""
-    findings = []
+    findings, unknown = [], []
     gateways: dict[tuple[str, str], None] = {}
     for route in ctx.gateway_routes:
-        parents = [p for p in gw.parent_refs(route) if p.is_gateway and not gw.another_controllers(ctx.snapshot, p)]
+        served = {p: gw.served_by_istio(ctx.snapshot, p) for p in gw.parent_refs(route) if p.is_gateway}
+        unknown += [f"{o.kind(route)} {o.ref(route)} on {p.describe()}: whether istiod programs it "
+                    f"({ctx.snapshot.status('gatewayclasses').reason()})" for p, s in served.items() if s is None]
+        parents = [p for p, s in served.items() if s]
         if not parents:
             continue
         gateways.update(((p.namespace, p.name), None) for p in parents)
@@ -164,6 +171,8 @@ def reference_grant_missing(ctx: CheckContext) -> list[Problem]:
                     (ResourceRef("Gateway", ns, name, "certificate in another namespace"),),
                     {"gateway": f"{ns}/{name}", "listener": o.as_str(li.get("name")), "secret": f"{to_ns}/{to_name}"},
                     (_grant_yaml(to_ns, "Gateway", ns, "Secret", to_name),)))
+    if unknown and not findings:
+        raise CannotTell("could not tell " + "; ".join(unknown))
     return findings
 
 
@@ -172,11 +181,13 @@ def _grant_yaml(namespace: str, from_kind: str, from_ns: str, to_kind: str, to_n
             f"namespace: {from_ns}}}], to: [{{group: \"\", kind: {to_kind}, name: {to_name}}}]}}`.")
 
 
-@check("MD453", needs=(ROUTES, "k8sgateways"), applies=_has_routes, uses=("namespaces", "services"))
+@check("MD453", needs=(ROUTES, "k8sgateways"), applies=_has_routes, uses=("namespaces", "services", "gatewayclasses"))
 def route_conflict(ctx: CheckContext) -> list[Problem]:
     """In each merged list (mesh/gatewayapi.py merged_routes), equal matches from different routes: the
     first in Istio's order (the oldest route) takes the requests."""
     findings = []
+    unknown = [f"{o.kind(r)} {o.ref(r)} on {p.describe()}: {a.unknown}" for r in ctx.gateway_routes
+               for p in gw.parent_refs(r) if (a := gw.attach(ctx.snapshot, r, p)).unknown]
     for merged in gw.merged_routes(ctx.snapshot, ctx.gateway_routes, ctx.settings.cluster_domain):
         by_match: dict[gw.Match, list[gw.RuleMatch]] = {}
         for entry in merged.matches:
@@ -196,4 +207,6 @@ def route_conflict(ctx: CheckContext) -> list[Problem]:
                  "inEffect": winner.origin, "neverMatch": [u.origin for u in losers]},
                 (f"Give {shadowed} a match {o.ref(winner.route)} does not have (another path, a header), or "
                  f"move its rule into {o.ref(winner.route)} in the order wanted.",)))
+    if unknown and not findings:  # a route whose attachment is unknown may conflict unseen
+        raise CannotTell("could not tell where " + "; ".join(unknown))
     return findings

@@ -49,6 +49,7 @@ DEFAULT_KINDS = {"HTTP": HTTP_KINDS, "HTTPS": HTTP_KINDS, "TCP": ("TCPRoute",)}
 ISTIO_CLASSES = ("istio", "istio-waypoint", "istio-remote", "istio-east-west")
 ISTIO_CONTROLLERS = ("istio.io/gateway-controller", "istio.io/mesh-controller", "istio.io/unmanaged-gateway",
                      "istio.io/eastwest-controller")
+UNKNOWN = "unknown"  # a refusal that cannot be told: the data deciding it was not read
 NO_MATCHING_PARENT, NO_MATCHING_HOSTNAME, NOT_ALLOWED = ("NoMatchingParent", "NoMatchingListenerHostname",
                                                           "NotAllowedByListeners")
 
@@ -151,6 +152,7 @@ class Attachment:
     listeners: tuple[Listener, ...]
     reason: str = ""  # empty when attached
     message: str = ""
+    unknown: str = ""  # the data that decides it could not be read: neither attached nor refused
 
     @property
     def attached(self) -> bool:
@@ -159,7 +161,10 @@ class Attachment:
 
 def attach(snapshot: Snapshot, route: dict[str, Any], parent: ParentRef) -> Attachment:
     if parent.is_service:
-        if snapshot.readable("services") and snapshot.get("services", parent.namespace, parent.name) is None:
+        if not snapshot.readable("services"):
+            return Attachment(route, parent, (), unknown=f"whether parent Service {parent.namespace}/{parent.name} "
+                              f"exists ({snapshot.status('services').reason()})")
+        if snapshot.get("services", parent.namespace, parent.name) is None:
             return Attachment(route, parent, (), NO_MATCHING_PARENT, f"parent Service {parent.namespace}/"
                               f"{parent.name} does not exist")
         return Attachment(route, parent, ())
@@ -169,7 +174,10 @@ def attach(snapshot: Snapshot, route: dict[str, Any], parent: ParentRef) -> Atta
     if gateway is None:
         return Attachment(route, parent, (), NO_MATCHING_PARENT,
                           f"Gateway {parent.namespace}/{parent.name} does not exist")
-    if not istio_serves(snapshot, gateway):
+    serves = istio_serves(snapshot, gateway)
+    if serves is None:
+        return Attachment(route, parent, (), unknown=class_unknown(snapshot, gateway))
+    if not serves:
         return Attachment(route, parent, ())  # another controller's Gateway: its rules are not judged here
     candidates = [li for li in listeners(gateway) if (parent.port is None or li.port == parent.port)
                   and (not parent.section or li.name == parent.section)]
@@ -182,26 +190,38 @@ def attach(snapshot: Snapshot, route: dict[str, Any], parent: ParentRef) -> Atta
     taken = tuple(li for li, why in verdicts if why is None)
     if taken:
         return Attachment(route, parent, taken)
+    unread = [why[1] for _, why in verdicts if why and why[0] == UNKNOWN]
+    if unread:
+        return Attachment(route, parent, (), unknown="; ".join(dict.fromkeys(unread)))
     reason = NO_MATCHING_HOSTNAME if all(why and why[0] == NO_MATCHING_HOSTNAME for _, why in verdicts) \
         else NOT_ALLOWED
     return Attachment(route, parent, (), reason,
                       "; ".join(f"{li.describe()}: {why[1]}" for li, why in verdicts if why))
 
 
-def another_controllers(snapshot: Snapshot, parent: ParentRef) -> bool:
-    """A Gateway parent that exists and that istiod does not program: Istio's rules say nothing of it."""
+def class_unknown(snapshot: Snapshot, gateway: dict[str, Any]) -> str:
+    return (f"whether istiod programs Gateway {o.ref(gateway)} of class "
+            f"{o.as_str(o.spec(gateway).get('gatewayClassName'))} ({snapshot.status('gatewayclasses').reason()})")
+
+
+def served_by_istio(snapshot: Snapshot, parent: ParentRef) -> bool | None:
+    """For a Gateway parent: False when it exists and istiod does not program it (Istio's rules say
+    nothing of it), None when that cannot be told, else True (a missing Gateway is judged as missing)."""
     gateway = snapshot.get("k8sgateways", parent.namespace, parent.name) if parent.is_gateway else None
-    return gateway is not None and not istio_serves(snapshot, gateway)
+    return True if gateway is None else istio_serves(snapshot, gateway)
 
 
-def istio_serves(snapshot: Snapshot, gateway: dict[str, Any]) -> bool:
+def istio_serves(snapshot: Snapshot, gateway: dict[str, Any]) -> bool | None:
     """Whether istiod programs this Gateway: a built-in class, or a GatewayClass naming an Istio controller
-    (an unknown class without its GatewayClass object is another implementation's)."""
+    (a class without its GatewayClass object is another implementation's). None: the class is not a
+    built-in one and the GatewayClasses could not be read."""
     name = o.as_str(o.spec(gateway).get("gatewayClassName"))
+    if name in ISTIO_CLASSES:
+        return True
+    if not snapshot.readable("gatewayclasses"):
+        return None
     klass = snapshot.get("gatewayclasses", "", name)
-    if klass is not None:
-        return o.as_str(o.spec(klass).get("controllerName")) in ISTIO_CONTROLLERS
-    return name in ISTIO_CLASSES
+    return klass is not None and o.as_str(o.spec(klass).get("controllerName")) in ISTIO_CONTROLLERS
 
 
 def _refusal(snapshot: Snapshot, route: dict[str, Any], gateway: dict[str, Any],
@@ -211,6 +231,9 @@ def _refusal(snapshot: Snapshot, route: dict[str, Any], gateway: dict[str, Any],
     if not any(hostnames_meet(h, listener.hostname) for h in names):
         return NO_MATCHING_HOSTNAME, (f"no hostname of the route ({', '.join(n or '*' for n in names)}) matches "
                                       f"{listener.hostname or '*'}")
+    if listener.namespaces_from == "Selector" and not snapshot.readable("namespaces"):
+        return UNKNOWN, (f"whether namespace {o.namespace(route)} matches {listener.describe()}'s selector "
+                         f"({snapshot.status('namespaces').reason()})")
     if not _admits(listener, o.namespace(gateway), o.namespace(route),
                    snapshot.get("namespaces", "", o.namespace(route))):
         return NOT_ALLOWED, (f"namespace {o.namespace(route)} is not allowed "
