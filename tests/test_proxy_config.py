@@ -54,7 +54,9 @@ def statuses(doc: dict[str, Any]) -> dict[str, str]:
 
 def test_a_dump_that_agrees_confirms_the_model_and_names_the_proxy():
     doc = host("--config-dump", str(HEALTHY))
-    assert statuses(doc) == dict.fromkeys(("MD801", "MD802", "MD803", "MD804", "MD805"), "passed")
+    assert statuses(doc) == {**dict.fromkeys(("MD801", "MD802", "MD803", "MD805"), "passed"), "MD804": "not-run"}
+    md804 = next(c for c in doc["checks"] if c["code"] == "MD804")  # a client's dump: no server side to compare
+    assert md804["reason"].startswith("nothing to compare: no proxy given is one of the host's own pods")
     assert [n for n in doc["notes"] if n.startswith(f"confirmed by the proxy configuration of {POD}")]
     assert doc["exitCode"] == 0
 
@@ -289,3 +291,12 @@ def test_model_findings_say_whether_the_proxy_of_their_client_namespace_confirms
     [md101] = found(differing, "MD101")
     assert md101["evidence"]["unconfirmed"] == [POD] and "proxyConfirmed" not in md101["evidence"]
     assert found(differing, "MD802")[0]["evidence"]["actual"] == ["bookinfo/reviews-jason"]
+
+
+def test_a_comparison_with_nothing_to_compare_is_not_run_never_passed():
+    """A proxy of a namespace the TLS model has no client rows for (legacy calls nothing here): MD803 had
+    no cluster to compare and says so; the clusters and routes it does hold are still compared."""
+    doc = host("--config-dump", f"legacy/client-x={HEALTHY}")
+    assert statuses(doc)["MD801"] == "passed" and statuses(doc)["MD803"] == "not-run"
+    md803 = next(c for c in doc["checks"] if c["code"] == "MD803")
+    assert md803["reason"].startswith("nothing to compare: no proxy given is a client the TLS model has")

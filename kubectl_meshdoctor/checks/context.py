@@ -27,6 +27,11 @@ class CannotTell(Exception):
     """Raised by a check whose evidence turned out unusable (every probe timed out): skipped, with why."""
 
 
+class NothingToJudge(Exception):
+    """Raised by a check whose question turned out to have no subject here (the proxy configurations
+    given hold nothing it compares): not-run, with why, never passed."""
+
+
 class Superseded(Exception):
     """Raised by a check whose question another finding already answers (no subset can have a ready pod
     when the Service has none): not-run, naming that finding, never passed."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check, reads
-from kubectl_meshdoctor.checks.context import CheckContext
+from kubectl_meshdoctor.checks.context import CheckContext, NothingToJudge
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import configdump as cd
 from kubectl_meshdoctor.mesh.protocol import derive
@@ -66,9 +66,10 @@ def predicted_clusters(ctx: CheckContext, client_ns: str) -> dict[str, str]:
 
 @check("MD801", needs=("services",), needs_istio=True, applies=has_proxy_configs, uses=("destinationrules",))
 def proxy_missing_cluster(ctx: CheckContext) -> list[Problem]:
-    findings = []
+    findings, compared = [], False
     for dump in ctx.evidence.proxy_configs:
         predicted = predicted_clusters(ctx, dump.namespace)
+        compared = compared or bool(predicted)
         missing = {name: why for name, why in predicted.items() if name not in dump.clusters}
         if not missing:
             continue
@@ -83,6 +84,13 @@ def proxy_missing_cluster(ctx: CheckContext) -> list[Problem]:
             (_sync_hint(dump),
              "If it is SYNCED, the model is wrong for this proxy: report the dump and the objects."),
             client_namespace=dump.namespace))
+    return _judged(findings, compared, "no proxy given imports the host (no cluster for it is predicted)")
+
+
+def _judged(findings: list[Problem], compared: bool, why_nothing: str) -> list[Problem]:
+    """A comparison that found nothing to compare is not a pass."""
+    if not compared:
+        raise NothingToJudge(f"nothing to compare: {why_nothing}")
     return findings
 
 
@@ -94,7 +102,7 @@ def expected_tls(mode: ClientMode) -> str:
 
 @check("MD803", needs=("services", "destinationrules"), applies=has_proxy_configs, uses=("peerauthentications",))
 def proxy_tls_differs(ctx: CheckContext) -> list[Problem]:
-    findings = []
+    findings, compared = [], False
     by_ns: dict[str, list[Any]] = {}
     for row in ctx.tls_rows:
         by_ns.setdefault(row.client_ns, []).append(row)
@@ -104,6 +112,7 @@ def proxy_tls_differs(ctx: CheckContext) -> list[Problem]:
             cluster = f"outbound|{port}|{row.subset}|{row.host}"
             actual = dump.clusters.get(cluster)
             predicted = expected_tls(row.client)
+            compared = compared or actual is not None
             if actual is None or actual == predicted:
                 continue  # a missing cluster is MD801's
             decided = ", ".join(row.client.deciders) or "no DestinationRule tls setting (auto mTLS)"
@@ -114,13 +123,13 @@ def proxy_tls_differs(ctx: CheckContext) -> list[Problem]:
                 (_sync_hint(dump),),
                 port=port if isinstance(port, int) else None, subset=row.subset or None,
                 client_namespace=dump.namespace))
-    return findings
+    return _judged(findings, compared, "no proxy given is a client the TLS model has a cluster of the host for")
 
 
 @check("MD802", needs=("virtualservices",), applies=has_proxy_configs)
 def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
     """Compares which VirtualService produced the routes of the host's virtual host (`HOST:PORT`)."""
-    findings = []
+    findings, compared = [], False
     for dump in ctx.evidence.proxy_configs:
         winner = ctx.routing.selection_for(dump.namespace, ctx.target.host).winner
         predicted = winner.ref if winner else ""
@@ -128,6 +137,7 @@ def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
             routes = dump.virtual_hosts.get(f"{ctx.target.host}:{port}")
             if routes is None:
                 continue  # a TCP port, or a host the proxy does not import: no virtual host to compare
+            compared = True
             actual = sorted({r.source for r in routes if r.source})
             if actual == ([predicted] if predicted else []):
                 continue
@@ -141,7 +151,7 @@ def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
                  "routes": [{"match": r.match, "clusters": list(r.clusters), "from": r.source} for r in routes]},
                 (_sync_hint(dump),),
                 port=port, client_namespace=dump.namespace))
-    return findings
+    return _judged(findings, compared, "no proxy given has a virtual host for the host's ports")
 
 
 @check("MD805", needs=("services",), applies=has_proxy_configs)
@@ -149,7 +159,7 @@ def proxy_protocol_differs(ctx: CheckContext) -> list[Problem]:
     """HTTP or TCP, as the proxy handles HOST:PORT (a virtual host in its routes, or a tcp_proxy to the
     port's cluster), against the protocol the model derives for the port (mesh/protocol.py); a port
     left to sniffing has both and is not judged."""
-    findings = []
+    findings, compared = [], False
     for svc in target_services(ctx.snapshot, ctx.target):
         for port in map(o.as_dict, o.as_list(o.spec(svc).get("ports"))):
             number, derived = port.get("port"), derive(port, ctx.settings.version)
@@ -160,6 +170,7 @@ def proxy_protocol_differs(ctx: CheckContext) -> list[Problem]:
                 http = f"{ctx.target.host}:{number}" in dump.virtual_hosts
                 tcp = f"outbound|{number}||{ctx.target.host}" in dump.tcp_clusters
                 actual = "HTTP" if http and not tcp else "TCP" if tcp and not http else ""
+                compared = compared or bool(actual)
                 if not actual or actual == predicted:
                     continue  # not seen (not imported, or both: sniffing), or agreeing
                 findings.append(Problem(
@@ -170,7 +181,7 @@ def proxy_protocol_differs(ctx: CheckContext) -> list[Problem]:
                      "derived": derived.protocol},
                     (_sync_hint(dump),),
                     port=number, client_namespace=dump.namespace))
-    return findings
+    return _judged(findings, compared, "no proxy given handles a declared (not sniffed) port of the host")
 
 
 @check("MD804", needs=("services", "pods"), applies=has_proxy_configs, uses=("peerauthentications", "policies"))
@@ -178,7 +189,8 @@ def proxy_inbound_mtls_differs(ctx: CheckContext) -> list[Problem]:
     """For a dump of one of the host's own pods: the inbound chains of each pod port (the Service port's
     targetPort) against the server mode the model gives that pod (the TLS rows' endpoints)."""
     dumps = {(d.namespace, d.pod): d for d in ctx.evidence.proxy_configs}
-    findings, seen = [], set()
+    findings, compared = [], False
+    seen: set[tuple[str, int]] = set()
     for row in ctx.tls_rows:
         for endpoint in row.endpoints:
             dump = dumps.get((o.namespace(endpoint.pod), o.name(endpoint.pod)))
@@ -189,6 +201,7 @@ def proxy_inbound_mtls_differs(ctx: CheckContext) -> list[Problem]:
                 continue
             seen.add((dump.ref, port))
             actual = dump.inbound_mode(port)
+            compared = compared or bool(actual)
             if not actual or actual == predicted:
                 continue
             findings.append(Problem(
@@ -198,4 +211,4 @@ def proxy_inbound_mtls_differs(ctx: CheckContext) -> list[Problem]:
                                       "predicted": predicted, "actual": actual},
                 (_sync_hint(dump),),
                 port=row.port.get("port") if isinstance(row.port.get("port"), int) else None))
-    return findings
+    return _judged(findings, compared, "no proxy given is one of the host's own pods with inbound chains for its ports")

@@ -6,7 +6,7 @@ import logging
 
 from kubectl_meshdoctor.checks.base import Check, Need
 from kubectl_meshdoctor.checks.catalogue import FAMILY_ORDER
-from kubectl_meshdoctor.checks.context import CannotTell, CheckContext, Superseded
+from kubectl_meshdoctor.checks.context import CannotTell, CheckContext, NothingToJudge, Superseded
 from kubectl_meshdoctor.checks.findings import CheckResult, Finding
 from kubectl_meshdoctor.checks.severity import CheckStatus
 from kubectl_meshdoctor.cluster.resources import State
@@ -29,6 +29,9 @@ def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[Check
             continue
         except Superseded as exc:
             results.append(CheckResult(chk.entry, CheckStatus.NOT_RUN, f"superseded: {exc}"))
+            continue
+        except NothingToJudge as exc:
+            results.append(CheckResult(chk.entry, CheckStatus.NOT_RUN, str(exc)))
             continue
         except Exception as exc:  # a bug must not hide the other checks' results or pass silently
             log.debug("check %s failed", chk.code, exc_info=True)
