@@ -16,6 +16,8 @@ from kubectl_meshdoctor.checks.base import check, reads
 from kubectl_meshdoctor.checks.context import CheckContext, NothingToJudge
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import configdump as cd
+from kubectl_meshdoctor.mesh import gatewayapi
+from kubectl_meshdoctor.mesh import virtualservices as vss
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.target import target_services
 from kubectl_meshdoctor.mesh.tls import ClientMode
@@ -126,32 +128,112 @@ def proxy_tls_differs(ctx: CheckContext) -> list[Problem]:
     return _judged(findings, compared, "no proxy given is a client the TLS model has a cluster of the host for")
 
 
-@check("MD802", needs=("virtualservices",), applies=has_proxy_configs)
+@check("MD802", needs=("virtualservices",), applies=has_proxy_configs, uses=("httproutes", "grpcroutes"))
 def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
-    """Compares which VirtualService produced the routes of the host's virtual host (`HOST:PORT`)."""
+    """The routes of the host's virtual host (`HOST:PORT`): which configuration produced them (Istio's
+    route metadata), then, when that agrees, their order and names up to the first catch-all."""
     findings, compared = [], False
+    gamma = _mesh_routes(ctx)
     for dump in ctx.evidence.proxy_configs:
         winner = ctx.routing.selection_for(dump.namespace, ctx.target.host).winner
-        predicted = winner.ref if winner else ""
+        if winner is not None and gamma:
+            continue  # both APIs route the host for sidecars: the model does not pick (a note says so)
+        predicted = sorted(gamma) if gamma else [winner.ref] if winner else []
         for port in _ports(ctx):
             routes = dump.virtual_hosts.get(f"{ctx.target.host}:{port}")
             if routes is None:
                 continue  # a TCP port, or a host the proxy does not import: no virtual host to compare
             compared = True
-            actual = sorted({r.source for r in routes if r.source})
-            if actual == ([predicted] if predicted else []):
-                continue
-            findings.append(Problem(
-                f"The proxy of {dump.ref} routes {ctx.target.host}:{port} by "
-                f"{', '.join(f'VirtualService {a}' for a in actual) or 'no VirtualService (the default route)'}; "
-                f"the model predicts {f'VirtualService {predicted}' if predicted else 'the default route'}. {STALE}",
-                ctx.target.host, (_dump_ref(dump),),
-                {"proxy": dump.ref, "file": dump.source, "virtualHost": f"{ctx.target.host}:{port}",
-                 "predicted": predicted, "actual": actual,
-                 "routes": [{"match": r.match, "clusters": list(r.clusters), "from": r.source} for r in routes]},
-                (_sync_hint(dump),),
-                port=port, client_namespace=dump.namespace))
+            problem = _sources_differ(ctx, dump, port, routes, predicted, bool(gamma))
+            if problem is None and winner is not None:
+                problem = _order_differs(ctx, dump, port, routes, winner.vs)
+            if problem is not None:
+                findings.append(problem)
     return _judged(findings, compared, "no proxy given has a virtual host for the host's ports")
+
+
+def _mesh_routes(ctx: CheckContext) -> set[str]:
+    """ns/name of the Gateway API routes attached to the host's Services (mesh routing, GAMMA)."""
+    wanted = {(s.namespace, s.name) for s in ctx.target.services}
+    return {o.ref(r) for r in ctx.gateway_routes
+            if any(p.is_service and (p.namespace, p.name) in wanted for p in gatewayapi.parent_refs(r))}
+
+
+def _route_rows(routes: tuple[cd.DumpRoute, ...]) -> list[dict[str, Any]]:
+    return [{"name": r.name, "match": r.match, "clusters": list(r.clusters), "from": r.origin} for r in routes]
+
+
+def _sources_differ(ctx: CheckContext, dump: cd.ProxyConfig, port: int, routes: tuple[cd.DumpRoute, ...],
+                    predicted: list[str], gamma: bool) -> Problem | None:
+    actual = sorted({r.source for r in routes if r.source})
+    kinds = {r.generated for r in routes if r.source}
+    if kinds <= {gamma} and (set(actual) <= set(predicted) and bool(actual) == bool(predicted) if gamma
+                             else actual == predicted):
+        return None
+    kind = "Gateway API route" if gamma else "VirtualService"
+    said = sorted({r.origin for r in routes if r.source}) or ["no VirtualService (the default route)"]
+    return Problem(
+        f"The proxy of {dump.ref} routes {ctx.target.host}:{port} by {', '.join(said)}; the model predicts "
+        f"{f'{kind} ' + ', '.join(predicted) if predicted else 'the default route'}. {STALE}",
+        ctx.target.host, (_dump_ref(dump),),
+        {"proxy": dump.ref, "file": dump.source, "virtualHost": f"{ctx.target.host}:{port}",
+         "predicted": predicted[0] if len(predicted) == 1 else ", ".join(predicted), "actual": actual,
+         "routes": _route_rows(routes)},
+        (_sync_hint(dump),), port=port, client_namespace=dump.namespace)
+
+
+def _order_differs(ctx: CheckContext, dump: cd.ProxyConfig, port: int, routes: tuple[cd.DumpRoute, ...],
+                   vs: dict[str, Any]) -> Problem | None:
+    """Istio emits one route per match entry in rule order and stops after the first catch-all (1.28
+    route.go BuildHTTPRoutesForVirtualService); entries for another port, or whose sourceLabels or
+    sourceNamespace do not fit this proxy, are dropped for it. Delegated routes' names are Istio's merge
+    of root and child names and are compared by position only."""
+    pod = ctx.snapshot.get("pods", dump.namespace, dump.pod)
+    conds = [o.as_dict(m) for r in o.as_list(o.spec(vs).get("http")) for m in o.as_list(o.as_dict(r).get("match"))]
+    if pod is None and any(o.as_dict(c).get("sourceLabels") for c in conds):
+        return None  # which entries this proxy gets depends on labels of a pod that was not read
+    facts = vss.ProxyFacts(port, o.labels(pod) if pod is not None else {}, dump.namespace)
+    predicted, _ = vss.routes_for(vs, vss.MESH, ctx.routing.domain, ctx.routing.delegates, facts)
+    names = [None if r.delegate is not None else route_name(r) for r in predicted]
+    held = [r.name for r in routes]
+    if len(names) == len(held) and all(n is None or n == h for n, h in zip(names, held, strict=True)):
+        return None
+    at = next((i for i, (n, h) in enumerate(zip(names, held, strict=False)) if n is not None and n != h),
+              min(len(names), len(held)))
+    if at < min(len(names), len(held)):
+        where = (f"route {at + 1} is {_shown(held[at])} on the proxy, {predicted[at].origin} match "
+                 f"{_entry(predicted[at])} ({_shown(names[at] or '')}) in the model")
+    elif len(held) > len(names):
+        cut = predicted[-1] if predicted else None
+        where = (f"the proxy holds {len(held) - len(names)} route(s) after "
+                 + (f"{cut.origin} match {_entry(cut)}, the catch-all where the model stops" if cut and cut.catch_all
+                    else "the last one the model predicts"))
+    else:
+        where = f"the proxy lacks {predicted[at].origin} match {_entry(predicted[at])} and what follows it"
+    return Problem(
+        f"The proxy of {dump.ref} holds {len(held)} route(s) for {ctx.target.host}:{port}; the model predicts "
+        f"{len(names)} from VirtualService {vss.vs_ref(vs)}: {where}. {STALE}",
+        ctx.target.host, (_dump_ref(dump), ResourceRef.of("VirtualService", vs, "spec.http")),
+        {"proxy": dump.ref, "file": dump.source, "virtualHost": f"{ctx.target.host}:{port}",
+         "predicted": [{"name": n, "from": r.origin, "catchAll": r.catch_all} for n, r in zip(names, predicted,
+                                                                                              strict=True)],
+         "actual": held, "routes": _route_rows(routes)},
+        (_sync_hint(dump),), port=port, client_namespace=dump.namespace)
+
+
+def route_name(route: vss.HttpRoute) -> str:
+    """Istio's Envoy route name: the rule's `name`, then `.` and the match entry's `name` when it has one."""
+    rule = o.as_dict(o.as_list(o.spec(route.vs).get("http"))[route.rule])
+    match = o.as_str(route.conditions.get("name")) if route.match is not None else ""
+    return o.as_str(rule.get("name")) + (f".{match}" if match else "")
+
+
+def _entry(route: vss.HttpRoute) -> str:
+    return "(none)" if route.match is None else f"#{route.match + 1}"
+
+
+def _shown(name: str) -> str:
+    return f"route `{name}`" if name else "an unnamed route"
 
 
 @check("MD805", needs=("services",), applies=has_proxy_configs)

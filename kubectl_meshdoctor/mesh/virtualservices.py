@@ -160,10 +160,34 @@ def _match_applies(cond: dict[str, Any], gateway: str, vs_ns: str) -> bool:
     return not gws or gateway in gws
 
 
+@dataclass(frozen=True)
+class ProxyFacts:
+    """What Istio knows of the one proxy it generates routes for, and uses to drop match entries while
+    generating (1.28 pilot/pkg/networking/core/route/route.go TranslateRoute, sourceMatchHTTP): the
+    listener port (`port`), and, for a match without `gateways`, `sourceLabels` (a subset of the proxy's
+    labels) and `sourceNamespace`."""
+
+    port: int
+    labels: dict[str, str]
+    namespace: str
+
+    def keeps(self, cond: dict[str, Any]) -> bool:
+        port = cond.get("port")
+        if isinstance(port, int) and port and port != self.port:
+            return False
+        if o.as_list(cond.get("gateways")):
+            return True  # decided by the gateways alone (_match_applies)
+        wanted = o.as_dict(cond.get("sourceLabels"))
+        if any(self.labels.get(k) != v for k, v in wanted.items()):
+            return False
+        return o.as_str(cond.get("sourceNamespace")) in ("", self.namespace)
+
+
 def routes_for(vs: dict[str, Any], gateway: str, domain: str, delegates: dict[str, dict[str, Any]] | None = None,
-               ) -> tuple[list[HttpRoute], HttpRoute | None]:
+               proxy: ProxyFacts | None = None) -> tuple[list[HttpRoute], HttpRoute | None]:
     """The Envoy routes of one VirtualService for the proxies of `gateway`, in order, stopping at the first
-    catch-all (returned second). Delegate rules (1.8+) are expanded one level."""
+    catch-all (returned second). Delegate rules (1.8+) are expanded one level. Given one proxy's facts,
+    the entries Istio drops for that proxy are dropped before the cut-off, as Istio does."""
     out: list[HttpRoute] = []
     vs_ns = o.namespace(vs)
     for i, rule in enumerate(o.as_list(o.spec(vs).get("http"))):
@@ -171,7 +195,7 @@ def routes_for(vs: dict[str, Any], gateway: str, domain: str, delegates: dict[st
         matches = [o.as_dict(m) for m in o.as_list(rule.get("match"))]
         entries: list[tuple[int | None, dict[str, Any]]] = list(enumerate(matches)) if matches else [(None, {})]
         for j, cond in entries:
-            if not _match_applies(cond, gateway, vs_ns):
+            if not _match_applies(cond, gateway, vs_ns) or (proxy is not None and not proxy.keeps(cond)):
                 continue
             for route in _expand(vs, i, j, cond, rule, domain, delegates):
                 out.append(route)
