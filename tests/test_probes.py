@@ -114,10 +114,13 @@ def test_an_http10_application_is_reported_with_its_status_line(live, http10_app
     # MD604 is an info; the run is incomplete only because this istiod knows no client proxy's configuration
     assert result.exit_code == 4 and status(result.json(), "MD801")["status"] == "skipped"
     forwards = [r for r in cluster.cluster.requests if r.path.endswith("/portforward")]
-    # the app; then istiod: its syncz, a client proxy's configuration and one of the host's proxies'
+    # the app; istiod's syncz; then a client proxy and one of the host's proxies: each one's own Envoy admin
+    # (15000), then what istiod generates for it
+    istiod_port = ("/api/v1/namespaces/istio-system/pods/istiod-5d8f7c9b6-q2x7w/portforward", "15014")
     assert [(r.path, r.query["ports"]) for r in forwards] == [
-        ("/api/v1/namespaces/bookinfo/pods/reviews-v1-abc12-x1/portforward", "9080"),
-        *[("/api/v1/namespaces/istio-system/pods/istiod-5d8f7c9b6-q2x7w/portforward", "15014")] * 3]
+        ("/api/v1/namespaces/bookinfo/pods/reviews-v1-abc12-x1/portforward", "9080"), istiod_port,
+        ("/api/v1/namespaces/bookinfo/pods/productpage-v1-123ab-p1/portforward", "15000"), istiod_port,
+        ("/api/v1/namespaces/bookinfo/pods/reviews-v1-abc12-x1/portforward", "15000"), istiod_port]
 
 
 def test_an_http11_application_passes(live, http11_app):
@@ -230,9 +233,12 @@ def test_syncz_is_read_through_exec_when_port_forward_is_denied(live, istiod):
     [finding] = found(doc, "MD303")
     assert finding["evidence"]["istiods"] == {"istio-system/istiod-5d8f7c9b6-q2x7w": "read"}
     assert finding["evidence"]["proxies"]["reviews-v2-def34-x2.bookinfo"]["LDS"] == "STALE"
-    execs = [r for r in cluster.cluster.requests if r.path.endswith("/exec")]  # syncz, then two proxies' config
-    assert len(execs) == 3 and all(r.path == "/api/v1/namespaces/istio-system/pods/istiod-5d8f7c9b6-q2x7w/exec"
-                                   and r.query["container"] == "discovery" for r in execs)
+    # syncz; then two proxies' configuration: each one's own (pilot-agent in istio-proxy), then istiod's
+    execs = [(r.path.split("/")[-2], r.query["container"]) for r in cluster.cluster.requests
+             if r.path.endswith("/exec")]
+    istiod = ("istiod-5d8f7c9b6-q2x7w", "discovery")
+    assert execs == [istiod, ("productpage-v1-123ab-p1", "istio-proxy"), istiod,
+                     ("reviews-v1-abc12-x1", "istio-proxy"), istiod]
 
 
 

@@ -161,7 +161,8 @@ ISTIOD_POD = {"apiVersion": "v1", "kind": "Pod",
 
 class _Istiod(BaseHTTPRequestHandler):
     """istiod's monitoring port: /debug/config_dump?proxyID=POD.NS for the proxies connected to it (404
-    for others, as istiod answers), /debug/syncz."""
+    for others, as istiod answers), /debug/syncz; or, as a proxy's Envoy admin, /config_dump (the dump
+    stored under "admin")."""
 
     def do_GET(self) -> None:
         url = urlparse(self.path)
@@ -169,8 +170,10 @@ class _Istiod(BaseHTTPRequestHandler):
         dumps = self.server.dumps  # type: ignore[attr-defined]
         if url.path == "/debug/config_dump" and proxy in dumps:
             code, body = 200, json.dumps(dumps[proxy]).encode()
+        elif url.path == "/config_dump" and "admin" in dumps:
+            code, body = 200, json.dumps(dumps["admin"]).encode()
         elif url.path == "/debug/syncz":
-            code, body = 200, b"[]"
+            code, body = 200, json.dumps(self.server.syncz).encode()  # type: ignore[attr-defined]
         else:
             code, body = 404, b"Proxy not connected to this Pilot instance"
         self.send_response(code)
@@ -186,6 +189,7 @@ class _Istiod(BaseHTTPRequestHandler):
 def istiod() -> Iterator[Any]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Istiod)
     server.dumps = {}  # type: ignore[attr-defined]
+    server.syncz = []  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server
@@ -218,10 +222,10 @@ def test_a_proxy_istiod_does_not_know_is_a_skip_with_why_never_a_pass(live, isti
     doc = result.json()
     assert statuses(doc) == dict.fromkeys(("MD801", "MD802", "MD803", "MD804", "MD805"), "skipped")
     reason = next(c["reason"] for c in doc["checks"] if c["code"] == "MD801")
-    assert reason.startswith("error: get client proxies' configuration") and "404" in reason
+    assert reason.startswith("error: get proxies' configuration") and "404" in reason
     assert result.exit_code == 4
-    unread = "the configuration of proxy details-v1-5f4d584748-4jzpv.bookinfo could not be read from istiod"
-    assert [n for n in doc["notes"] if n.startswith(unread) and "404" in n], doc["notes"]
+    unread = "the configuration of proxy details-v1-5f4d584748-4jzpv.bookinfo could not be read: Envoy admin: "
+    assert [n for n in doc["notes"] if n.startswith(unread) and "404" in n.partition("istiod: ")[2]], doc["notes"]
 
 
 def test_a_denied_probe_skips_the_comparison_with_the_apis_reason(live, istiod):
@@ -231,8 +235,106 @@ def test_a_denied_probe_skips_the_comparison_with_the_apis_reason(live, istiod):
     result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs", token="oncall")
     doc = result.json()
     md801 = next(c for c in doc["checks"] if c["code"] == "MD801")
-    assert md801["status"] == "skipped" and md801["reason"].startswith("forbidden: get client proxies' configuration")
+    assert md801["status"] == "skipped" and md801["reason"].startswith("forbidden: get proxies' configuration")
     assert "cannot create resource" in md801["reason"] and result.exit_code == 4
+
+
+DETAILS = "details-v1-5f4d584748-4jzpv"  # the client proxy --probe picks: the first ready sidecar by name
+
+
+def without_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    clusters(doc)[:] = [c for c in clusters(doc) if c["cluster"]["name"] != f"outbound|9080|v2|{REVIEWS}"]
+    return doc
+
+
+def stub(dumps: dict[str, Any], syncz: list[dict[str, Any]] | None = None) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Istiod)
+    server.dumps, server.syncz = dumps, syncz or []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def probe_with(live: Any, held: dict[str, Any] | None, generated: dict[str, Any], syncz: list[dict[str, Any]],
+               tokens: dict[str, Access] | None = None) -> tuple[Any, Any]:
+    """istiod generating `generated` for the details proxy, whose own Envoy admin holds `held` (None: its
+    admin port answers nothing)."""
+    istiod = stub({f"{DETAILS}.bookinfo": generated}, syncz)
+    envoy = stub({"admin": held} if held is not None else {})
+    cluster = live([*objects_of([WORLD]), ISTIOD_POD], tokens=tokens, forwards={
+        ("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2],
+        ("bookinfo", DETAILS, 15000): envoy.server_address[:2]})
+    return cluster, (istiod, envoy)
+
+
+def syncz_of(proxy: str, rds_acked: str = "n41") -> dict[str, Any]:
+    """One proxy as istiod's /debug/syncz lists it (pilot/pkg/xds SyncStatus: *_sent / *_acked nonces)."""
+    return {"proxy": proxy, "istio_version": "1.28.0", **{f"{t}_{k}": "n41" for t in (
+        "cluster", "listener", "endpoint") for k in ("sent", "acked")}, "route_sent": "n41", "route_acked": rds_acked}
+
+
+def test_a_proxy_that_holds_less_than_istiod_generates_is_stale_config_with_its_sync_state(live):
+    """The Envoy admin (port 15000 through a port-forward) holds no v2 cluster; istiod generates it now
+    and syncz says the proxy has not acknowledged the last push: the cause is staleness, said as such."""
+    generated = json.loads(HEALTHY.read_text())
+    cluster, servers = probe_with(live, without_v2(generated), generated, [syncz_of(f"{DETAILS}.bookinfo", "n40")])
+    try:
+        result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
+    finally:
+        for server in servers:
+            server.shutdown()
+    [finding] = found(result.json(), "MD801")
+    assert finding["evidence"]["file"] == f"Envoy admin of {DETAILS}.bookinfo /config_dump"
+    assert "Cause: stale configuration. istiod now generates something else for this proxy" in finding["message"]
+    assert "istiod's syncz says CDS SYNCED, LDS SYNCED, RDS STALE, EDS SYNCED" in finding["message"]
+    forwards = [r.query.get("ports") for r in cluster.cluster.requests if r.path.endswith("/portforward")]
+    assert "15000" in forwards and all(r.method == "GET" for r in cluster.cluster.requests)
+
+
+def test_a_proxy_that_holds_what_istiod_generates_is_the_models_difference_not_staleness(live):
+    generated = without_v2(json.loads(HEALTHY.read_text()))
+    cluster, servers = probe_with(live, generated, generated, [syncz_of(f"{DETAILS}.bookinfo")])
+    try:
+        result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
+    finally:
+        for server in servers:
+            server.shutdown()
+    [finding] = found(result.json(), "MD801")
+    assert "Cause: not staleness: istiod generates exactly this for the proxy" in finding["message"]
+    assert "RDS SYNCED" in finding["message"] and "the other findings for this proxy are unconfirmed" in \
+        finding["message"]
+
+
+def test_the_envoy_admin_is_read_through_pilot_agent_when_port_forward_is_denied(live):
+    """exec allowed, port-forward not: `pilot-agent request GET config_dump` in istio-proxy (as istioctl)."""
+    generated = json.loads(HEALTHY.read_text())
+    exec_only = Access("oncall", frozenset({(k.plural, None) for k in KINDS} | {("pods/exec", None)}))
+    cluster, servers = probe_with(live, without_v2(generated), generated, [], tokens={"oncall": exec_only})
+    try:
+        result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs",
+                             token="oncall")
+    finally:
+        for server in servers:
+            server.shutdown()
+    [finding] = found(result.json(), "MD801")
+    assert finding["evidence"]["file"] == f"Envoy admin of {DETAILS}.bookinfo /config_dump"
+    assert "Cause: stale configuration" in finding["message"]
+    execs = [(r.path, r.query.get("container"), r.query.get("command")) for r in cluster.cluster.requests
+             if r.path.endswith("/exec")]  # the fake records the last `command` word of the query
+    assert (f"/api/v1/namespaces/bookinfo/pods/{DETAILS}/exec", "istio-proxy", "config_dump") in execs
+
+
+def test_an_unreadable_envoy_admin_falls_back_to_istiod_and_says_so(live, istiod):
+    generated = json.loads(HEALTHY.read_text())
+    cluster, servers = probe_with(live, None, generated, [])
+    try:
+        result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
+    finally:
+        for server in servers:
+            server.shutdown()
+    doc = result.json()
+    assert statuses(doc)["MD801"] == "passed"
+    assert [n for n in doc["notes"] if n.startswith(f"the Envoy admin of proxy {DETAILS}.bookinfo could not be read")]
 
 
 def _inbound(port_protocols: list[str]) -> dict[str, Any]:

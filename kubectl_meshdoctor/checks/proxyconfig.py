@@ -15,6 +15,7 @@ from typing import Any
 from kubectl_meshdoctor.checks.base import check, reads
 from kubectl_meshdoctor.checks.context import CheckContext, NothingToJudge
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
+from kubectl_meshdoctor.checks.reconfiguration import read_syncz, sync_verdicts
 from kubectl_meshdoctor.mesh import configdump as cd
 from kubectl_meshdoctor.mesh import gatewayapi
 from kubectl_meshdoctor.mesh import virtualservices as vss
@@ -29,10 +30,43 @@ STALE = ("Likely cause: the proxy has not received istiod's latest configuration
          "findings for this proxy are unconfirmed.")
 
 
+def cause(ctx: CheckContext, dump: cd.ProxyConfig) -> str:
+    """The likely cause of a difference, from what was read: istiod's current configuration for the same
+    proxy (held == generated: not staleness) and the proxy's sync state in istiod's /debug/syncz."""
+    sync = sync_state(ctx, dump)
+    said = f" istiod's syncz says {sync}." if sync else ""
+    stale = dump.stale_for(ctx.target.host)
+    istiod = dump.generated.source if dump.generated is not None else ""
+    if stale is True:
+        return (f"Cause: stale configuration. istiod now generates something else for this proxy ({istiod}), which "
+                f"it has not received or not accepted.{said} Look for 'rejected' in the proxy's log; restart the pod "
+                "if it stays behind.")
+    if stale is False:
+        return (f"Cause: not staleness: istiod generates exactly this for the proxy ({istiod}).{said} So the model "
+                "is wrong here: a rule this tool does not model; the other findings for this proxy are unconfirmed. "
+                "Please report the dump and the objects.")
+    if sync and "STALE" not in sync and "NOT SENT" not in sync and "ERROR" not in sync:
+        return (f"Likely cause: a rule this tool does not model: the proxy is in sync with istiod ({sync}); the other "
+                "findings for this proxy are unconfirmed.")
+    return f"{STALE}{said}"
+
+
+def sync_state(ctx: CheckContext, dump: cd.ProxyConfig) -> str:
+    """'CDS SYNCED, LDS SYNCED, RDS STALE, EDS SYNCED (istiod NS/POD)', or '' when syncz was not read."""
+    proxy = f"{dump.pod}.{dump.namespace}"
+    for answer in ctx.evidence.syncz:
+        entries = read_syncz(answer)
+        for entry in entries if isinstance(entries, list) else []:
+            if str(entry.get("proxy")) == proxy:
+                verdicts = sync_verdicts(entry)
+                return f"{', '.join(f'{t} {v}' for t, v in verdicts.items())} (istiod {answer.namespace}/{answer.pod})"
+    return ""
+
+
 @reads("proxyconfigs")  # with --probe: whether istiod could be asked (denied: the checks are skipped, with why)
 def has_proxy_configs(ctx: CheckContext) -> str | None:
     if not ctx.evidence.proxy_configs:
-        return ("no client proxy's configuration could be read from istiod (the notes say why)" if ctx.evidence.probed
+        return ("no proxy's configuration could be read (the notes say why)" if ctx.evidence.probed
                 else "no proxy configuration to compare with (give --config-dump FILE, or --probe)")
     return None
 
@@ -79,7 +113,8 @@ def proxy_missing_cluster(ctx: CheckContext) -> list[Problem]:
         findings.append(Problem(
             f"The proxy of {dump.ref} has no cluster {', '.join(missing)} although the model predicts "
             f"{'them' if len(missing) > 1 else 'it'} ({'; '.join(f'{n}: {w}' for n, w in missing.items())}); it holds "
-            f"{', '.join(actual) or 'no cluster for the host'}. Requests it routes there fail with 503 NC. {STALE}",
+            f"{', '.join(actual) or 'no cluster for the host'}. Requests it routes there fail with 503 NC. "
+            f"{cause(ctx, dump)}",
             ctx.target.host, (_dump_ref(dump),),
             {"proxy": dump.ref, "file": dump.source, "predicted": sorted(predicted), "actual": actual,
              "missing": sorted(missing)},
@@ -120,7 +155,7 @@ def proxy_tls_differs(ctx: CheckContext) -> list[Problem]:
             decided = ", ".join(row.client.deciders) or "no DestinationRule tls setting (auto mTLS)"
             findings.append(Problem(
                 f"The proxy of {dump.ref} sends {actual} on {cluster}; the model predicts {predicted} (decided by "
-                f"{decided}). {STALE}", ctx.target.host, (_dump_ref(dump),),
+                f"{decided}). {cause(ctx, dump)}", ctx.target.host, (_dump_ref(dump),),
                 {"proxy": dump.ref, "file": dump.source, "cluster": cluster, "predicted": predicted, "actual": actual},
                 (_sync_hint(dump),),
                 port=port if isinstance(port, int) else None, subset=row.subset or None,
@@ -174,7 +209,7 @@ def _sources_differ(ctx: CheckContext, dump: cd.ProxyConfig, port: int, routes: 
     said = sorted({r.origin for r in routes if r.source}) or ["no VirtualService (the default route)"]
     return Problem(
         f"The proxy of {dump.ref} routes {ctx.target.host}:{port} by {', '.join(said)}; the model predicts "
-        f"{f'{kind} ' + ', '.join(predicted) if predicted else 'the default route'}. {STALE}",
+        f"{f'{kind} ' + ', '.join(predicted) if predicted else 'the default route'}. {cause(ctx, dump)}",
         ctx.target.host, (_dump_ref(dump),),
         {"proxy": dump.ref, "file": dump.source, "virtualHost": f"{ctx.target.host}:{port}",
          "predicted": predicted[0] if len(predicted) == 1 else ", ".join(predicted), "actual": actual,
@@ -212,7 +247,7 @@ def _order_differs(ctx: CheckContext, dump: cd.ProxyConfig, port: int, routes: t
         where = f"the proxy lacks {predicted[at].origin} match {_entry(predicted[at])} and what follows it"
     return Problem(
         f"The proxy of {dump.ref} holds {len(held)} route(s) for {ctx.target.host}:{port}; the model predicts "
-        f"{len(names)} from VirtualService {vss.vs_ref(vs)}: {where}. {STALE}",
+        f"{len(names)} from VirtualService {vss.vs_ref(vs)}: {where}. {cause(ctx, dump)}",
         ctx.target.host, (_dump_ref(dump), ResourceRef.of("VirtualService", vs, "spec.http")),
         {"proxy": dump.ref, "file": dump.source, "virtualHost": f"{ctx.target.host}:{port}",
          "predicted": [{"name": n, "from": r.origin, "catchAll": r.catch_all} for n, r in zip(names, predicted,
@@ -257,7 +292,8 @@ def proxy_protocol_differs(ctx: CheckContext) -> list[Problem]:
                     continue  # not seen (not imported, or both: sniffing), or agreeing
                 findings.append(Problem(
                     f"The proxy of {dump.ref} handles {ctx.target.host}:{number} as {actual}; the model derives "
-                    f"{derived.protocol} ({derived.reason}), so it predicts {predicted}. {STALE}", ctx.target.host,
+                    f"{derived.protocol} ({derived.reason}), so it predicts {predicted}. {cause(ctx, dump)}",
+                    ctx.target.host,
                     (_dump_ref(dump), ResourceRef.of("Service", svc, "port")),
                     {"proxy": dump.ref, "file": dump.source, "predicted": predicted, "actual": actual,
                      "derived": derived.protocol},
@@ -288,7 +324,8 @@ def proxy_inbound_mtls_differs(ctx: CheckContext) -> list[Problem]:
                 continue
             findings.append(Problem(
                 f"The proxy of {dump.ref} accepts {actual} on pod port {port} (its inbound filter chains); the "
-                f"model predicts {predicted} (decided by {endpoint.server.label()}). {STALE}", ctx.target.host,
+                f"model predicts {predicted} (decided by {endpoint.server.label()}). {cause(ctx, dump)}",
+                ctx.target.host,
                 (_dump_ref(dump),), {"proxy": dump.ref, "file": dump.source, "podPort": port,
                                       "predicted": predicted, "actual": actual},
                 (_sync_hint(dump),),

@@ -79,10 +79,11 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("podlogs", "Pod", "", ("v1",), plural="pods/log", stores_as="podlogs", label="pods/log"),
     Resource("portforward", "Pod", "", ("v1",), plural="pods/portforward", stores_as="portforward",
              label="pods/portforward"),
-    # Client proxies' configuration asked of istiod with --probe (/debug/config_dump): not a collection either.
+    # Proxies' configuration read with --probe (Envoy admin /config_dump, istiod /debug/config_dump): not a
+    # collection either.
     # "Declared" so that a run that does not read it (offline, no --probe) has nothing missing.
     Resource("proxyconfigs", "Pod", "", ("v1",), plural="pods/portforward", stores_as="proxyconfigs", declared=True,
-             label="client proxies' configuration (istiod /debug/config_dump)"),
+             label="proxies' configuration (Envoy admin /config_dump, istiod /debug/config_dump)"),
     Resource("deployments", "Deployment", "apps", ("v1",)),
     Resource("virtualservices", "VirtualService", "networking.istio.io", NETWORKING),
     Resource("destinationrules", "DestinationRule", "networking.istio.io", NETWORKING),

@@ -61,6 +61,9 @@ class ProxyConfig:
     virtual_hosts: dict[str, tuple[DumpRoute, ...]] = field(default_factory=dict)  # "HOST:PORT" -> routes
     tcp_clusters: frozenset[str] = frozenset()  # clusters a listener's tcp_proxy forwards to (TCP handling)
     inbound: dict[int, frozenset[str]] = field(default_factory=dict)  # pod port -> transport protocols accepted
+    # what istiod generates for the same proxy now (--probe reads both): equal to what the proxy holds
+    # means a difference from the model is the model's; different means the proxy is stale
+    generated: ProxyConfig | None = None
 
     def inbound_mode(self, port: int) -> str:
         """What the inbound filter chains of a pod port accept: mTLS only (STRICT), both (PERMISSIVE),
@@ -76,6 +79,16 @@ class ProxyConfig:
 
     def clusters_for(self, host: str) -> list[str]:
         return sorted(c for c in self.clusters if c.startswith("outbound|") and c.endswith(f"|{host}"))
+
+    def about(self, host: str) -> tuple[Any, ...]:
+        """What this proxy holds for one host, in the terms the comparison uses."""
+        return ({c: self.clusters[c] for c in self.clusters_for(host)},
+                {k: v for k, v in self.virtual_hosts.items() if k.rpartition(":")[0] == host},
+                sorted(c for c in self.tcp_clusters if c.endswith(f"|{host}")), self.inbound)
+
+    def stale_for(self, host: str) -> bool | None:
+        """Whether istiod would now send this proxy something else for the host (None: not read)."""
+        return None if self.generated is None else self.generated.about(host) != self.about(host)
 
 
 def read_config_dump(spec: str) -> ProxyConfig:

@@ -11,7 +11,13 @@ from kubectl_meshdoctor.mesh.configdump import ProxyConfig, parse_config_dump
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.target import Target, target_services
-from kubectl_meshdoctor.mesh.workloads import container_port, pod_ready, service_pods, service_selector
+from kubectl_meshdoctor.mesh.workloads import (
+    PROXY_CONTAINER,
+    container_port,
+    pod_ready,
+    service_pods,
+    service_selector,
+)
 from kubectl_meshdoctor.probes import execute
 from kubectl_meshdoctor.probes.portforward import FORBIDDEN, exchange
 from kubectl_meshdoctor.snapshot import Snapshot
@@ -21,6 +27,7 @@ from kubectl_meshdoctor.snapshot.evidence import HttpProbe, PortAnswer
 SYNCZ_BYTES = 32 << 20
 SYNCZ_READ_SECONDS = 10.0  # a large mesh's syncz is megabytes
 CONFIG_DUMP_BYTES = 32 << 20  # one proxy's generated configuration: megabytes in a large mesh
+ENVOY_ADMIN = 15000
 
 
 def probe_http_ports(api_client: Any, snapshot: Snapshot, settings: MeshSettings, target: Target) -> list[HttpProbe]:
@@ -54,16 +61,30 @@ def probe_syncz(api_client: Any, istiod_pods: list[dict[str, Any]], settings: Me
 
 def ask_istiod(api_client: Any, pod: dict[str, Any], path: str, settings: MeshSettings, max_bytes: int,
                ) -> PortAnswer:
-    """GET one of istiod's debug endpoints on its monitoring port. Asked in HTTP/1.0 so the body ends with
-    the connection (no chunking to undo). When the port-forward is denied or fails, istiod is asked to
-    fetch it itself: `pilot-discovery request GET PATH` (exec), as istioctl does."""
+    """GET one of istiod's debug endpoints on its monitoring port; when the port-forward is denied or
+    fails, istiod is asked to fetch it itself: `pilot-discovery request GET PATH` (exec), as istioctl does."""
     port = 8080 if settings.version is not None and not settings.version.at_least(1, 1) else 15014
+    return _ask(api_client, pod, port, path, _discovery_container(pod), ["pilot-discovery", "request", "GET", path],
+                max_bytes)
+
+
+def ask_envoy(api_client: Any, pod: dict[str, Any], path: str, max_bytes: int) -> PortAnswer:
+    """GET the proxy's own Envoy admin endpoint. Istio binds the admin to 127.0.0.1:15000 inside the pod,
+    which a port-forward reaches (istioctl proxy-config does the same); the exec fallback is pilot-agent's
+    own client, `pilot-agent request GET PATH`, in the istio-proxy container."""
+    return _ask(api_client, pod, ENVOY_ADMIN, path, PROXY_CONTAINER,
+                ["pilot-agent", "request", "GET", path.lstrip("/")], max_bytes)
+
+
+def _ask(api_client: Any, pod: dict[str, Any], port: int, path: str, container: str, command: list[str],
+         max_bytes: int) -> PortAnswer:
+    """Asked in HTTP/1.0 so the body ends with the connection (no chunking to undo); read-only GETs."""
     request = f"GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: kubectl-meshdoctor\r\n\r\n".encode()
     answer = exchange(api_client, o.namespace(pod), o.name(pod), port, request, max_bytes,
                       read_seconds=SYNCZ_READ_SECONDS)
-    if answer.error and "no answer within" not in answer.error:  # silent istiod: exec would hang too
-        fallback = execute.run(api_client, o.namespace(pod), o.name(pod), _discovery_container(pod),
-                               ["pilot-discovery", "request", "GET", path], max_bytes, SYNCZ_READ_SECONDS)
+    if answer.error and "no answer within" not in answer.error:  # a silent port: exec would hang too
+        fallback = execute.run(api_client, o.namespace(pod), o.name(pod), container, command, max_bytes,
+                               SYNCZ_READ_SECONDS)
         answer = fallback if not fallback.error else dataclasses.replace(
             answer, error=f"port-forward: {answer.error}; exec: {fallback.error}")
     return answer
@@ -74,40 +95,63 @@ def _running(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def probe_config_dumps(api_client: Any, istiod_pods: list[dict[str, Any]], settings: MeshSettings,
-                       clients: list[dict[str, Any]]) -> tuple[list[ProxyConfig], list[str], CollectionStatus]:
-    """Each client proxy's configuration as istiod generated it for that proxy
-    (`/debug/config_dump?proxyID=POD.NAMESPACE`, answered by the istiod the proxy is connected to; the
-    others answer 404), bounded in bytes and time; what could not be read is said, not guessed."""
+                       proxies: list[dict[str, Any]]) -> tuple[list[ProxyConfig], list[str], CollectionStatus]:
+    """Each chosen proxy's configuration twice: what its Envoy holds (admin `/config_dump`) and what istiod
+    generates for it now (`/debug/config_dump?proxyID=POD.NAMESPACE`, answered by the istiod the proxy is
+    connected to; the others answer 404). The held one is compared with the model; the generated one says
+    whether a difference is staleness (istiod would send something else) or the model's (it would not).
+    Each read is bounded in bytes and time; what could not be read is said, not guessed."""
     configs, notes, denied = [], [], ""
     istiods = _running(istiod_pods)
-    for client in clients:
-        proxy = f"{o.name(client)}.{o.namespace(client)}"
-        why = []
+    for pod in proxies:
+        proxy = f"{o.name(pod)}.{o.namespace(pod)}"
+        held, held_why = _dump(ask_envoy(api_client, pod, "/config_dump", CONFIG_DUMP_BYTES))
+        generated, why = None, []
         for istiod in istiods:
-            answer = ask_istiod(api_client, istiod, f"/debug/config_dump?proxyID={proxy}", settings,
-                                CONFIG_DUMP_BYTES)
-            body, error = answer.body()
-            try:
-                doc = json.loads(body) if not error else None
-            except ValueError:
-                error = "answered something that is not JSON" + (
-                    " (cut at the byte cap)" if len(answer.data) >= CONFIG_DUMP_BYTES else "")
-                doc = None
-            if isinstance(doc, dict) and isinstance(doc.get("configs"), list):
-                configs.append(parse_config_dump(doc, o.namespace(client), o.name(client),
-                                                 f"istiod {o.namespace(istiod)}/{o.name(istiod)} /debug/config_dump"))
+            generated, error = _dump(ask_istiod(api_client, istiod, f"/debug/config_dump?proxyID={proxy}", settings,
+                                                CONFIG_DUMP_BYTES))
+            if generated is not None:
+                generated_from = f"istiod {o.namespace(istiod)}/{o.name(istiod)} /debug/config_dump"
                 break
-            why.append(f"{o.namespace(istiod)}/{o.name(istiod)}: {error or 'answered no config_dump'}")
-            denied = denied or (error if FORBIDDEN in error else "")
+            why.append(f"{o.namespace(istiod)}/{o.name(istiod)}: {error}")
+        denied = denied or next((e for e in (held_why, *why) if FORBIDDEN in e), "")
+        from_istiod = parse_config_dump(generated, o.namespace(pod), o.name(pod), generated_from) \
+            if generated is not None else None
+        if held is not None:
+            configs.append(dataclasses.replace(
+                parse_config_dump(held, o.namespace(pod), o.name(pod), f"Envoy admin of {proxy} /config_dump"),
+                generated=from_istiod))
+            if from_istiod is None:
+                notes.append(f"what istiod now generates for proxy {proxy} could not be read "
+                             f"({'; '.join(why) or 'no running istiod'}): a difference from the model cannot be "
+                             "told apart from staleness")
+        elif from_istiod is not None:
+            configs.append(from_istiod)
+            notes.append(f"the Envoy admin of proxy {proxy} could not be read ({held_why}); compared what istiod "
+                         "generates for it instead, which a stale proxy may not hold")
         else:
-            notes.append(f"the configuration of proxy {proxy} could not be read from istiod: "
+            notes.append(f"the configuration of proxy {proxy} could not be read: Envoy admin: {held_why}; istiod: "
                          f"{'; '.join(why) or 'no running istiod'}")
-    return configs, notes, _config_status(len(clients), len(configs), denied, notes)
+    return configs, notes, _config_status(len(proxies), len(configs), denied, notes)
+
+
+def _dump(answer: PortAnswer) -> tuple[dict[str, Any] | None, str]:
+    """A config_dump document, or why there is none."""
+    body, error = answer.body()
+    if error:
+        return None, error
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None, "answered something that is not JSON" + (
+            " (cut at the byte cap)" if len(answer.data) >= CONFIG_DUMP_BYTES else "")
+    return (doc, "") if isinstance(doc, dict) and isinstance(doc.get("configs"), list) else \
+        (None, "answered no config_dump")
 
 
 def _config_status(asked: int, read: int, denied: str, notes: list[str]) -> CollectionStatus:
     """Read all, some (partial), or none: forbidden with the API's words, else an error naming why."""
-    scope = f"of {asked} client prox{'y' if asked == 1 else 'ies'}"
+    scope = f"of {asked} prox{'y' if asked == 1 else 'ies'}"
     if read == asked:
         return CollectionStatus("proxyconfigs", State.OK, scope if asked else "(no ready client proxy to ask)")
     if read:

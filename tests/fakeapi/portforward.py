@@ -75,13 +75,19 @@ def _upgrade(handler: Any) -> None:
     handler.close_connection = True
 
 
+REQUESTERS = ("pilot-discovery", "pilot-agent")  # istiod's and the sidecar's own `request` subcommands
+
+
 def serve_exec(handler: Any, command: list[str], istiod: tuple[str, int] | None) -> None:
-    """Exec in istiod: `pilot-discovery request GET PATH` fetches PATH from istiod's own monitoring port
-    (here: the test's fake istiod) and prints the body on stdout (channel 1); the Status goes on
-    channel 3, as the kubelet sends it."""
+    """Exec in istiod or a sidecar: `pilot-discovery request GET PATH` fetches PATH from istiod's own
+    monitoring port, `pilot-agent request GET PATH` from the Envoy admin (PATH without its leading slash,
+    as istioctl passes it); here each is the test's stand-in. The body goes on stdout (channel 1), the
+    Status on channel 3, as the kubelet sends them."""
     _upgrade(handler)
     client: socket.socket = handler.connection
-    if command[:3] != ["pilot-discovery", "request", "GET"] or len(command) != 4:
+    if command[:1] and command[0] in REQUESTERS and command[1:3] == ["request", "GET"] and len(command) == 4:
+        command = [*command[:3], "/" + command[3].lstrip("/")]
+    if not (command[:1] and command[0] in REQUESTERS and command[1:3] == ["request", "GET"] and len(command) == 4):
         status = {"metadata": {}, "status": "Failure", "reason": "InternalError",
                   "message": f"exec: {command[:1]}: executable file not found in $PATH"}
     else:

@@ -8,7 +8,8 @@ core items carry no kind/apiVersion, objects served under any version their grou
 tokens with per-token rights (401/403 with kube-style Status bodies), injected latency and errors,
 a log of every request so tests can prove the plugin never writes, the `pods/log` subresource
 (container, sinceSeconds, limitBytes, tailLines), and `pods/portforward` and `pods/exec` over
-websockets (fakeapi/portforward.py; exec knows one command, istiod's `pilot-discovery request`).
+websockets (fakeapi/portforward.py; exec knows two commands, istiod's `pilot-discovery request` and
+the proxy's `pilot-agent request`).
 
 kmock (PyPI) was tried first: it is aiohttp-based and has no label selectors, pagination or
 per-token RBAC, so this small threaded server is used instead.
@@ -387,7 +388,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("Upgrade", "").lower() != "websocket":
                 return 400, _status(400, "BadRequest", "Upgrade request required")
             command = parse_qs(urlparse(self.path).query).get("command", [])
-            return 101, {"command": command, "target": cluster.forwards.get((namespace, name, 15014))}
+            port = 15000 if command[:1] == ["pilot-agent"] else 15014  # the proxy's Envoy admin, or istiod's port
+            return 101, {"command": command, "target": cluster.forwards.get((namespace, name, port))}
         if sub != "log":
             return 404, _status(404, "NotFound", "the server could not find the requested resource")
         containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
