@@ -256,14 +256,15 @@ def stub(dumps: dict[str, Any], syncz: list[dict[str, Any]] | None = None) -> Th
 
 
 def probe_with(live: Any, held: dict[str, Any] | None, generated: dict[str, Any], syncz: list[dict[str, Any]],
-               tokens: dict[str, Access] | None = None) -> tuple[Any, Any]:
-    """istiod generating `generated` for the details proxy, whose own Envoy admin holds `held` (None: its
-    admin port answers nothing)."""
-    istiod = stub({f"{DETAILS}.bookinfo": generated}, syncz)
+               tokens: dict[str, Access] | None = None, pod: str = f"bookinfo/{DETAILS}") -> tuple[Any, Any]:
+    """istiod generating `generated` for one proxy (the details client by default), whose own Envoy admin
+    holds `held` (None: its admin port answers nothing)."""
+    namespace, name = pod.split("/")
+    istiod = stub({f"{name}.{namespace}": generated}, syncz)
     envoy = stub({"admin": held} if held is not None else {})
     cluster = live([*objects_of([WORLD]), ISTIOD_POD], tokens=tokens, forwards={
         ("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2],
-        ("bookinfo", DETAILS, 15000): envoy.server_address[:2]})
+        (namespace, name, 15000): envoy.server_address[:2]})
     return cluster, (istiod, envoy)
 
 
@@ -501,3 +502,89 @@ def test_routes_generated_from_an_httproute_name_the_httproute(tmp_path):
     [finding] = found(host("--config-dump", str(dump_with(tmp_path, generated))), "MD802")
     assert "by Gateway API route bookinfo/reviews; the model predicts VirtualService bookinfo/reviews" in \
         finding["message"]
+
+
+# ------------------------------------------------------------------------------- gateways
+
+GATEWAY = SCENARIOS / "configdumps" / "ingressgateway-healthy.json"
+GATEWAY_POD = "istio-system/istio-ingressgateway-6c8f9b6d7-x2x9q"
+PRODUCTPAGE = "productpage.bookinfo.svc.cluster.local"
+
+
+def gateway_dump_with(tmp_path: Path, change: Any) -> Path:
+    doc = json.loads(GATEWAY.read_text())
+    change(doc)
+    path = tmp_path / "gateway.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def gateway_routes(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    routes = next(c for c in doc["configs"] if c["@type"].endswith("RoutesConfigDump"))
+    return routes["dynamic_route_configs"][0]["route_config"]["virtual_hosts"][0]["routes"]
+
+
+def productpage(*extra: str) -> dict[str, Any]:
+    result = run_cli("host", "productpage", "-n", "bookinfo", "-o", "json", *offline(WORLD), *extra)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.json()
+
+
+def test_a_gateway_proxy_that_agrees_confirms_its_routes_and_clusters():
+    """The ingress gateway of bookinfo-gateway: VirtualService bookinfo/bookinfo sends three prefixes to
+    productpage; the gateway holds those routes and productpage's clusters (port 9080, subset v1)."""
+    doc = productpage("--config-dump", str(GATEWAY))
+    assert statuses(doc)["MD801"] == "passed" and statuses(doc)["MD802"] == "passed"
+    assert not [f for f in doc["findings"] if f["code"].startswith("MD80")]
+
+
+def test_a_gateway_routing_by_another_virtualservice_is_md802_for_the_gateway(tmp_path):
+    def other(doc: dict[str, Any]) -> None:
+        for r in gateway_routes(doc):
+            r["metadata"]["filter_metadata"]["istio"]["config"] = \
+                "/apis/networking.istio.io/v1/namespaces/bookinfo/virtual-service/bookinfo-canary"
+    [finding] = found(productpage("--config-dump", str(gateway_dump_with(tmp_path, other))), "MD802")
+    assert finding["message"].startswith(f"The gateway proxy {GATEWAY_POD} routes to {PRODUCTPAGE} by "
+                                         "VirtualService bookinfo/bookinfo-canary; the model predicts VirtualService "
+                                         "bookinfo/bookinfo.")
+    assert finding["evidence"]["role"] == "gateway" and len(finding["evidence"]["routes"]) == 3
+
+
+def test_a_gateway_with_no_route_to_the_host_is_md802(tmp_path):
+    [finding] = found(productpage("--config-dump", str(gateway_dump_with(
+        tmp_path, lambda d: gateway_routes(d).clear()))), "MD802")
+    assert "by no route at all; the model predicts VirtualService bookinfo/bookinfo" in finding["message"]
+
+
+def test_a_cluster_the_gateways_own_route_names_but_it_lacks_is_md801(tmp_path):
+    """Model-free: the gateway's route sends to outbound|9080||productpage, which it does not hold."""
+    def drop(doc: dict[str, Any]) -> None:
+        found_ = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
+        found_["dynamic_active_clusters"] = [c for c in found_["dynamic_active_clusters"]
+                                             if c["cluster"]["name"] != f"outbound|9080||{PRODUCTPAGE}"]
+    [finding] = found(productpage("--config-dump", str(gateway_dump_with(tmp_path, drop))), "MD801")
+    assert finding["evidence"]["missing"] == [f"outbound|9080||{PRODUCTPAGE}"]
+    assert finding["evidence"]["role"] == "gateway" and finding.get("clientNamespace") is None
+    assert "its route prefix /productpage of virtual host bookinfo.example.com:80 sends there" in finding["message"]
+
+
+def test_probe_reads_the_gateway_proxy_that_routes_to_the_host(live, tmp_path):
+    """host productpage: --probe reads the ingress gateway's configuration too (one ready proxy per gateway
+    deployment); it still routes by an older VirtualService while istiod now generates bookinfo/bookinfo."""
+    generated = json.loads(GATEWAY.read_text())
+    held = copy.deepcopy(generated)
+    for r in gateway_routes(held):
+        r["metadata"]["filter_metadata"]["istio"]["config"] = \
+            "/apis/networking.istio.io/v1/namespaces/bookinfo/virtual-service/bookinfo-v0"
+    cluster, servers = probe_with(live, held, generated, [], pod=GATEWAY_POD)
+    try:
+        result = cluster.run("host", "productpage", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
+    finally:
+        for server in servers:
+            server.shutdown()
+    [finding] = found(result.json(), "MD802")
+    assert finding["evidence"]["proxy"] == GATEWAY_POD and finding["evidence"]["role"] == "gateway"
+    assert "Cause: stale configuration" in finding["message"]
+    forwards = [(r.path.split("/")[-2], r.query.get("ports")) for r in cluster.cluster.requests
+                if r.path.endswith("/portforward")]
+    assert (GATEWAY_POD.split("/")[1], "15000") in forwards

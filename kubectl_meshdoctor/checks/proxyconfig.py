@@ -19,10 +19,11 @@ from kubectl_meshdoctor.checks.reconfiguration import read_syncz, sync_verdicts
 from kubectl_meshdoctor.mesh import configdump as cd
 from kubectl_meshdoctor.mesh import gatewayapi
 from kubectl_meshdoctor.mesh import virtualservices as vss
+from kubectl_meshdoctor.mesh.ambient import GATEWAY_NAME
 from kubectl_meshdoctor.mesh.protocol import derive
 from kubectl_meshdoctor.mesh.target import target_services
 from kubectl_meshdoctor.mesh.tls import ClientMode
-from kubectl_meshdoctor.mesh.workloads import container_port
+from kubectl_meshdoctor.mesh.workloads import container_port, gateway_proxies
 from kubectl_meshdoctor.snapshot import objects as o
 
 STALE = ("Likely cause: the proxy has not received istiod's latest configuration (compare `istioctl proxy-status`; "
@@ -85,12 +86,14 @@ def _dump_ref(dump: cd.ProxyConfig) -> ResourceRef:
     return ResourceRef("Pod", dump.namespace, dump.pod, f"proxy configuration ({dump.source})")
 
 
-def predicted_clusters(ctx: CheckContext, client_ns: str) -> dict[str, str]:
-    """cluster name -> why it must exist, for the proxies of one client namespace."""
+def predicted_clusters(ctx: CheckContext, client_ns: str, gateway: bool = False) -> dict[str, str]:
+    """cluster name -> why it must exist, for the proxies of one client namespace (or a gateway's proxies
+    in that namespace: a gateway is not limited by Sidecar resources and uses the DestinationRules
+    visible from its namespace)."""
     host, service_ns = ctx.target.host, ctx.target.service_namespace
-    if not ctx.routing.sidecar_scope(client_ns).imports_host(host, service_ns or ""):
+    if not gateway and not ctx.routing.sidecar_scope(client_ns).imports_host(host, service_ns or ""):
         return {}
-    merged = ctx.routing.lookup_for(client_ns, host, service_ns).merged
+    merged = ctx.routing.lookup_for(client_ns, host, service_ns, gateway=gateway).merged
     subsets = [s.name for s in merged.subsets] if merged else []
     out = {}
     for port in _ports(ctx):
@@ -100,27 +103,45 @@ def predicted_clusters(ctx: CheckContext, client_ns: str) -> dict[str, str]:
     return out
 
 
+def routed_clusters(dump: cd.ProxyConfig, host: str) -> dict[str, str]:
+    """The host's clusters the proxy's own routes send to: each must exist there, whatever the model says."""
+    out: dict[str, str] = {}
+    for vhost, routes in sorted(dump.virtual_hosts.items()):
+        for route in routes:
+            for cluster in route.clusters:
+                if cluster.startswith("outbound|") and cluster.endswith(f"|{host}"):
+                    out.setdefault(cluster, f"its route {route.name or route.match} of virtual host {vhost} "
+                                            "sends there")
+    return out
+
+
+def is_gateway(ctx: CheckContext, dump: cd.ProxyConfig) -> bool:
+    return (dump.namespace, dump.pod) in ctx.routing.gateway_pods
+
+
 @check("MD801", needs=("services",), needs_istio=True, applies=has_proxy_configs, uses=("destinationrules",))
 def proxy_missing_cluster(ctx: CheckContext) -> list[Problem]:
     findings, compared = [], False
     for dump in ctx.evidence.proxy_configs:
-        predicted = predicted_clusters(ctx, dump.namespace)
+        gateway = is_gateway(ctx, dump)
+        predicted = {**predicted_clusters(ctx, dump.namespace, gateway), **routed_clusters(dump, ctx.target.host)}
         compared = compared or bool(predicted)
         missing = {name: why for name, why in predicted.items() if name not in dump.clusters}
         if not missing:
             continue
         actual = dump.clusters_for(ctx.target.host)
         findings.append(Problem(
-            f"The proxy of {dump.ref} has no cluster {', '.join(missing)} although the model predicts "
-            f"{'them' if len(missing) > 1 else 'it'} ({'; '.join(f'{n}: {w}' for n, w in missing.items())}); it holds "
-            f"{', '.join(actual) or 'no cluster for the host'}. Requests it routes there fail with 503 NC. "
-            f"{cause(ctx, dump)}",
+            f"The {'gateway ' if gateway else ''}proxy of {dump.ref} has no cluster {', '.join(missing)} although "
+            f"{'they' if len(missing) > 1 else 'it'} must exist "
+            f"({'; '.join(f'{n}: {w}' for n, w in missing.items())}); it holds "
+            f"{', '.join(actual) or 'no cluster for the host'}. Requests it routes there fail with 503 NC "
+            f"(500 on a Gateway API gateway). {cause(ctx, dump)}",
             ctx.target.host, (_dump_ref(dump),),
             {"proxy": dump.ref, "file": dump.source, "predicted": sorted(predicted), "actual": actual,
-             "missing": sorted(missing)},
+             "missing": sorted(missing), "role": "gateway" if gateway else "client"},
             (_sync_hint(dump),
              "If it is SYNCED, the model is wrong for this proxy: report the dump and the objects."),
-            client_namespace=dump.namespace))
+            client_namespace=None if gateway else dump.namespace))
     return _judged(findings, compared, "no proxy given imports the host (no cluster for it is predicted)")
 
 
@@ -170,6 +191,11 @@ def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
     findings, compared = [], False
     gamma = _mesh_routes(ctx)
     for dump in ctx.evidence.proxy_configs:
+        if is_gateway(ctx, dump):
+            problem, judged = _gateway_sources_differ(ctx, dump)
+            compared = compared or judged
+            findings += [problem] if problem is not None else []
+            continue
         winner = ctx.routing.selection_for(dump.namespace, ctx.target.host).winner
         if winner is not None and gamma:
             continue  # both APIs route the host for sidecars: the model does not pick (a note says so)
@@ -185,6 +211,46 @@ def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
             if problem is not None:
                 findings.append(problem)
     return _judged(findings, compared, "no proxy given has a virtual host for the host's ports")
+
+
+def _gateway_sources_differ(ctx: CheckContext, dump: cd.ProxyConfig) -> tuple[Problem | None, bool]:
+    """A gateway proxy: which configuration produced its routes to the host, in any virtual host, against
+    the VirtualServices bound to the Gateways selecting it whose routes reach the host (after the merge and
+    its catch-all cut-off: RoutingModel.routed_destinations) and the Gateway API routes attached to its
+    Gateway with a backend on the host. (Whether judged, the problem.)"""
+    host = ctx.target.host
+    predicted = {(False, vss.vs_ref(d.vs)) for d in ctx.routing.routed_destinations
+                 if d.kind == "http" and d.gateway != vss.MESH and d.client_ns == dump.namespace
+                 and (dump.namespace, dump.pod) in {(o.namespace(p), o.name(p))
+                                                    for p in gateway_proxies(ctx.snapshot, [d.gateway])}}
+    pod = ctx.routing.gateway_pods[(dump.namespace, dump.pod)]
+    for route in ctx.gateway_routes:
+        if o.kind(route) not in ("HTTPRoute", "GRPCRoute") or not any(
+                b.is_service and b.host(ctx.routing.domain) == host for b in gatewayapi.backend_refs(route)):
+            continue
+        for parent in gatewayapi.parent_refs(route):
+            if parent.is_gateway and parent.namespace == dump.namespace and \
+                    o.labels(pod).get(GATEWAY_NAME) == parent.name and \
+                    gatewayapi.attach(ctx.snapshot, route, parent).attached:
+                predicted.add((True, o.ref(route)))
+    held = [r for routes in dump.virtual_hosts.values() for r in routes
+            if any(c.startswith("outbound|") and c.endswith(f"|{host}") for c in r.clusters)]
+    actual = {(r.generated, r.source) for r in held if r.source}
+    if not predicted and not held:
+        return None, False
+    if actual == predicted:
+        return None, True
+    return Problem(
+        f"The gateway proxy {dump.ref} routes to {host} by {said(actual) or 'no route at all'}; the model predicts "
+        f"{said(predicted) or 'no route to it'}. {cause(ctx, dump)}", host, (_dump_ref(dump),),
+        {"proxy": dump.ref, "file": dump.source, "role": "gateway", "predicted": said(predicted),
+         "actual": sorted(ref for _, ref in actual), "routes": _route_rows(tuple(held))},
+        (_sync_hint(dump),)), True
+
+
+def said(found: set[tuple[bool, str]]) -> str:
+    return ", ".join(f"{'Gateway API route' if generated else 'VirtualService'} {ref}"
+                     for generated, ref in sorted(found))
 
 
 def _mesh_routes(ctx: CheckContext) -> set[str]:

@@ -13,13 +13,15 @@ from functools import cached_property
 from typing import Any
 
 from kubectl_meshdoctor.mesh import destinationrules as drs
+from kubectl_meshdoctor.mesh import gatewayapi
 from kubectl_meshdoctor.mesh import virtualservices as vss
+from kubectl_meshdoctor.mesh.ambient import GATEWAY_NAME
 from kubectl_meshdoctor.mesh.index import HostIndex
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.sidecars import SidecarScope, scope_for
 from kubectl_meshdoctor.mesh.target import Target
 from kubectl_meshdoctor.mesh.visibility import export_list, visibility_class
-from kubectl_meshdoctor.mesh.workloads import service_selector
+from kubectl_meshdoctor.mesh.workloads import gateway_proxies, service_selector
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
 
@@ -177,6 +179,17 @@ class RoutingModel:
         key = ("gateway-merge", gateway, vhost, proxy_ns, self.domain)
         return self.snapshot.derived(key, lambda: vss.gateway_merge(
             self.candidates(vhost), self.settings, gateway, self.gateway(gateway), vhost, proxy_ns, self.delegates))
+
+    @cached_property
+    def gateway_pods(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The proxies that carry the host's ingress traffic: those of the Istio Gateways routing to it (by
+        their selectors) and of the Gateway API Gateways its routes name (pods labelled
+        gateway.networking.k8s.io/gateway-name by Istio's deployment controller)."""
+        found = {(o.namespace(p), o.name(p)): p for p in gateway_proxies(self.snapshot, self.gateways)}
+        for ns, name in gatewayapi.gateway_parents(self.snapshot, self.host, self.target.services):
+            pods = self.snapshot.select("pods", ns, {GATEWAY_NAME: name})
+            found.update(((o.namespace(p), o.name(p)), p) for p in pods)
+        return found
 
     def dr_lookup(self, view: ClientView) -> drs.DRLookup:
         return self.lookup_for(view.namespace, self.host, self.target.service_namespace)

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_meshdoctor.cluster.resources import CollectionStatus, State
-from kubectl_meshdoctor.mesh.ambient import GATEWAY_NAME, asks_ambient
-from kubectl_meshdoctor.mesh.gatewayapi import gateway_parents
+from kubectl_meshdoctor.mesh.ambient import asks_ambient
 from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.mesh.symptoms import ZTUNNEL
 from kubectl_meshdoctor.mesh.target import Target, target_pods
 from kubectl_meshdoctor.mesh.views import RoutingModel
-from kubectl_meshdoctor.mesh.workloads import gateway_proxies, has_sidecar, pod_ready
+from kubectl_meshdoctor.mesh.workloads import has_sidecar, owner_ref, pod_ready
 from kubectl_meshdoctor.probes.logs import LogRequest, read_logs
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
@@ -29,6 +28,7 @@ GATEWAY_POD_LOGS = 6
 ZTUNNEL_POD_LOGS = 6    # the ztunnels on the nodes of the host's ambient pods (inbound, and their outbound)
 CLIENT_POD_LOGS = 20
 CONFIG_CLIENTS = 3  # client proxies whose configuration --probe reads (and one of the host's own)
+CONFIG_GATEWAYS = 2  # gateway proxies whose configuration --probe reads (one per deployment)
 CLIENT_POD_SAMPLE = 100  # pods listed per client namespace (one page), to pick client sidecars from
 
 
@@ -85,9 +85,10 @@ def gather(reader: LiveReader, snapshot: Snapshot, settings: MeshSettings, targe
 
 def _config_clients(snapshot: Snapshot, target: Target, routing: RoutingModel, current: str,
                     options: EvidenceOptions) -> list[dict[str, Any]]:
-    """One ready client proxy per client namespace (at most CONFIG_CLIENTS) and one of the host's own,
-    whose configuration istiod is asked for: the model predicts per client namespace (and per server pod
-    for what it accepts), so one proxy each tells whether it holds."""
+    """One ready client proxy per client namespace (at most CONFIG_CLIENTS), one of the host's own and one
+    per gateway deployment routing to it (at most CONFIG_GATEWAYS), whose configuration is read: the model
+    predicts per client namespace, per server pod (what it accepts) and per gateway, so one proxy each
+    tells whether it holds."""
     host = _host_pods(snapshot, target)
     chosen = []
     for ns in routing.client_namespaces(current, options.client_namespaces):
@@ -98,7 +99,11 @@ def _config_clients(snapshot: Snapshot, target: Target, routing: RoutingModel, c
         if len(chosen) == CONFIG_CLIENTS:
             break
     own = [p for p in host.values() if has_sidecar(p) and pod_ready(p)]  # and one of the host's own (MD804)
-    return [*chosen, *([min(own, key=o.name)] if own else [])]
+    gateways: dict[str, dict[str, Any]] = {}  # and one ready proxy per gateway deployment routing to the host
+    for pod in sorted(routing.gateway_pods.values(), key=lambda p: (o.namespace(p), o.name(p))):
+        if pod_ready(pod) and len(gateways) < CONFIG_GATEWAYS:
+            gateways.setdefault(f"{o.namespace(pod)}/{owner_ref(pod)}", pod)
+    return [*chosen, *([min(own, key=o.name)] if own else []), *gateways.values()]
 
 
 def _host_pods(snapshot: Snapshot, target: Target) -> dict[tuple[str, str], dict[str, Any]]:
@@ -110,9 +115,7 @@ def _log_requests(snapshot: Snapshot, target: Target, routing: RoutingModel, cur
     notes: list[str] = []
     host = _host_pods(snapshot, target)
     servers = _pick([p for p in host.values() if has_sidecar(p)], HOST_POD_LOGS, "the host's", notes)
-    gateways = {(o.namespace(p), o.name(p)): p for p in gateway_proxies(snapshot, routing.gateways)}
-    for ns, name in gateway_parents(snapshot, target.host, target.services):  # Gateway API Gateways' proxies
-        gateways.update(((o.namespace(p), o.name(p)), p) for p in snapshot.select("pods", ns, {GATEWAY_NAME: name}))
+    gateways = routing.gateway_pods
     gateway_list = _pick(list(gateways.values()), GATEWAY_POD_LOGS, "gateway", notes)
     namespaces = set(routing.client_namespaces(current, options.client_namespaces))
     clients = [p for p in snapshot.all("pods") if o.namespace(p) in namespaces and has_sidecar(p)

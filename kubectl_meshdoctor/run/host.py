@@ -19,7 +19,7 @@ from kubectl_meshdoctor.checks.attribution import attribute
 from kubectl_meshdoctor.checks.base import Check
 from kubectl_meshdoctor.checks.context import CheckContext
 from kubectl_meshdoctor.checks.findings import CheckResult, Finding
-from kubectl_meshdoctor.checks.proxyconfig import predicted_clusters
+from kubectl_meshdoctor.checks.proxyconfig import is_gateway, predicted_clusters
 from kubectl_meshdoctor.checks.registry import CHECKS
 from kubectl_meshdoctor.checks.runner import run_checks
 from kubectl_meshdoctor.checks.severity import CheckStatus
@@ -201,7 +201,8 @@ def _weighed_by_proxies(ctx: CheckContext, findings: list[Finding]) -> list[Find
     differing = _differing(findings)
     by_ns: dict[str, list[str]] = {}
     for dump in dumps:
-        by_ns.setdefault(dump.namespace, []).append(dump.ref)
+        if not is_gateway(ctx, dump):  # a gateway proxy does not stand for the sidecars of its namespace
+            by_ns.setdefault(dump.namespace, []).append(dump.ref)
     out = []
     for f in findings:
         refs = by_ns.get(f.client_namespace or "", []) if f.entry.family != "proxyconfig" else []
@@ -222,7 +223,7 @@ def _confirmed(ctx: CheckContext, findings: list[Finding]) -> list[str]:
     differing = _differing(findings)
     return [f"confirmed by the proxy configuration of {d.ref} ({d.source}): its clusters, upstream TLS and routes "
             f"for {ctx.target.host} are what the model predicts" for d in ctx.evidence.proxy_configs
-            if d.ref not in differing and predicted_clusters(ctx, d.namespace)]
+            if d.ref not in differing and predicted_clusters(ctx, d.namespace, is_gateway(ctx, d))]
 
 
 def _gateway_api_notes(ctx: CheckContext) -> list[str]:
