@@ -588,3 +588,27 @@ def test_probe_reads_the_gateway_proxy_that_routes_to_the_host(live, tmp_path):
     forwards = [(r.path.split("/")[-2], r.query.get("ports")) for r in cluster.cluster.requests
                 if r.path.endswith("/portforward")]
     assert (GATEWAY_POD.split("/")[1], "15000") in forwards
+
+
+def test_a_healthy_world_probed_live_is_confirmed_by_every_comparison(live):
+    """Every proxy --probe picks holds what istiod generates and what the model predicts, all in sync: the
+    five comparisons pass, the client's and the host's proxies are named as confirming, no MD80x."""
+    reviews_v1 = "reviews-v1-7f6558b974-k2qhj"
+    client, own = json.loads(HEALTHY.read_text()), _inbound(["tls"])
+    istiod = stub({f"{DETAILS}.bookinfo": client, f"{reviews_v1}.bookinfo": own},
+                  [syncz_of(f"{DETAILS}.bookinfo"), syncz_of(f"{reviews_v1}.bookinfo")])
+    envoys = [stub({"admin": client}), stub({"admin": own})]
+    cluster = live([*objects_of([WORLD]), ISTIOD_POD], forwards={
+        ("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2],
+        ("bookinfo", DETAILS, 15000): envoys[0].server_address[:2],
+        ("bookinfo", reviews_v1, 15000): envoys[1].server_address[:2]})
+    try:
+        result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
+    finally:
+        for server in (istiod, *envoys):
+            server.shutdown()
+    doc = result.json()
+    assert statuses(doc) == dict.fromkeys(("MD801", "MD802", "MD803", "MD804", "MD805"), "passed")
+    assert not [f for f in doc["findings"] if f["code"].startswith("MD80")]
+    confirmed = [n for n in doc["notes"] if n.startswith("confirmed by the proxy configuration of")]
+    assert [n.split(" (")[0].rsplit(" ", 1)[1] for n in confirmed] == [f"bookinfo/{DETAILS}", f"bookinfo/{reviews_v1}"]

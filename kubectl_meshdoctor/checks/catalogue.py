@@ -384,18 +384,20 @@ CATALOGUE: tuple[Entry, ...] = (
           ("Raise connectionPool.tcp.idleTimeout in the DestinationRule, or send keep-alives.",),
           (_BP,)),
     Entry("MD801", "proxy-missing-cluster", "proxyconfig", Severity.ERROR,
-          "A client proxy lacks a cluster the configuration predicts for the host",
-          "Client proxies hold every cluster the model predicts",
+          "A proxy lacks a cluster the configuration predicts, or its own routes send to, for the host",
+          "Client and gateway proxies hold every cluster the model predicts",
           "Istio builds one cluster per Service port and per subset of the DestinationRule in effect; a proxy "
-          "without one answers 503 (NC) for every request routed to it, whatever the configuration says.",
+          "without one answers 503 (NC; 500 on a Gateway API gateway) for every request routed to it, whatever "
+          "the configuration says.",
           ("Check the proxy's sync state (`istioctl proxy-status`); restart the pod if it stays stale.",),
           (_DEBUG,), explains=("no-cluster",)),
     Entry("MD802", "proxy-route-differs", "proxyconfig", Severity.WARNING,
-          "A client proxy routes the host by another VirtualService than the model predicts",
-          "Client proxies route the host as the model predicts",
-          "The routes a proxy holds were produced by a VirtualService other than the one in effect by the "
-          "configuration: stale configuration, or a rule the model does not know, so the routing findings are "
-          "unconfirmed for that proxy.",
+          "A proxy routes the host by other rules, in another order, than the model predicts",
+          "Client and gateway proxies route the host as the model predicts",
+          "The routes a proxy holds were produced by another VirtualService (or Gateway API route) than the one "
+          "in effect by the configuration, or come in another order or past the catch-all where Istio stops: "
+          "stale configuration, or a rule the model does not know, so the routing findings are unconfirmed for "
+          "that proxy.",
           ("Check the proxy's sync state (`istioctl proxy-status`) and compare `istioctl proxy-config routes`.",),
           (_DEBUG,)),
     Entry("MD803", "proxy-tls-differs", "proxyconfig", Severity.ERROR,

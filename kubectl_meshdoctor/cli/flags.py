@@ -124,9 +124,11 @@ NoLogs = Annotated[bool, typer.Option("--no-logs", help="Do not read the istio-p
 Since = Annotated[str, typer.Option("--since", help="How far back to read proxy logs (5m, 1h).", rich_help_panel=LIVE)]
 LogBytes = Annotated[int, typer.Option("--log-bytes", help="At most this many bytes of log per pod.",
                                        rich_help_panel=LIVE, min=1024)]
-Probe = Annotated[bool, typer.Option("--probe", help="Active probes through port-forwards: the app's HTTP version "
-                                                     "(GET / on one pod per port) and istiod's /debug/syncz. Never "
-                                                     "on by default.", rich_help_panel=LIVE)]
+Probe = Annotated[bool, typer.Option("--probe", help="Active probes through port-forwards (exec as fallback), "
+                                                     "read-only GETs: the app's HTTP version (GET / on one pod per "
+                                                     "port), istiod's /debug/syncz, and a few proxies' configuration "
+                                                     "(Envoy admin and istiod) compared with the model. Never on by "
+                                                     "default.", rich_help_panel=LIVE)]
 ClientNs = Annotated[list[str] | None, typer.Option(
     "--client-namespace", help="Namespace whose pods call the host, repeatable (default: -n, the host's, and those "
                                "whose VirtualServices/DestinationRules mention it).", rich_help_panel=LIVE)]

@@ -1,6 +1,10 @@
 """A stand-in kubelet behind the real kube-apiserver: the node's HTTPS endpoint the API server proxies
-`pods/log` to (GET /containerLogs/{namespace}/{pod}/{container}), so log reads in the integration suite
-go plugin -> API server -> kubelet as in a cluster.
+`pods/log` to (GET /containerLogs/{namespace}/{pod}/{container}), and `pods/portforward` and `pods/exec`
+(GET /portForward/{namespace}/{pod}?port=N, /exec/{namespace}/{pod}/{container}?command=...: kube-apiserver
+1.20 passes the client's websocket upgrade through to the kubelet and then copies bytes both ways), so
+log reads and the --probe reads in the integration suite go plugin -> API server -> kubelet as in a cluster.
+A forwarded pod port is a local TCP server the test started (`forwards`); exec knows the two `request`
+commands of tests/fakeapi/portforward.py.
 
 It answers with the kubelet's parameter semantics (sinceSeconds, sinceTime, tailLines, limitBytes,
 timestamps, previous; shared with the fake API server: tests/fakeapi/server.py log_text) and lets a test
@@ -16,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlparse
 
+from tests.fakeapi.portforward import serve_exec, serve_portforward
 from tests.fakeapi.server import log_text
 
 
@@ -28,6 +33,7 @@ class KubeletState:
     every_container: str | None = None
     requests: list[str] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    forwards: dict[tuple[str, str, int], tuple[str, int]] = field(default_factory=dict)  # pod port -> local server
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -41,6 +47,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         state.requests.append(self.path)
         parts = url.path.strip("/").split("/")
+        if parts[0] in ("portForward", "exec") and len(parts) >= 3 and self.headers.get("Upgrade", "").lower() == \
+                "websocket":
+            return self._stream(parts, url.query)
         if len(parts) != 4 or parts[0] != "containerLogs":
             return self._send(404, "404 page not found\n")
         _, namespace, pod, container = parts
@@ -55,6 +64,16 @@ class _Handler(BaseHTTPRequestHandler):
             what = "previous terminated container" if len(key) == 4 else "container"
             return self._send(400, f'{what} "{container}" in pod "{pod}" not found\n')
         self._send(200, log_text(state.logs[key], query))
+
+    def _stream(self, parts: list[str], query: str) -> None:
+        state = self.server.state
+        namespace, pod = parts[1], parts[2]
+        if parts[0] == "portForward":
+            port = int(dict(parse_qsl(query)).get("port", "0") or 0)
+            return serve_portforward(self, port, state.forwards.get((namespace, pod, port)), state.stopping)
+        command = [v for k, v in parse_qsl(query) if k == "command"]
+        port = 15000 if command[:1] == ["pilot-agent"] else 15014
+        return serve_exec(self, command, state.forwards.get((namespace, pod, port)))
 
     def _send(self, code: int, text: str) -> None:
         body = text.encode()
@@ -98,6 +117,7 @@ class FakeKubelet:
         self.state.stopping = threading.Event()
         self.state.logs.clear()
         self.state.slow.clear()
+        self.state.forwards.clear()
         self.state.requests.clear()
 
     def stop(self) -> None:

@@ -5,6 +5,7 @@ faults a real cluster has: the kubelet of one node down, one slow pod, every pod
 
 from __future__ import annotations
 
+import json
 import time
 
 from tests.conftest import BASE, SCENARIOS, found, objects_of, run_cli
@@ -100,3 +101,68 @@ def test_the_newest_lines_are_read_when_the_log_is_larger_than_log_bytes(real):
     load(real, WORLD, {("bookinfo", V1): old + newest, ("bookinfo", V2): ""})
     doc = host(real, "reviews", "-n", "bookinfo", "--log-bytes", "65536").json()
     assert [e["count"] for e in doc["symptoms"]["entries"] if e["flags"] == ["UH"]] == [6]
+
+
+def test_probe_reads_proxy_configuration_through_the_api_server_and_the_kubelet(real):
+    """--probe through a real API server: the websocket port-forward to the details proxy's Envoy admin
+    (15000) and to istiod's monitoring port (15014) are upgraded by kube-apiserver and answered by the
+    node's kubelet, which forwards to the test's stand-ins; the held dump lacks a cluster istiod now
+    generates, so MD801 names staleness as the cause."""
+    from tests.test_proxy_config import DETAILS, HEALTHY, ISTIOD_POD, REVIEWS, WORLD, stub, without_v2
+
+    real.load_world([*objects_of([WORLD]), ISTIOD_POD])
+    generated = json.loads(HEALTHY.read_text())
+    istiod, envoy = stub({f"{DETAILS}.bookinfo": generated}), stub({"admin": without_v2(generated)})
+    real.kubelet.state.forwards.update({
+        ("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2],
+        ("bookinfo", DETAILS, 15000): envoy.server_address[:2]})
+    try:
+        result = host(real, "reviews", "-n", "bookinfo", "--probe", "--no-logs")
+    finally:
+        istiod.shutdown()
+        envoy.shutdown()
+    [finding] = found(result.json(), "MD801")
+    assert finding["evidence"]["missing"] == [f"outbound|9080|v2|{REVIEWS}"]
+    assert finding["evidence"]["file"] == f"Envoy admin of {DETAILS}.bookinfo /config_dump"
+    assert "Cause: stale configuration" in finding["message"]
+    asked = real.kubelet.state.requests
+    assert [r for r in asked if r.startswith(f"/portForward/bookinfo/{DETAILS}") and "port=15000" in r]
+    assert [r for r in asked if r.startswith(f"/portForward/istio-system/{ISTIOD_POD['metadata']['name']}")]
+
+
+def test_a_denied_port_forward_reads_the_envoy_admin_through_exec_on_the_real_server(real):
+    """Credentials that may exec but not port-forward (a Role without pods/portforward): kube-apiserver
+    refuses the port-forward in its own words, and the proxy's configuration is read by `pilot-agent
+    request GET config_dump` in its istio-proxy container, exec'd through the API server and the kubelet."""
+    from tests.test_proxy_config import DETAILS, HEALTHY, ISTIOD_POD, WORLD, stub, without_v2
+
+    real.load_world([*objects_of([WORLD]), ISTIOD_POD])
+    rules = [{"apiGroups": [""], "resources": ["services", "pods", "endpoints", "configmaps", "pods/log"],
+              "verbs": ["get", "list"]},
+             {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get", "create"]},
+             {"apiGroups": ["networking.istio.io", "security.istio.io"], "resources": ["*"], "verbs": ["get", "list"]}]
+    for ns in ("bookinfo", "istio-system"):
+        real.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                     "metadata": {"name": "oncall-exec", "namespace": ns}, "rules": rules})
+        real.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                     "metadata": {"name": "oncall-exec", "namespace": ns},
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "oncall-exec"},
+                     "subjects": [{"kind": "User", "name": "oncall", "apiGroup": "rbac.authorization.k8s.io"}]})
+    generated = json.loads(HEALTHY.read_text())
+    istiod, envoy = stub({f"{DETAILS}.bookinfo": generated}), stub({"admin": without_v2(generated)})
+    real.kubelet.state.forwards.update({
+        ("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2],
+        ("bookinfo", DETAILS, 15000): envoy.server_address[:2]})
+    try:
+        result = run_cli("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs",
+                         "--kubeconfig", str(real.kubeconfig("reader", namespace="bookinfo")))
+    finally:
+        istiod.shutdown()
+        envoy.shutdown()
+    assert "Traceback" not in result.stderr, result.stderr
+    [finding] = found(result.json(), "MD801")
+    assert finding["evidence"]["file"] == f"Envoy admin of {DETAILS}.bookinfo /config_dump"
+    assert "Cause: stale configuration" in finding["message"]
+    execs = [r for r in real.kubelet.state.requests if r.startswith(f"/exec/bookinfo/{DETAILS}/istio-proxy")]
+    assert execs and "command=pilot-agent" in execs[0] and "command=config_dump" in execs[0]
+    assert not [r for r in real.kubelet.state.requests if r.startswith("/portForward/")]  # refused by the server
