@@ -10,7 +10,10 @@ import copy
 import json
 from typing import Any
 
-from kubectl_meshdoctor.cluster.trim import trim
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubectl_meshdoctor.cluster.trim import trim, without_managed_fields
 
 
 def _served_pod() -> dict[str, Any]:
@@ -114,3 +117,56 @@ def test_trimming_survives_malformed_pods():
                                                                                            "projected": []}]},
            "status": {"containerStatuses": None}}
     assert trim("Pod", odd)["spec"]["volumes"] == [{"name": "a"}]
+
+
+# ------------------------------------------------------------------- managedFields cut from the bytes
+
+def _list_body(items: list[dict[str, Any]]) -> bytes:
+    """A List as the API server encodes it: compact JSON, items without kind/apiVersion."""
+    return json.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"},
+                       "items": items}, separators=(",", ":")).encode()
+
+
+def _served_item() -> dict[str, Any]:
+    pod = _served_pod()
+    return {key: pod[key] for key in ("metadata", "spec", "status")}
+
+
+def test_managed_fields_are_cut_from_a_list_in_the_api_servers_layout():
+    items = [_served_item() for _ in range(3)]
+    body = _list_body(items)
+    cut = without_managed_fields(body)
+    assert len(cut) < len(body)
+    expected = copy.deepcopy(items)
+    for item in expected:
+        del item["metadata"]["managedFields"]
+    assert json.loads(cut)["items"] == expected
+
+
+tricky = st.sampled_from(['"spec":', ']},"spec":', '{"metadata":', ',"managedFields":[', "f:spec", "plain"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.permutations(["name", "labels", "annotations", "ownerReferences", "finalizers",
+                                           "managedFields"]), tricky, st.booleans()), min_size=1, max_size=4))
+def test_a_cut_never_changes_anything_but_managed_fields(shapes):
+    """Any order of metadata keys (other encoders, hand-written worlds), strings and label keys that look
+    like the markers: what is parsed after the cut is the original with, at most, managedFields gone."""
+    items = []
+    for order, text, with_spec in shapes:
+        values = {"name": f"p-{text}", "labels": {"spec": text, "app": "x"}, "annotations": {"note": text},
+                  "ownerReferences": [{"name": text}], "finalizers": [text],
+                  "managedFields": [{"manager": text, "fieldsV1": {"f:spec": {"f:containers": {}}}}]}
+        item: dict[str, Any] = {"metadata": {key: values[key] for key in order}}
+        if with_spec:
+            item["spec"] = {"containers": [{"name": text}]}
+        item["status"] = {"phase": "Running"}
+        items.append(item)
+    body = _list_body(items)
+    parsed = json.loads(without_managed_fields(body))["items"]
+    assert len(parsed) == len(items)
+    for before, after in zip(items, parsed, strict=True):
+        if "managedFields" not in after["metadata"]:
+            before = copy.deepcopy(before)
+            del before["metadata"]["managedFields"]
+        assert after == before

@@ -65,6 +65,17 @@ class CheckContext:
         return build_model(self.snapshot, self.settings, self.target)
 
     @cached_property
+    def host_pods(self) -> tuple[dict[str, Any], ...]:
+        """The pods behind the host (every Service of it), each once: a dozen checks and gates ask."""
+        from kubectl_meshdoctor.mesh.workloads import service_pods
+
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
+        for svc in self.workload_services:
+            for pod in service_pods(self.snapshot, svc):
+                seen.setdefault((o.namespace(pod), o.name(pod)), pod)
+        return tuple(seen.values())
+
+    @cached_property
     def gateway_routes(self) -> list[dict[str, Any]]:
         """The Gateway API routes about the host (mesh/gatewayapi.py RouteIndex.about): looked up once per
         host, for the MD45x checks and the TLS rows."""
@@ -125,8 +136,9 @@ class CheckContext:
 
         version, cp = self.settings.version, self.settings.control_plane
         on = pilot_http10(cp.env, version)[0] if cp else False
-        return [*((p, http10_state(p, "server", on, version)) for p in host_pods(self) if has_sidecar(p)),
-                *((p, http10_state(p, "gateway", on, version)) for p in gateway_pods(self))]
+        return [*((p, http10_state(p, "server", on, version, self.snapshot)) for p in self.host_pods
+                  if has_sidecar(p)),
+                *((p, http10_state(p, "gateway", on, version, self.snapshot)) for p in gateway_pods(self))]
 
     @cached_property
     def workload_services(self) -> list[dict[str, Any]]:
@@ -136,13 +148,7 @@ class CheckContext:
 
 def host_pods(ctx: CheckContext) -> list[dict[str, Any]]:
     """The pods behind the host (every Service of it), each once."""
-    from kubectl_meshdoctor.mesh.workloads import service_pods
-
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
-    for svc in ctx.workload_services:
-        for pod in service_pods(ctx.snapshot, svc):
-            seen.setdefault((o.namespace(pod), o.name(pod)), pod)
-    return list(seen.values())
+    return list(ctx.host_pods)
 
 
 def gateway_pods(ctx: CheckContext) -> list[dict[str, Any]]:

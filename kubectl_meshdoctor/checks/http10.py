@@ -64,7 +64,8 @@ def nginx_http10_upstream(ctx: CheckContext) -> list[Problem]:
         if not pods:
             continue  # a config no pod runs sends nothing
         meshed = [p for p in pods if has_sidecar(p)]
-        client_accepts = all(pc.http10_state(p, "client", pilot_on, ctx.settings.version).accepts for p in meshed)
+        client_accepts = all(pc.http10_state(p, "client", pilot_on, ctx.settings.version, ctx.snapshot).accepts
+                             for p in meshed)
         if (meshed and client_accepts) or (not meshed and servers and all(s.accepts for s in servers)):
             continue  # the receiving proxy accepts HTTP/1.0: it works, if not ideally
         rejecter = ("the NGINX pods' own sidecars (outbound)" if meshed else
@@ -119,7 +120,7 @@ def http10_switch_misconfigured(ctx: CheckContext) -> list[Problem]:
             problems.append(pc.SwitchProblem(label, pc.PROXY_CONFIG_ANNOTATION, "", parse_problem,
                                              "fix the annotation's YAML", ref))
         problems += pc.check_metadata(metadata or {}, f"annotation {pc.PROXY_CONFIG_ANNOTATION} of {label}", ref)
-        env = pc.proxy_env(pod)
+        env = pc.proxy_env(pod, ctx.snapshot)
         if env.get(pc.HTTP10_KEY) != "1":  # the env switch works on every version: then nothing else matters
             problems += _too_old(version, (1, 7), metadata or {},
                                  f"annotation {pc.PROXY_CONFIG_ANNOTATION} of {label}", ref)

@@ -214,6 +214,7 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
     findings = []
     untold: list[str] = []
     seen: set[tuple[str, str]] = set()
+    endpoints: list[tuple[dict[str, Any], EndpointLabels]] = []  # worked out at the first subset, once
     for routed in ctx.routing.routed_destinations:
         subset = routed.destination.subset
         found = _lookup(ctx, routed)
@@ -222,8 +223,8 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
             continue
         seen.add((subset, drs.dr_ref(definition.rule)))
         labels = {k: v for k, v in o.as_dict(definition.spec.get("labels")).items() if isinstance(v, str)}
-        endpoints = [(p, _endpoint_labels(ctx, p)) for svc in ctx.workload_services
-                     for p in w.service_pods(ctx.snapshot, svc)]
+        endpoints = endpoints or [(p, _endpoint_labels(ctx, p)) for svc in ctx.workload_services
+                                  for p in w.service_pods(ctx.snapshot, svc)]
         if any(set(labels) & e.unknown for _, e in endpoints):
             untold.append(f"subset {subset} selects on {', '.join(sorted(set(labels) & set(LOCALITY_KEYS)))}, which "
                           f"istiod takes from the pods' Nodes, and " + (

@@ -48,9 +48,11 @@ def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[Check
 
 def _partial_data(ctx: CheckContext, chk: Check) -> str:
     """Why the check saw only part of what it is about (a collection read in some namespaces only,
-    some pods' logs unreadable): then finding nothing is not a pass."""
-    return "; ".join(ctx.snapshot.status(key).reason() for key in sorted(chk.collections | set(chk.uses))
-                     if ctx.snapshot.status(key).state == State.PARTIAL)
+    some pods' logs unreadable): then finding nothing is not a pass. The statuses are the snapshot's,
+    the same for every host of a scan: worked out once per check."""
+    return ctx.snapshot.derived(("partial-data", chk.entry.code), lambda: "; ".join(
+        ctx.snapshot.status(key).reason() for key in sorted(chk.collections | set(chk.uses))
+        if ctx.snapshot.status(key).state == State.PARTIAL))
 
 
 def _live_only(ctx: CheckContext, chk: Check) -> str | None:
@@ -80,7 +82,12 @@ def _gate(ctx: CheckContext, chk: Check) -> tuple[CheckStatus | None, str]:
 
 
 def _missing_data(ctx: CheckContext, chk: Check, needs: tuple[Need, ...]) -> str | None:
-    """Checks that were asked for but cannot see their data: skipped, and the run is incomplete."""
+    """Checks that were asked for but cannot see their data: skipped, and the run is incomplete. Once
+    per snapshot, check and needs (every host of a scan asks the same)."""
+    return ctx.snapshot.derived(("missing-data", chk.entry.code, needs), lambda: _missing(ctx, chk, needs))
+
+
+def _missing(ctx: CheckContext, chk: Check, needs: tuple[Need, ...]) -> str | None:
     if chk.needs_istio and ctx.snapshot.status("virtualservices").state == State.NOT_SERVED:
         return "Istio is not installed: the API server does not serve networking.istio.io"
     for alternatives in needs:

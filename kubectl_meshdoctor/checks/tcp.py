@@ -152,8 +152,8 @@ def _idle_from_policy(policy: dict[str, Any], port: Any) -> str | None:
 def tcp_idle_timeout(ctx: CheckContext) -> list[Problem]:
     version = ctx.settings.version
     honours_dr = version is None or version.at_least(1, 21)
-    proxy_idle = next((v for v in (pc.proxy_env(p).get(pc.IDLE_KEY) for p in host_pods(ctx)) if v), None) \
-        or ctx.settings.proxy_metadata.get(pc.IDLE_KEY)
+    proxy_idle = next((v for v in (pc.proxy_env(p, ctx.snapshot).get(pc.IDLE_KEY) for p in ctx.host_pods) if v),
+                      None) or ctx.settings.proxy_metadata.get(pc.IDLE_KEY)
     lookups = [ctx.routing.dr_lookup(v) for v in ctx.routing.views if v.has_callers] or [
         ctx.routing.lookup_for(ctx.target.namespace, ctx.target.host, ctx.target.namespace)]
     findings = []

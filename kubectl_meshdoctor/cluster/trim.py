@@ -28,6 +28,39 @@ STATUS_DROPPED = ("imageID", "containerID", "started", "allocatedResources", "re
                   "volumeMounts", "allocatedResourcesStatus")
 
 
+_MANAGED, _SPEC = b',"managedFields":[', b'"spec":'
+# Array-valued keys of ObjectMeta that could follow managedFields in another encoder's order (inside
+# managedFields these names only appear as `"f:NAME"`), and the start of another item.
+_NOT_IN_MANAGED = (b'"ownerReferences":', b'"finalizers":', b'{"metadata":')
+
+
+def without_managed_fields(body: bytes) -> bytes:
+    """A List's JSON with each item's `managedFields` cut out before it is parsed: half of a pod's bytes
+    on a real API server, and parsing them was a third of a scan's fetch. The API server encodes
+    ObjectMeta in its Go field order, managedFields last, so in a List of kinds with a spec each one
+    reads `,"managedFields":[...]},"spec":`. A cut is made only where that is provably the layout: the
+    first `"spec":` key after managedFields closes the array and then metadata (`]},`), and nothing
+    between them is another array-valued metadata key or another item (keys inside managedFields are
+    all `f:`-prefixed, and no unescaped quote can occur inside a string). Any other layout is parsed
+    whole from there on."""
+    start = body.find(_MANAGED)
+    if start < 0:
+        return body
+    parts, kept = [], 0
+    while start >= 0:
+        spec = body.find(_SPEC, start)
+        if spec < 0 or body[spec - 3:spec] != b"]},":
+            break
+        region = body[start:spec]
+        if any(marker in region for marker in _NOT_IN_MANAGED):
+            break
+        parts.append(body[kept:start])
+        kept = spec - 2  # from `},"spec":` on
+        start = body.find(_MANAGED, spec)
+    parts.append(body[kept:])
+    return b"".join(parts)
+
+
 def trim(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     """The object without the fields nothing reads (in place: it was just parsed)."""
     metadata = obj.get("metadata")

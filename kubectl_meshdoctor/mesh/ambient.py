@@ -68,6 +68,11 @@ class DataplaneMode:
 
 
 def dataplane_mode(snapshot: Snapshot, pod: dict[str, Any]) -> DataplaneMode:
+    """Once per pod and snapshot: the TLS rows, the ambient checks and their gates all ask, for every host."""
+    return snapshot.derived_for(pod, "dataplane-mode", lambda: _dataplane_mode(snapshot, pod))
+
+
+def _dataplane_mode(snapshot: Snapshot, pod: dict[str, Any]) -> DataplaneMode:
     ns = snapshot.get("namespaces", "", o.namespace(pod))
     pod_label = o.labels(pod).get(DATAPLANE_MODE)
     ns_label = o.labels(ns).get(DATAPLANE_MODE) if ns is not None else None

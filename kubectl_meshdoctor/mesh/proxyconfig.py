@@ -35,8 +35,12 @@ def proxy_container(pod: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def proxy_env(pod: dict[str, Any]) -> dict[str, str]:
-    """The istio-proxy container's literal env: where the injector put the proxy's metadata switches."""
+def proxy_env(pod: dict[str, Any], snapshot: Snapshot | None = None) -> dict[str, str]:
+    """The istio-proxy container's literal env: where the injector put the proxy's metadata switches.
+    With the snapshot the pod is from, worked out once per pod (an injected proxy has dozens of
+    variables, and several checks of every host ask)."""
+    if snapshot is not None:
+        return snapshot.derived_for(pod, "proxy-env", lambda: container_env(proxy_container(pod)))
     return container_env(proxy_container(pod))
 
 
@@ -105,8 +109,9 @@ class Http10State:
 
 
 
-def http10_state(pod: dict[str, Any], role: str, global_on: bool, version: IstioVersion | None) -> Http10State:
-    env = proxy_env(pod)
+def http10_state(pod: dict[str, Any], role: str, global_on: bool, version: IstioVersion | None,
+                 snapshot: Snapshot | None = None) -> Http10State:
+    env = proxy_env(pod, snapshot)
     inbound_blind = role == "server" and version is not None and not version.at_least(1, 3)
     if env.get(HTTP10_KEY) == "1":
         on, why = True, f"{HTTP10_KEY}=\"1\" on its istio-proxy container"

@@ -232,6 +232,11 @@ class ServerInputs:
 def pod_peer_policies(inputs: ServerInputs, pod: dict[str, Any]) -> PeerPolicies:
     """peer_policies for one pod, once per snapshot for each namespace and label set (pods of one
     Deployment share them): every host of a scan asks again for the same pods."""
+    return inputs.snapshot.derived_for(pod, ("pod-peer-policies", inputs.settings.root_namespace),
+                                       lambda: _pod_peer_policies(inputs, pod))
+
+
+def _pod_peer_policies(inputs: ServerInputs, pod: dict[str, Any]) -> PeerPolicies:
     namespace, labels, root = o.namespace(pod), o.labels(pod), inputs.settings.root_namespace
     return inputs.snapshot.derived(("peer-policies", namespace, root, tuple(sorted(labels.items()))),
                                    lambda: peer_policies(inputs.peers_for(namespace), namespace, labels, root))

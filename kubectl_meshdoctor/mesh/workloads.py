@@ -46,10 +46,14 @@ def has_sidecar(pod: dict[str, Any]) -> bool:
     """An istio-proxy container, or (Istio 1.19+ on Kubernetes 1.28+) a native sidecar: an init
     container with restartPolicy Always."""
     pod_spec = o.spec(pod)
-    if any(o.as_dict(c).get("name") == PROXY_CONTAINER for c in o.as_list(pod_spec.get("containers"))):
-        return True
-    return any(o.as_dict(c).get("name") == PROXY_CONTAINER and o.as_dict(c).get("restartPolicy") == "Always"
-               for c in o.as_list(pod_spec.get("initContainers")))
+    for container in o.as_list(pod_spec.get("containers")):  # plain loops: asked for every pod of every host
+        if isinstance(container, dict) and container.get("name") == PROXY_CONTAINER:
+            return True
+    for container in o.as_list(pod_spec.get("initContainers")):
+        if isinstance(container, dict) and container.get("name") == PROXY_CONTAINER and \
+                container.get("restartPolicy") == "Always":
+            return True
+    return False
 
 
 def proxy_status(pod: dict[str, Any]) -> dict[str, Any]:
@@ -62,8 +66,13 @@ def proxy_status(pod: dict[str, Any]) -> dict[str, Any]:
 
 def container_env(container: dict[str, Any]) -> dict[str, str]:
     """Literal env values (valueFrom entries cannot be known from the spec and are left out)."""
-    return {o.as_str(e.get("name")): o.as_str(e.get("value")) for e in map(o.as_dict, o.as_list(container.get("env")))
-            if o.as_str(e.get("name")) and "value" in e}
+    out: dict[str, str] = {}
+    for entry in o.as_list(container.get("env")):  # a plain loop: an injected proxy has dozens of entries
+        if isinstance(entry, dict) and "value" in entry:
+            name, value = entry.get("name"), entry["value"]
+            if isinstance(name, str) and name:
+                out[name] = value if isinstance(value, str) else ""
+    return out
 
 
 def sidecar_not_ready(pod: dict[str, Any]) -> str:

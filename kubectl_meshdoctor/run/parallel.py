@@ -33,22 +33,28 @@ def jobs() -> int:
 
 def map_hosts(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """[work(item) for item in items], in order. The first item runs here first, so the indexes every
-    host shares are built once, before the fork, and inherited by every worker."""
+    host shares are built once, before the fork, and inherited by every worker. Then this process
+    works too: it takes its share of the items while the forked workers take theirs (its caches are
+    warm and its results need no pickling)."""
     workers = min(jobs(), len(items))
     if workers <= 1 or len(items) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
         return [work(item) for item in items]
     first = work(items[0])
     rest = list(items[1:])
-    size = max(1, -(-len(rest) // (workers * CHUNKS_PER_JOB)))
-    chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
+    mine = len(rest) // workers  # this process's share: the last items
+    theirs, own = rest[:len(rest) - mine], rest[len(rest) - mine:]
+    size = max(1, -(-len(theirs) // ((workers - 1) * CHUNKS_PER_JOB)))
+    chunks = [theirs[i:i + size] for i in range(0, len(theirs), size)]
     global _WORK
     _WORK = work
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_run_chunk, chunks)
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            pending = pool.map_async(_run_chunk, chunks)
+            done_here = [work(item) for item in own]
+            parts = pending.get()
     finally:
         _WORK = None
-    return [first, *(result for part in parts for result in part)]
+    return [first, *(result for part in parts for result in part), *done_here]
 
 
 def _run_chunk(chunk: list[Any]) -> list[Any]:

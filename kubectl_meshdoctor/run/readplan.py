@@ -221,7 +221,9 @@ def scope_everything(seen: Seen) -> list[Read]:
 def scope_proxies(seen: Seen) -> list[Read]:
     """Then what the configuration names: the mesh config's ConfigMap and the gateways' proxies."""
     gateways = tuple(f"{o.namespace(g)}/{o.name(g)}" for g in seen.snapshot.all("gateways"))
-    return [_mesh_config(seen.snapshot), *_gateway_proxies(seen.snapshot, gateways, "(no Gateway selects proxies)"),
+    proxies = [Read.nothing("gatewaypods", "(every pod was read)", "gatewaypods", "podlogs")] if seen.scope is None \
+        else _gateway_proxies(seen.snapshot, gateways, "(no Gateway selects proxies)")  # all namespaces: had them
+    return [_mesh_config(seen.snapshot), *proxies,
             Read.nothing("nginxpods", "(every pod in scope was read)"),
             *ambient_proxies(seen, list(seen.snapshot.all("pods")))]
 

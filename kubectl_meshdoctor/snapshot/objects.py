@@ -31,16 +31,26 @@ def dig(obj: Any, *path: str) -> Any:
     return obj
 
 
+# The accessors below are asked millions of times in a scan of a large cluster: each takes the common
+# path (a well-formed object) with as few calls as it can, and answers exactly as the plain versions.
+
 def meta(obj: Any) -> dict[str, Any]:
-    return as_dict(as_dict(obj).get("metadata"))
+    found = obj.get("metadata") if isinstance(obj, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _meta_str(obj: Any, key: str) -> str:
+    found = obj.get("metadata") if isinstance(obj, dict) else None
+    value = found.get(key) if isinstance(found, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def name(obj: Any) -> str:
-    return as_str(meta(obj).get("name"))
+    return _meta_str(obj, "name")
 
 
 def namespace(obj: Any) -> str:
-    return as_str(meta(obj).get("namespace"))
+    return _meta_str(obj, "namespace")
 
 
 def kind(obj: Any) -> str:
@@ -48,19 +58,31 @@ def kind(obj: Any) -> str:
 
 
 def labels(obj: Any) -> dict[str, str]:
-    return {k: v for k, v in as_dict(meta(obj).get("labels")).items() if isinstance(v, str)}
+    return _string_map(meta(obj).get("labels"))
 
 
 def annotations_of(obj: Any) -> dict[str, str]:
-    return {k: v for k, v in as_dict(meta(obj).get("annotations")).items() if isinstance(v, str)}
+    return _string_map(meta(obj).get("annotations"))
+
+
+def _string_map(found: Any) -> dict[str, str]:
+    """A copy of the map's string values (a copy: callers may change what they get)."""
+    if not isinstance(found, dict):
+        return {}
+    for value in found.values():
+        if not isinstance(value, str):
+            return {k: v for k, v in found.items() if isinstance(v, str)}
+    return dict(found)
 
 
 def spec(obj: Any) -> dict[str, Any]:
-    return as_dict(as_dict(obj).get("spec"))
+    found = obj.get("spec") if isinstance(obj, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 def status(obj: Any) -> dict[str, Any]:
-    return as_dict(as_dict(obj).get("status"))
+    found = obj.get("status") if isinstance(obj, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 def creation(obj: Any) -> str:
