@@ -121,6 +121,9 @@ class CheckContext:
         """The proxies' access logs, reduced to the lines about this host (MD601 and the Symptoms)."""
         from kubectl_meshdoctor.mesh.workloads import arrival_addresses, service_names
 
+        if not self.evidence.logs:  # nothing read (a scan, --no-logs, offline): no addresses to work out
+            return summarise((), HostAddresses(self.target.host, frozenset(), {}, {}),
+                             self.evidence.since)
         virtual, local = arrival_addresses(self.workload_services, host_pods(self))
         names = service_names(self.target.host, self.workload_services, self.target.namespace,
                               self.settings.cluster_domain)

@@ -74,12 +74,12 @@ def dataplane_mode(snapshot: Snapshot, pod: dict[str, Any]) -> DataplaneMode:
 
 def _dataplane_mode(snapshot: Snapshot, pod: dict[str, Any]) -> DataplaneMode:
     ns = snapshot.get("namespaces", "", o.namespace(pod))
-    pod_label = o.labels(pod).get(DATAPLANE_MODE)
-    ns_label = o.labels(ns).get(DATAPLANE_MODE) if ns is not None else None
+    pod_label = o.label(pod, DATAPLANE_MODE)
+    ns_label = o.label(ns, DATAPLANE_MODE) if ns is not None else None
     asked = pod_label == AMBIENT or (ns_label == AMBIENT and pod_label != NONE)
-    where = (f"pod label {DATAPLANE_MODE}=ambient" if pod_label == AMBIENT
-             else f"namespace {o.namespace(pod)} labelled {DATAPLANE_MODE}=ambient")
-    redirection = o.annotations_of(pod).get(REDIRECTION, "")
+    where = "" if not asked else (f"pod label {DATAPLANE_MODE}=ambient" if pod_label == AMBIENT
+                                  else f"namespace {o.namespace(pod)} labelled {DATAPLANE_MODE}=ambient")
+    redirection = o.annotation(pod, REDIRECTION) or ""
     if has_sidecar(pod):
         return DataplaneMode(SIDECAR, "istio-proxy sidecar" + (
             f" ({where}, but istio-cni never captures a pod with a sidecar)" if asked else ""), asked, False)

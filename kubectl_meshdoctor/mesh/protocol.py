@@ -8,6 +8,7 @@ parsed case-insensitively. An unrecognised name is TCP on the well-known ports 2
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,11 +46,17 @@ class DerivedProtocol:
 
 
 def derive(port: dict[str, Any], version: IstioVersion | None) -> DerivedProtocol:
-    if o.as_str(port.get("protocol")).upper() == "UDP":
-        return DerivedProtocol("UDP", "protocol UDP (not proxied)")
+    """Decided by the port's protocol, number, name and appProtocol alone: a scan asks for every port
+    of every host several times, so the answer is kept per distinct port (a few dozen in a cluster)."""
     number = port.get("port")
-    name = o.as_str(port.get("name"))
-    app = o.as_str(port.get("appProtocol"))
+    return _derive(o.as_str(port.get("protocol")).upper(), number if isinstance(number, int) else None,
+                   o.as_str(port.get("name")), o.as_str(port.get("appProtocol")), version)
+
+
+@functools.lru_cache(maxsize=4096)
+def _derive(transport: str, number: int | None, name: str, app: str, version: IstioVersion | None) -> DerivedProtocol:
+    if transport == "UDP":
+        return DerivedProtocol("UDP", "protocol UDP (not proxied)")
     from_app = bool(app) and (version is None or version.at_least(1, 6))
     label = name
     if from_app:

@@ -257,7 +257,8 @@ def server_mode(inputs: ServerInputs, pod: dict[str, Any], service: dict[str, An
     alpha = inputs.policies or inputs.mesh_policies
     if version is not None and not version.at_least(1, 6) and not peers.any and alpha:
         return legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, domain)  # 1.5: alpha if no PA
-    return pa_server_mode(peers, target_port(port, pod))
+    number = target_port(port, pod)  # pods with the same policies share their mode per port (a Deployment's)
+    return inputs.snapshot.derived_for(peers, ("pa-server-mode", number), lambda: pa_server_mode(peers, number))
 
 
 def ambient_server(inputs: ServerInputs, pod: dict[str, Any]) -> bool:
@@ -289,7 +290,7 @@ class ClientMode:
         """The mode on the wire to one endpoint: auto mTLS sends mTLS only to pods labelled tlsMode=istio."""
         if self.explicit is not None:
             return self.explicit
-        if self.auto and self.auto_mode == ISTIO_MUTUAL and o.labels(pod).get(TLS_MODE_LABEL) == "istio":
+        if self.auto and self.auto_mode == ISTIO_MUTUAL and o.label(pod, TLS_MODE_LABEL) == "istio":
             return ISTIO_MUTUAL
         return PLAINTEXT
 
@@ -466,7 +467,7 @@ def subset_pods(pods: list[dict[str, Any]], found: DRLookup, subset: str) -> lis
     definition = found.merged.subset(subset)
     labels = {k: v for k, v in o.as_dict(definition.spec.get("labels") if definition else {}).items()
               if isinstance(v, str)}
-    return [p for p in pods if o.selector_matches(labels, o.labels(p))]
+    return [p for p in pods if o.selects(labels, p)]
 
 
 def ambient_clients(inputs: ServerInputs, namespace: str) -> bool:

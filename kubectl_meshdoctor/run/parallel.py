@@ -3,8 +3,9 @@
 Hosts are independent once the snapshot is read (each analysis reads the immutable snapshot and its
 shared indexes), so past a few hundred hosts the work is split among forked workers: they inherit the
 snapshot and the indexes the first host built without copying or pickling them, and only the reports
-travel back. Where fork is not available (Windows), or for small scans, the hosts run in this process.
-MESHDOCTOR_JOBS=N sets the number of workers (1: no workers).
+travel back. This process takes a share too. Where fork is not available (Windows), or for small scans,
+the hosts run in this process alone. MESHDOCTOR_JOBS=N sets the number of processes, this one included
+(default: the cores, at most 8; 1: no workers).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ R = TypeVar("R")
 
 PARALLEL_FROM = 200  # hosts: below this, starting workers costs more than it saves
 MAX_JOBS = 8
-CHUNKS_PER_JOB = 4   # smaller chunks even out hosts of very different cost (a gateway host with 500 backends)
 
 _WORK: Callable[[Any], Any] | None = None  # what the forked workers run, set just before the fork
 
@@ -43,7 +43,9 @@ def map_hosts(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
     rest = list(items[1:])
     mine = len(rest) // workers  # this process's share: the last items
     theirs, own = rest[:len(rest) - mine], rest[len(rest) - mine:]
-    size = max(1, -(-len(theirs) // ((workers - 1) * CHUNKS_PER_JOB)))
+    # one chunk per worker: the pool's threads that hand out chunks and collect results need this
+    # process's GIL, which its own share holds, so a worker waiting for its next chunk waited for them
+    size = max(1, -(-len(theirs) // (workers - 1)))
     chunks = [theirs[i:i + size] for i in range(0, len(theirs), size)]
     global _WORK
     _WORK = work

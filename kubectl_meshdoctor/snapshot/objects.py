@@ -61,6 +61,29 @@ def labels(obj: Any) -> dict[str, str]:
     return _string_map(meta(obj).get("labels"))
 
 
+def label(obj: Any, key: str) -> str | None:
+    """One label's value, without copying the labels (None: absent or not a string)."""
+    found = meta(obj).get("labels")
+    value = found.get(key) if isinstance(found, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def annotation(obj: Any, key: str) -> str | None:
+    """One annotation's value, without copying the annotations (None: absent or not a string)."""
+    found = meta(obj).get("annotations")
+    value = found.get(key) if isinstance(found, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def selects(selector: dict[str, str], obj: Any) -> bool:
+    """selector_matches(selector, labels(obj)) without copying the labels: a selector's values are
+    strings, which a label that is not a string never equals."""
+    found = meta(obj).get("labels")
+    if not isinstance(found, dict):
+        return not selector
+    return all(found.get(k) == v for k, v in selector.items())
+
+
 def annotations_of(obj: Any) -> dict[str, str]:
     return _string_map(meta(obj).get("annotations"))
 
