@@ -94,11 +94,15 @@ class RoutingModel:
         return self.snapshot.derived(key, lambda: scope_for(self.snapshot, self.settings, client_ns))
 
     def selection_for(self, client_ns: str, host: str) -> vss.MeshSelection:
-        """The VirtualService sidecars in client_ns use for host, among those their Sidecar imports."""
-        scope = self.sidecar_scope(client_ns)
-        imported = [vs for vs in self.candidates(host)
-                    if scope.imports_virtual_service(vs, vss.declared_hosts(vs, self.domain))]
-        return vss.mesh_selection(imported, self.settings, client_ns, host)
+        """The VirtualService sidecars in client_ns use for host, among those their Sidecar imports. It
+        does not depend on the host being diagnosed: once per snapshot and settings (a scan's hosts ask
+        for each other's, to know which VirtualServices are in effect)."""
+        def select() -> vss.MeshSelection:
+            scope = self.sidecar_scope(client_ns)
+            imported = [vs for vs in self.candidates(host)
+                        if scope.imports_virtual_service(vs, vss.declared_hosts(vs, self.domain))]
+            return vss.mesh_selection(imported, self.settings, client_ns, host)
+        return self.snapshot.derived_for(self.settings, ("mesh-selection", client_ns, host), select)
 
     def mesh_selection(self, view: ClientView) -> vss.MeshSelection:
         return self.selection_for(view.namespace, self.host)

@@ -8,6 +8,7 @@ routes stop at the first catch-all rule.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,8 +37,14 @@ def normalize_gateway(ref: str, vs_namespace: str) -> str:
 
 
 def vs_gateways(vs: dict[str, Any]) -> tuple[str, ...]:
-    refs = [g for g in o.as_list(o.spec(vs).get("gateways")) if isinstance(g, str) and g]
-    return tuple(dict.fromkeys(normalize_gateway(g, o.namespace(vs)) for g in refs)) or (MESH,)
+    """Asked for every candidate VirtualService of every host: kept per distinct (gateways, namespace)."""
+    refs = o.as_list(o.spec(vs).get("gateways"))
+    return _gateways(tuple(g for g in refs if isinstance(g, str) and g), o.namespace(vs))
+
+
+@functools.lru_cache(maxsize=4096)
+def _gateways(refs: tuple[str, ...], namespace: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(normalize_gateway(g, namespace) for g in refs)) or (MESH,)
 
 
 def declared_hosts(vs: dict[str, Any], domain: str) -> list[str]:
