@@ -23,10 +23,11 @@ POD = "bookinfo/productpage-v1-6b746f74dc-9stvs"
 REVIEWS = "reviews.bookinfo.svc.cluster.local"
 
 
-def dump_with(tmp_path: Path, change: Any) -> Path:
-    doc = json.loads(HEALTHY.read_text())
+def dump_with(tmp_path: Path, change: Any, base: Path = HEALTHY) -> Path:
+    """A copy of a healthy dump with one change, written next to the test."""
+    doc = json.loads(base.read_text())
     change(doc)
-    path = tmp_path / "dump.json"
+    path = tmp_path / f"changed-{base.name}"
     path.write_text(json.dumps(doc))
     return path
 
@@ -42,8 +43,8 @@ def reviews_routes(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return vhost["routes"]
 
 
-def host(*extra: str) -> dict[str, Any]:
-    result = run_cli("host", "reviews", "-n", "bookinfo", "-o", "json", *offline(WORLD), *extra)
+def host(*extra: str, name: str = "reviews") -> dict[str, Any]:
+    result = run_cli("host", name, "-n", "bookinfo", "-o", "json", *offline(WORLD), *extra)
     assert "Traceback" not in result.stderr, result.stderr
     return result.json() | {"exitCode": result.exit_code}
 
@@ -268,6 +269,20 @@ def probe_with(live: Any, held: dict[str, Any] | None, generated: dict[str, Any]
     return cluster, (istiod, envoy)
 
 
+def probe_run(live: Any, held: dict[str, Any] | None, generated: dict[str, Any], syncz: list[dict[str, Any]],
+              tokens: dict[str, Access] | None = None, token: str | None = None, pod: str = f"bookinfo/{DETAILS}",
+              name: str = "reviews") -> tuple[Any, Any]:
+    """`host NAME --probe` against probe_with's stand-ins, which are stopped after: (result, cluster)."""
+    cluster, servers = probe_with(live, held, generated, syncz, tokens, pod)
+    try:
+        result = cluster.run("host", name, "-n", "bookinfo", "-o", "json", "--probe", "--no-logs",
+                             **({"token": token} if token else {}))
+    finally:
+        for server in servers:
+            server.shutdown()
+    return result, cluster
+
+
 def syncz_of(proxy: str, rds_acked: str = "n41") -> dict[str, Any]:
     """One proxy as istiod's /debug/syncz lists it (pilot/pkg/xds SyncStatus: *_sent / *_acked nonces)."""
     return {"proxy": proxy, "istio_version": "1.28.0", **{f"{t}_{k}": "n41" for t in (
@@ -278,12 +293,7 @@ def test_a_proxy_that_holds_less_than_istiod_generates_is_stale_config_with_its_
     """The Envoy admin (port 15000 through a port-forward) holds no v2 cluster; istiod generates it now
     and syncz says the proxy has not acknowledged the last push: the cause is staleness, said as such."""
     generated = json.loads(HEALTHY.read_text())
-    cluster, servers = probe_with(live, without_v2(generated), generated, [syncz_of(f"{DETAILS}.bookinfo", "n40")])
-    try:
-        result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
-    finally:
-        for server in servers:
-            server.shutdown()
+    result, cluster = probe_run(live, without_v2(generated), generated, [syncz_of(f"{DETAILS}.bookinfo", "n40")])
     [finding] = found(result.json(), "MD801")
     assert finding["evidence"]["file"] == f"Envoy admin of {DETAILS}.bookinfo /config_dump"
     assert "Cause: stale configuration. istiod now generates something else for this proxy" in finding["message"]
@@ -294,12 +304,7 @@ def test_a_proxy_that_holds_less_than_istiod_generates_is_stale_config_with_its_
 
 def test_a_proxy_that_holds_what_istiod_generates_is_the_models_difference_not_staleness(live):
     generated = without_v2(json.loads(HEALTHY.read_text()))
-    cluster, servers = probe_with(live, generated, generated, [syncz_of(f"{DETAILS}.bookinfo")])
-    try:
-        result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
-    finally:
-        for server in servers:
-            server.shutdown()
+    result, _ = probe_run(live, generated, generated, [syncz_of(f"{DETAILS}.bookinfo")])
     [finding] = found(result.json(), "MD801")
     assert "Cause: not staleness: istiod generates exactly this for the proxy" in finding["message"]
     assert "RDS SYNCED" in finding["message"] and "the other findings for this proxy are unconfirmed" in \
@@ -310,13 +315,8 @@ def test_the_envoy_admin_is_read_through_pilot_agent_when_port_forward_is_denied
     """exec allowed, port-forward not: `pilot-agent request GET config_dump` in istio-proxy (as istioctl)."""
     generated = json.loads(HEALTHY.read_text())
     exec_only = Access("oncall", frozenset({(k.plural, None) for k in KINDS} | {("pods/exec", None)}))
-    cluster, servers = probe_with(live, without_v2(generated), generated, [], tokens={"oncall": exec_only})
-    try:
-        result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs",
-                             token="oncall")
-    finally:
-        for server in servers:
-            server.shutdown()
+    result, cluster = probe_run(live, without_v2(generated), generated, [], tokens={"oncall": exec_only},
+                                token="oncall")
     [finding] = found(result.json(), "MD801")
     assert finding["evidence"]["file"] == f"Envoy admin of {DETAILS}.bookinfo /config_dump"
     assert "Cause: stale configuration" in finding["message"]
@@ -327,12 +327,7 @@ def test_the_envoy_admin_is_read_through_pilot_agent_when_port_forward_is_denied
 
 def test_an_unreadable_envoy_admin_falls_back_to_istiod_and_says_so(live, istiod):
     generated = json.loads(HEALTHY.read_text())
-    cluster, servers = probe_with(live, None, generated, [])
-    try:
-        result = cluster.run("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
-    finally:
-        for server in servers:
-            server.shutdown()
+    result, _ = probe_run(live, None, generated, [])
     doc = result.json()
     assert statuses(doc)["MD801"] == "passed"
     assert [n for n in doc["notes"] if n.startswith(f"the Envoy admin of proxy {DETAILS}.bookinfo could not be read")]
@@ -512,11 +507,7 @@ PRODUCTPAGE = "productpage.bookinfo.svc.cluster.local"
 
 
 def gateway_dump_with(tmp_path: Path, change: Any) -> Path:
-    doc = json.loads(GATEWAY.read_text())
-    change(doc)
-    path = tmp_path / "gateway.json"
-    path.write_text(json.dumps(doc))
-    return path
+    return dump_with(tmp_path, change, GATEWAY)
 
 
 def gateway_routes(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -525,9 +516,7 @@ def gateway_routes(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def productpage(*extra: str) -> dict[str, Any]:
-    result = run_cli("host", "productpage", "-n", "bookinfo", "-o", "json", *offline(WORLD), *extra)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result.json()
+    return host(*extra, name="productpage")
 
 
 def test_a_gateway_proxy_that_agrees_confirms_its_routes_and_clusters():
@@ -576,12 +565,7 @@ def test_probe_reads_the_gateway_proxy_that_routes_to_the_host(live, tmp_path):
     for r in gateway_routes(held):
         r["metadata"]["filter_metadata"]["istio"]["config"] = \
             "/apis/networking.istio.io/v1/namespaces/bookinfo/virtual-service/bookinfo-v0"
-    cluster, servers = probe_with(live, held, generated, [], pod=GATEWAY_POD)
-    try:
-        result = cluster.run("host", "productpage", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs")
-    finally:
-        for server in servers:
-            server.shutdown()
+    result, cluster = probe_run(live, held, generated, [], pod=GATEWAY_POD, name="productpage")
     [finding] = found(result.json(), "MD802")
     assert finding["evidence"]["proxy"] == GATEWAY_POD and finding["evidence"]["role"] == "gateway"
     assert "Cause: stale configuration" in finding["message"]

@@ -294,6 +294,16 @@ class RealCluster:
         self.created.append(f"{url}/{obj['metadata']['name']}")
         return self.created[-1]
 
+    def grant(self, user: str, name: str, rules: list[dict[str, Any]], namespaces: Iterable[str]) -> None:
+        """A Role with these rules in each namespace, bound to the user (deleted with the world)."""
+        for ns in namespaces:
+            self.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                         "metadata": {"name": name, "namespace": ns}, "rules": rules})
+            self.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                         "metadata": {"name": name, "namespace": ns},
+                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                         "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}]})
+
     def apply(self, objects: Iterable[dict[str, Any]]) -> None:
         for obj in objects:
             if obj:

@@ -5,8 +5,10 @@ faults a real cluster has: the kubelet of one node down, one slow pod, every pod
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 
 from tests.conftest import BASE, SCENARIOS, found, objects_of, run_cli
 
@@ -103,12 +105,11 @@ def test_the_newest_lines_are_read_when_the_log_is_larger_than_log_bytes(real):
     assert [e["count"] for e in doc["symptoms"]["entries"] if e["flags"] == ["UH"]] == [6]
 
 
-def test_probe_reads_proxy_configuration_through_the_api_server_and_the_kubelet(real):
-    """--probe through a real API server: the websocket port-forward to the details proxy's Envoy admin
-    (15000) and to istiod's monitoring port (15014) are upgraded by kube-apiserver and answered by the
-    node's kubelet, which forwards to the test's stand-ins; the held dump lacks a cluster istiod now
-    generates, so MD801 names staleness as the cause."""
-    from tests.test_proxy_config import DETAILS, HEALTHY, ISTIOD_POD, REVIEWS, WORLD, stub, without_v2
+@contextlib.contextmanager
+def stale_details_proxy(real) -> Iterator[None]:
+    """bookinfo-healthy and an istiod that generates the healthy dump for the details proxy, whose own
+    Envoy admin holds one cluster less; both stand-ins are reached through the kubelet's forwards."""
+    from tests.test_proxy_config import DETAILS, HEALTHY, ISTIOD_POD, WORLD, stub, without_v2
 
     real.load_world([*objects_of([WORLD]), ISTIOD_POD])
     generated = json.loads(HEALTHY.read_text())
@@ -117,10 +118,21 @@ def test_probe_reads_proxy_configuration_through_the_api_server_and_the_kubelet(
         ("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2],
         ("bookinfo", DETAILS, 15000): envoy.server_address[:2]})
     try:
-        result = host(real, "reviews", "-n", "bookinfo", "--probe", "--no-logs")
+        yield
     finally:
         istiod.shutdown()
         envoy.shutdown()
+
+
+def test_probe_reads_proxy_configuration_through_the_api_server_and_the_kubelet(real):
+    """--probe through a real API server: the websocket port-forward to the details proxy's Envoy admin
+    (15000) and to istiod's monitoring port (15014) are upgraded by kube-apiserver and answered by the
+    node's kubelet, which forwards to the test's stand-ins; the held dump lacks a cluster istiod now
+    generates, so MD801 names staleness as the cause."""
+    from tests.test_proxy_config import DETAILS, ISTIOD_POD, REVIEWS
+
+    with stale_details_proxy(real):
+        result = host(real, "reviews", "-n", "bookinfo", "--probe", "--no-logs")
     [finding] = found(result.json(), "MD801")
     assert finding["evidence"]["missing"] == [f"outbound|9080|v2|{REVIEWS}"]
     assert finding["evidence"]["file"] == f"Envoy admin of {DETAILS}.bookinfo /config_dump"
@@ -134,31 +146,16 @@ def test_a_denied_port_forward_reads_the_envoy_admin_through_exec_on_the_real_se
     """Credentials that may exec but not port-forward (a Role without pods/portforward): kube-apiserver
     refuses the port-forward in its own words, and the proxy's configuration is read by `pilot-agent
     request GET config_dump` in its istio-proxy container, exec'd through the API server and the kubelet."""
-    from tests.test_proxy_config import DETAILS, HEALTHY, ISTIOD_POD, WORLD, stub, without_v2
+    from tests.test_proxy_config import DETAILS
 
-    real.load_world([*objects_of([WORLD]), ISTIOD_POD])
     rules = [{"apiGroups": [""], "resources": ["services", "pods", "endpoints", "configmaps", "pods/log"],
               "verbs": ["get", "list"]},
              {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get", "create"]},
              {"apiGroups": ["networking.istio.io", "security.istio.io"], "resources": ["*"], "verbs": ["get", "list"]}]
-    for ns in ("bookinfo", "istio-system"):
-        real.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                     "metadata": {"name": "oncall-exec", "namespace": ns}, "rules": rules})
-        real.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                     "metadata": {"name": "oncall-exec", "namespace": ns},
-                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "oncall-exec"},
-                     "subjects": [{"kind": "User", "name": "oncall", "apiGroup": "rbac.authorization.k8s.io"}]})
-    generated = json.loads(HEALTHY.read_text())
-    istiod, envoy = stub({f"{DETAILS}.bookinfo": generated}), stub({"admin": without_v2(generated)})
-    real.kubelet.state.forwards.update({
-        ("istio-system", ISTIOD_POD["metadata"]["name"], 15014): istiod.server_address[:2],
-        ("bookinfo", DETAILS, 15000): envoy.server_address[:2]})
-    try:
+    with stale_details_proxy(real):
+        real.grant("oncall", "oncall-exec", rules, ("bookinfo", "istio-system"))
         result = run_cli("host", "reviews", "-n", "bookinfo", "-o", "json", "--probe", "--no-logs",
                          "--kubeconfig", str(real.kubeconfig("reader", namespace="bookinfo")))
-    finally:
-        istiod.shutdown()
-        envoy.shutdown()
     assert "Traceback" not in result.stderr, result.stderr
     [finding] = found(result.json(), "MD801")
     assert finding["evidence"]["file"] == f"Envoy admin of {DETAILS}.bookinfo /config_dump"

@@ -25,13 +25,7 @@ def test_a_role_that_cannot_read_endpoints_skips_the_checks_that_need_them(real)
     rules = [{"apiGroups": [""], "resources": ["services", "pods", "namespaces", "configmaps"],
               "verbs": ["get", "list"]},
              {"apiGroups": ["networking.istio.io", "security.istio.io"], "resources": ["*"], "verbs": ["get", "list"]}]
-    for ns in ("bookinfo", "istio-system"):
-        real.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                     "metadata": {"name": "oncall-read", "namespace": ns}, "rules": rules})
-        real.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                     "metadata": {"name": "oncall-read", "namespace": ns},
-                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "oncall-read"},
-                     "subjects": [{"kind": "User", "name": "oncall", "apiGroup": "rbac.authorization.k8s.io"}]})
+    real.grant("oncall", "oncall-read", rules, ("bookinfo", "istio-system"))
     result = run_cli("host", "reviews", "-n", "bookinfo", "-o", "json", "--no-logs",
                      "--kubeconfig", str(real.kubeconfig("reader", namespace="bookinfo")))
     doc = result.json()
