@@ -66,28 +66,31 @@ def _gate(ctx: CheckContext, chk: Check) -> tuple[CheckStatus | None, str]:
     """Whether a check runs. Order matters: `applies` is asked only once the data it reads is known to
     be readable (else "could not see" would pass for "does not apply"), and before the check's other
     data (so an inapplicable question is not-run even when data it would never use is missing)."""
-    live_only = _live_only(ctx, chk)
+    live_only, applies_missing, needs_missing = _static_gate(ctx, chk)
     if live_only:
         return CheckStatus.NOT_RUN, live_only
     if chk.applies is not None:
-        reads = getattr(chk.applies, "reads", None)
-        missing = _missing_data(ctx, chk, chk.needs if reads is None else tuple((key,) for key in reads))
-        if missing:
-            return CheckStatus.SKIPPED, missing
+        if applies_missing:
+            return CheckStatus.SKIPPED, applies_missing
         not_applicable = chk.applies(ctx)
         if not_applicable:
             return CheckStatus.NOT_RUN, not_applicable
-    missing = _missing_data(ctx, chk, chk.needs)
-    return (CheckStatus.SKIPPED, missing) if missing else (None, "")
+    return (CheckStatus.SKIPPED, needs_missing) if needs_missing else (None, "")
+
+
+def _static_gate(ctx: CheckContext, chk: Check) -> tuple[str | None, str | None, str | None]:
+    """The parts of the gate that depend on the snapshot only (live or offline, which collections were
+    read): worked out once per check, not for every host of a scan. (live-only reason, data `applies`
+    reads that is missing, data the check needs that is missing.)"""
+    def build() -> tuple[str | None, str | None, str | None]:
+        reads = getattr(chk.applies, "reads", None)
+        applies_needs = chk.needs if reads is None else tuple((key,) for key in reads)
+        return _live_only(ctx, chk), _missing_data(ctx, chk, applies_needs), _missing_data(ctx, chk, chk.needs)
+    return ctx.snapshot.derived(("gate", chk.entry.code), build)
 
 
 def _missing_data(ctx: CheckContext, chk: Check, needs: tuple[Need, ...]) -> str | None:
-    """Checks that were asked for but cannot see their data: skipped, and the run is incomplete. Once
-    per snapshot, check and needs (every host of a scan asks the same)."""
-    return ctx.snapshot.derived(("missing-data", chk.entry.code, needs), lambda: _missing(ctx, chk, needs))
-
-
-def _missing(ctx: CheckContext, chk: Check, needs: tuple[Need, ...]) -> str | None:
+    """Checks that were asked for but cannot see their data: skipped, and the run is incomplete."""
     if chk.needs_istio and ctx.snapshot.status("virtualservices").state == State.NOT_SERVED:
         return "Istio is not installed: the API server does not serve networking.istio.io"
     for alternatives in needs:
