@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.conftest import EXAMPLES, SCENARIOS, found, objects_of, offline, run_cli
+from tests.conftest import EXAMPLES, SCENARIOS, found, objects_of, offline, run_cli, silent_server
 from tests.fakeapi.server import KINDS, Access
 
 WORLD = EXAMPLES / "bookinfo-healthy"
@@ -596,3 +597,32 @@ def test_a_healthy_world_probed_live_is_confirmed_by_every_comparison(live):
     assert not [f for f in doc["findings"] if f["code"].startswith("MD80")]
     confirmed = [n for n in doc["notes"] if n.startswith("confirmed by the proxy configuration of")]
     assert [n.split(" (")[0].rsplit(" ", 1)[1] for n in confirmed] == [f"bookinfo/{DETAILS}", f"bookinfo/{reviews_v1}"]
+
+
+def test_silent_proxies_cost_the_probe_its_budget_and_no_more(live):
+    """Envoy admins and an istiod that accept and never answer: the reads share one budget (here 1.5 s,
+    30 s in a run), the proxies after it are not asked, and each is named with why; nothing is compared."""
+    from kubernetes import config
+
+    from kubectl_meshdoctor.cluster.resources import State
+    from kubectl_meshdoctor.mesh.settings import MeshSettings
+    from kubectl_meshdoctor.probes.active import probe_config_dumps
+
+    pods = {p["metadata"]["name"]: p for p in objects_of([WORLD]) if p["kind"] == "Pod"}
+    chosen = [pods[DETAILS], pods["reviews-v1-7f6558b974-k2qhj"]]
+    with silent_server() as silent:
+        cluster = live([*objects_of([WORLD]), ISTIOD_POD], forwards={
+            ("istio-system", ISTIOD_POD["metadata"]["name"], 15014): silent,
+            **{("bookinfo", o["metadata"]["name"], 15000): silent for o in chosen}})
+        client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+        started = time.monotonic()
+        configs, notes, status = probe_config_dumps(client, [ISTIOD_POD], MeshSettings(None, True, "istio-system"),
+                                                    chosen, budget=1.5)
+        took = time.monotonic() - started
+    assert configs == [] and status.state == State.ERROR
+    assert took < 1.5 + 2 * 2.0 + 1.0  # the budget, plus at most the connect deadlines of what it started
+    assert notes[0].startswith(f"the configuration of proxy {DETAILS}.bookinfo could not be read: Envoy admin: ")
+    assert "no answer within" in notes[0]  # the Envoy admin was given what was left of the budget
+    assert "; istiod: not asked: the 1.5s --probe gives the proxies' configuration were spent" in notes[0]
+    assert notes[1] == ("the configuration of proxy reviews-v1-7f6558b974-k2qhj.bookinfo was not asked: the 1.5s "
+                        "--probe gives the proxies' configuration were spent on the proxies before")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from typing import Any
 
 from kubectl_meshdoctor.cluster.resources import CollectionStatus, State
@@ -28,6 +29,7 @@ SYNCZ_BYTES = 32 << 20
 SYNCZ_READ_SECONDS = 10.0  # a large mesh's syncz is megabytes
 CONFIG_DUMP_BYTES = 32 << 20  # one proxy's generated configuration: megabytes in a large mesh
 ENVOY_ADMIN = 15000
+CONFIG_PROBE_SECONDS = 30.0  # every proxy configuration read of one run together
 
 
 def probe_http_ports(api_client: Any, snapshot: Snapshot, settings: MeshSettings, target: Target) -> list[HttpProbe]:
@@ -60,31 +62,32 @@ def probe_syncz(api_client: Any, istiod_pods: list[dict[str, Any]], settings: Me
 
 
 def ask_istiod(api_client: Any, pod: dict[str, Any], path: str, settings: MeshSettings, max_bytes: int,
-               ) -> PortAnswer:
+               read_seconds: float = SYNCZ_READ_SECONDS) -> PortAnswer:
     """GET one of istiod's debug endpoints on its monitoring port; when the port-forward is denied or
     fails, istiod is asked to fetch it itself: `pilot-discovery request GET PATH` (exec), as istioctl does."""
     port = 8080 if settings.version is not None and not settings.version.at_least(1, 1) else 15014
     return _ask(api_client, pod, port, path, _discovery_container(pod), ["pilot-discovery", "request", "GET", path],
-                max_bytes)
+                max_bytes, read_seconds)
 
 
-def ask_envoy(api_client: Any, pod: dict[str, Any], path: str, max_bytes: int) -> PortAnswer:
+def ask_envoy(api_client: Any, pod: dict[str, Any], path: str, max_bytes: int,
+              read_seconds: float = SYNCZ_READ_SECONDS) -> PortAnswer:
     """GET the proxy's own Envoy admin endpoint. Istio binds the admin to 127.0.0.1:15000 inside the pod,
     which a port-forward reaches (istioctl proxy-config does the same); the exec fallback is pilot-agent's
     own client, `pilot-agent request GET PATH`, in the istio-proxy container."""
     return _ask(api_client, pod, ENVOY_ADMIN, path, PROXY_CONTAINER,
-                ["pilot-agent", "request", "GET", path.lstrip("/")], max_bytes)
+                ["pilot-agent", "request", "GET", path.lstrip("/")], max_bytes, read_seconds)
 
 
 def _ask(api_client: Any, pod: dict[str, Any], port: int, path: str, container: str, command: list[str],
-         max_bytes: int) -> PortAnswer:
+         max_bytes: int, read_seconds: float) -> PortAnswer:
     """Asked in HTTP/1.0 so the body ends with the connection (no chunking to undo); read-only GETs."""
     request = f"GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: kubectl-meshdoctor\r\n\r\n".encode()
     answer = exchange(api_client, o.namespace(pod), o.name(pod), port, request, max_bytes,
-                      read_seconds=SYNCZ_READ_SECONDS)
+                      read_seconds=read_seconds)
     if answer.error and "no answer within" not in answer.error:  # a silent port: exec would hang too
         fallback = execute.run(api_client, o.namespace(pod), o.name(pod), container, command, max_bytes,
-                               SYNCZ_READ_SECONDS)
+                               read_seconds)
         answer = fallback if not fallback.error else dataclasses.replace(
             answer, error=f"port-forward: {answer.error}; exec: {fallback.error}")
     return answer
@@ -95,21 +98,36 @@ def _running(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def probe_config_dumps(api_client: Any, istiod_pods: list[dict[str, Any]], settings: MeshSettings,
-                       proxies: list[dict[str, Any]]) -> tuple[list[ProxyConfig], list[str], CollectionStatus]:
+                       proxies: list[dict[str, Any]], budget: float = CONFIG_PROBE_SECONDS,
+                       ) -> tuple[list[ProxyConfig], list[str], CollectionStatus]:
     """Each chosen proxy's configuration twice: what its Envoy holds (admin `/config_dump`) and what istiod
     generates for it now (`/debug/config_dump?proxyID=POD.NAMESPACE`, answered by the istiod the proxy is
     connected to; the others answer 404). The held one is compared with the model; the generated one says
     whether a difference is staleness (istiod would send something else) or the model's (it would not).
-    Each read is bounded in bytes and time; what could not be read is said, not guessed."""
+    Each read is bounded in bytes and time, and all of them together by `budget` (six proxies behind silent
+    ports would otherwise keep an incident waiting for minutes); what could not be read is said, not guessed."""
     configs, notes, denied = [], [], ""
     istiods = _running(istiod_pods)
+    deadline = time.monotonic() + budget
+
+    def left() -> float:
+        return deadline - time.monotonic()
+
+    spent = f"not asked: the {budget:g}s --probe gives the proxies' configuration were spent on the proxies before"
     for pod in proxies:
         proxy = f"{o.name(pod)}.{o.namespace(pod)}"
-        held, held_why = _dump(ask_envoy(api_client, pod, "/config_dump", CONFIG_DUMP_BYTES))
+        if left() <= 0:
+            notes.append(f"the configuration of proxy {proxy} was {spent}")
+            continue
+        held, held_why = _dump(ask_envoy(api_client, pod, "/config_dump", CONFIG_DUMP_BYTES,
+                                         min(SYNCZ_READ_SECONDS, left())))
         generated, why = None, []
         for istiod in istiods:
+            if left() <= 0:
+                why.append(spent)
+                break
             generated, error = _dump(ask_istiod(api_client, istiod, f"/debug/config_dump?proxyID={proxy}", settings,
-                                                CONFIG_DUMP_BYTES))
+                                                CONFIG_DUMP_BYTES, min(SYNCZ_READ_SECONDS, left())))
             if generated is not None:
                 generated_from = f"istiod {o.namespace(istiod)}/{o.name(istiod)} /debug/config_dump"
                 break
