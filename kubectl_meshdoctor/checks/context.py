@@ -141,7 +141,7 @@ class CheckContext:
         on = pilot_http10(cp.env, version)[0] if cp else False
         return [*((p, http10_state(p, "server", on, version, self.snapshot)) for p in self.host_pods
                   if has_sidecar(p)),
-                *((p, http10_state(p, "gateway", on, version, self.snapshot)) for p in gateway_pods(self))]
+                *((p, http10_state(p, "gateway", on, version, self.snapshot)) for p in istio_gateway_pods(self))]
 
     @cached_property
     def workload_services(self) -> list[dict[str, Any]]:
@@ -154,8 +154,9 @@ def host_pods(ctx: CheckContext) -> list[dict[str, Any]]:
     return list(ctx.host_pods)
 
 
-def gateway_pods(ctx: CheckContext) -> list[dict[str, Any]]:
-    """The proxies of the Gateways that route to the host (read with the gateways' selectors)."""
+def istio_gateway_pods(ctx: CheckContext) -> list[dict[str, Any]]:
+    """The proxies of the Istio Gateways that route to the host (read with the gateways' selectors); with
+    those of the Gateway API's Gateways too: RoutingModel.gateway_pods."""
     from kubectl_meshdoctor.mesh.workloads import gateway_proxies
 
     return gateway_proxies(ctx.snapshot, ctx.routing.gateways)

@@ -109,7 +109,7 @@ def routed_clusters(dump: cd.ProxyConfig, host: str) -> dict[str, str]:
     for vhost, routes in sorted(dump.virtual_hosts.items()):
         for route in routes:
             for cluster in route.clusters:
-                if cluster.startswith("outbound|") and cluster.endswith(f"|{host}"):
+                if cd.host_cluster(cluster, host):
                     out.setdefault(cluster, f"its route {route.name or route.match} of virtual host {vhost} "
                                             "sends there")
     return out
@@ -218,23 +218,23 @@ def _gateway_sources_differ(ctx: CheckContext, dump: cd.ProxyConfig) -> tuple[Pr
     the VirtualServices bound to the Gateways selecting it whose routes reach the host (after the merge and
     its catch-all cut-off: RoutingModel.routed_destinations) and the Gateway API routes attached to its
     Gateway with a backend on the host. (Whether judged, the problem.)"""
-    host = ctx.target.host
+    host, key = ctx.target.host, (dump.namespace, dump.pod)
+    routing = {d.gateway for d in ctx.routing.routed_destinations if d.gateway != vss.MESH}
+    selecting = {g for g in routing  # those of the Istio Gateways routing to the host that pick this proxy
+                 if key in {(o.namespace(p), o.name(p)) for p in gateway_proxies(ctx.snapshot, [g])}}
     predicted = {(False, vss.vs_ref(d.vs)) for d in ctx.routing.routed_destinations
-                 if d.kind == "http" and d.gateway != vss.MESH and d.client_ns == dump.namespace
-                 and (dump.namespace, dump.pod) in {(o.namespace(p), o.name(p))
-                                                    for p in gateway_proxies(ctx.snapshot, [d.gateway])}}
-    pod = ctx.routing.gateway_pods[(dump.namespace, dump.pod)]
+                 if d.kind == "http" and d.gateway in selecting and d.client_ns == dump.namespace}
+    pod = ctx.routing.gateway_pods[key]
     for route in ctx.gateway_routes:
         if o.kind(route) not in ("HTTPRoute", "GRPCRoute") or not any(
                 b.is_service and b.host(ctx.routing.domain) == host for b in gatewayapi.backend_refs(route)):
             continue
         for parent in gatewayapi.parent_refs(route):
             if parent.is_gateway and parent.namespace == dump.namespace and \
-                    o.labels(pod).get(GATEWAY_NAME) == parent.name and \
+                    o.label(pod, GATEWAY_NAME) == parent.name and \
                     gatewayapi.attach(ctx.snapshot, route, parent).attached:
                 predicted.add((True, o.ref(route)))
-    held = [r for routes in dump.virtual_hosts.values() for r in routes
-            if any(c.startswith("outbound|") and c.endswith(f"|{host}") for c in r.clusters)]
+    held = [r for routes in dump.virtual_hosts.values() for r in routes if r.sends_to(host)]
     actual = {(r.generated, r.source) for r in held if r.source}
     if not predicted and not held:
         return None, False
@@ -272,9 +272,9 @@ def _sources_differ(ctx: CheckContext, dump: cd.ProxyConfig, port: int, routes: 
                              else actual == predicted):
         return None
     kind = "Gateway API route" if gamma else "VirtualService"
-    said = sorted({r.origin for r in routes if r.source}) or ["no VirtualService (the default route)"]
+    origins = sorted({r.origin for r in routes if r.source}) or ["no VirtualService (the default route)"]
     return Problem(
-        f"The proxy of {dump.ref} routes {ctx.target.host}:{port} by {', '.join(said)}; the model predicts "
+        f"The proxy of {dump.ref} routes {ctx.target.host}:{port} by {', '.join(origins)}; the model predicts "
         f"{f'{kind} ' + ', '.join(predicted) if predicted else 'the default route'}. {cause(ctx, dump)}",
         ctx.target.host, (_dump_ref(dump),),
         {"proxy": dump.ref, "file": dump.source, "virtualHost": f"{ctx.target.host}:{port}",

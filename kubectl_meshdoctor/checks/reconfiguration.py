@@ -16,9 +16,9 @@ from kubectl_meshdoctor.checks.context import (
     CannotTell,
     CheckContext,
     Superseded,
-    gateway_pods,
     has_workloads,
     host_pods,
+    istio_gateway_pods,
     probed,
 )
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
@@ -108,7 +108,7 @@ def proxies_not_synced(ctx: CheckContext) -> list[Problem]:
     unacknowledged: list[dict[str, Any]] = []
     disconnected: list[str] = []
     details: dict[str, Any] = {}
-    for pod in [*(p for p in host_pods(ctx) if has_sidecar(p)), *gateway_pods(ctx)]:
+    for pod in [*(p for p in host_pods(ctx) if has_sidecar(p)), *istio_gateway_pods(ctx)]:
         proxy = f"{o.name(pod)}.{o.namespace(pod)}"
         if proxy not in connected:
             problems[proxy] = (pod, "not connected to any istiod")

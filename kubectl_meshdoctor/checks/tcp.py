@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check
-from kubectl_meshdoctor.checks.context import CheckContext, gateway_pods, host_pods, sidecar_workloads
+from kubectl_meshdoctor.checks.context import CheckContext, host_pods, istio_gateway_pods, sidecar_workloads
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.mesh import accesslog
 from kubectl_meshdoctor.mesh import proxyconfig as pc
@@ -88,7 +88,7 @@ def cert_rotation_restarts_envoy(ctx: CheckContext) -> list[Problem]:
 def sidecar_restarts(ctx: CheckContext) -> list[Problem]:
     epochs = ctx.log_summary.epochs
     restarted: dict[str, dict[str, Any]] = {}
-    for pod in [*host_pods(ctx), *gateway_pods(ctx)]:
+    for pod in [*host_pods(ctx), *istio_gateway_pods(ctx)]:
         status = proxy_status(pod)
         count = status.get("restartCount") if isinstance(status.get("restartCount"), int) else 0
         last = o.as_dict(o.as_dict(status.get("lastState")).get("terminated"))

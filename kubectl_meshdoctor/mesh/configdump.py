@@ -40,6 +40,11 @@ _GENERATED = re.compile(r"^(.+?)[~-](?:(?:tcp|tls)[~-])?\d+[~-]istio-autogenerat
 MAX_DUMP_BYTES = 256 << 20
 
 
+def host_cluster(name: str, host: str) -> bool:
+    """An outbound cluster of the host (`outbound|PORT|SUBSET|HOST`)."""
+    return name.startswith("outbound|") and name.endswith(f"|{host}")
+
+
 @dataclass(frozen=True)
 class DumpRoute:
     match: str
@@ -52,6 +57,9 @@ class DumpRoute:
     def origin(self) -> str:
         return f"{'Gateway API route' if self.generated else 'VirtualService'} {self.source}" if self.source \
             else "no Istio configuration (the default route)"
+
+    def sends_to(self, host: str) -> bool:
+        return any(host_cluster(c, host) for c in self.clusters)
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ class ProxyConfig:
         return f"{self.namespace}/{self.pod}"
 
     def clusters_for(self, host: str) -> list[str]:
-        return sorted(c for c in self.clusters if c.startswith("outbound|") and c.endswith(f"|{host}"))
+        return sorted(c for c in self.clusters if host_cluster(c, host))
 
     def about(self, host: str) -> tuple[Any, ...]:
         """What this proxy holds for one host, in the terms the comparison uses."""

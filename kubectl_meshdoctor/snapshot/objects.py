@@ -63,14 +63,16 @@ def labels(obj: Any) -> dict[str, str]:
 
 def label(obj: Any, key: str) -> str | None:
     """One label's value, without copying the labels (None: absent or not a string)."""
-    found = meta(obj).get("labels")
-    value = found.get(key) if isinstance(found, dict) else None
-    return value if isinstance(value, str) else None
+    return _map_value(obj, "labels", key)
 
 
 def annotation(obj: Any, key: str) -> str | None:
     """One annotation's value, without copying the annotations (None: absent or not a string)."""
-    found = meta(obj).get("annotations")
+    return _map_value(obj, "annotations", key)
+
+
+def _map_value(obj: Any, section: str, key: str) -> str | None:
+    found = meta(obj).get(section)
     value = found.get(key) if isinstance(found, dict) else None
     return value if isinstance(value, str) else None
 
@@ -79,9 +81,7 @@ def selects(selector: dict[str, str], obj: Any) -> bool:
     """selector_matches(selector, labels(obj)) without copying the labels: a selector's values are
     strings, which a label that is not a string never equals."""
     found = meta(obj).get("labels")
-    if not isinstance(found, dict):
-        return not selector
-    return all(found.get(k) == v for k, v in selector.items())
+    return selector_matches(selector, found) if isinstance(found, dict) else not selector
 
 
 def annotations_of(obj: Any) -> dict[str, str]:
