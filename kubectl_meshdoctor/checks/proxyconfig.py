@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdoctor.checks.base import check, reads
-from kubectl_meshdoctor.checks.context import CheckContext, NothingToJudge
+from kubectl_meshdoctor.checks.context import CannotTell, CheckContext, NothingToJudge
 from kubectl_meshdoctor.checks.findings import Problem, ResourceRef
 from kubectl_meshdoctor.checks.reconfiguration import read_syncz, sync_verdicts
 from kubectl_meshdoctor.mesh import configdump as cd
@@ -188,7 +188,7 @@ def proxy_tls_differs(ctx: CheckContext) -> list[Problem]:
 def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
     """The routes of the host's virtual host (`HOST:PORT`): which configuration produced them (Istio's
     route metadata), then, when that agrees, their order and names up to the first catch-all."""
-    findings, compared = [], False
+    findings, compared, untold = [], False, []
     gamma = _mesh_routes(ctx)
     for dump in ctx.evidence.proxy_configs:
         if is_gateway(ctx, dump):
@@ -207,9 +207,12 @@ def proxy_route_differs(ctx: CheckContext) -> list[Problem]:
             compared = True
             problem = _sources_differ(ctx, dump, port, routes, predicted, bool(gamma))
             if problem is None and winner is not None:
-                problem = _order_differs(ctx, dump, port, routes, winner.vs)
+                problem, why = _order_differs(ctx, dump, port, routes, winner.vs)
+                untold += [why] if why else []
             if problem is not None:
                 findings.append(problem)
+    if untold and not findings:  # an order not judged is not a pass
+        raise CannotTell("; ".join(dict.fromkeys(untold)))
     return _judged(findings, compared, "no proxy given has a virtual host for the host's ports")
 
 
@@ -284,21 +287,23 @@ def _sources_differ(ctx: CheckContext, dump: cd.ProxyConfig, port: int, routes: 
 
 
 def _order_differs(ctx: CheckContext, dump: cd.ProxyConfig, port: int, routes: tuple[cd.DumpRoute, ...],
-                   vs: dict[str, Any]) -> Problem | None:
+                   vs: dict[str, Any]) -> tuple[Problem | None, str]:
     """Istio emits one route per match entry in rule order and stops after the first catch-all (1.28
     route.go BuildHTTPRoutesForVirtualService); entries for another port, or whose sourceLabels or
     sourceNamespace do not fit this proxy, are dropped for it. Delegated routes' names are Istio's merge
-    of root and child names and are compared by position only."""
+    of root and child names and are compared by position only. (The problem, or why the order could not
+    be judged.)"""
     pod = ctx.snapshot.get("pods", dump.namespace, dump.pod)
     conds = [o.as_dict(m) for r in o.as_list(o.spec(vs).get("http")) for m in o.as_list(o.as_dict(r).get("match"))]
     if pod is None and any(o.as_dict(c).get("sourceLabels") for c in conds):
-        return None  # which entries this proxy gets depends on labels of a pod that was not read
+        return None, (f"the route order of {dump.ref} for {ctx.target.host}:{port} could not be judged: VirtualService "
+                      f"{vss.vs_ref(vs)} selects routes by sourceLabels and the pod was not read")
     facts = vss.ProxyFacts(port, o.labels(pod) if pod is not None else {}, dump.namespace)
     predicted, _ = vss.routes_for(vs, vss.MESH, ctx.routing.domain, ctx.routing.delegates, facts)
     names = [None if r.delegate is not None else route_name(r) for r in predicted]
     held = [r.name for r in routes]
     if len(names) == len(held) and all(n is None or n == h for n, h in zip(names, held, strict=True)):
-        return None
+        return None, ""
     at = next((i for i, (n, h) in enumerate(zip(names, held, strict=False)) if n is not None and n != h),
               min(len(names), len(held)))
     if at < min(len(names), len(held)):
@@ -319,7 +324,7 @@ def _order_differs(ctx: CheckContext, dump: cd.ProxyConfig, port: int, routes: t
          "predicted": [{"name": n, "from": r.origin, "catchAll": r.catch_all} for n, r in zip(names, predicted,
                                                                                               strict=True)],
          "actual": held, "routes": _route_rows(routes)},
-        (_sync_hint(dump),), port=port, client_namespace=dump.namespace)
+        (_sync_hint(dump),), port=port, client_namespace=dump.namespace), ""
 
 
 def route_name(route: vss.HttpRoute) -> str:
