@@ -214,7 +214,7 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
     findings = []
     untold: list[str] = []
     seen: set[tuple[str, str]] = set()
-    endpoints: list[tuple[dict[str, Any], EndpointLabels]] = []  # worked out at the first subset, once
+    endpoints: list[tuple[dict[str, Any], EndpointLabels]] = []  # worked out at the first subset that needs them
     for routed in ctx.routing.routed_destinations:
         subset = routed.destination.subset
         found = _lookup(ctx, routed)
@@ -223,15 +223,19 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
             continue
         seen.add((subset, drs.dr_ref(definition.rule)))
         labels = {k: v for k, v in o.as_dict(definition.spec.get("labels")).items() if isinstance(v, str)}
-        endpoints = endpoints or [(p, _endpoint_labels(ctx, p)) for svc in ctx.workload_services
-                                  for p in w.service_pods(ctx.snapshot, svc)]
-        if any(set(labels) & e.unknown for _, e in endpoints):
-            untold.append(f"subset {subset} selects on {', '.join(sorted(set(labels) & set(LOCALITY_KEYS)))}, which "
-                          f"istiod takes from the pods' Nodes, and " + (
-                          "a pod's Node was not found" if ctx.snapshot.readable("nodes")
-                          else f"the Nodes could not be read ({ctx.snapshot.status('nodes').reason()})"))
-            continue
-        matching = [p for p, e in endpoints if o.selector_matches(labels, e.labels)]
+        if set(labels) & AUGMENTED_KEYS:
+            endpoints = endpoints or [(p, _endpoint_labels(ctx, p)) for svc in ctx.workload_services
+                                      for p in w.service_pods(ctx.snapshot, svc)]
+            if any(set(labels) & e.unknown for _, e in endpoints):
+                untold.append(f"subset {subset} selects on {', '.join(sorted(set(labels) & set(LOCALITY_KEYS)))}, "
+                              f"which istiod takes from the pods' Nodes, and " + (
+                              "a pod's Node was not found" if ctx.snapshot.readable("nodes")
+                              else f"the Nodes could not be read ({ctx.snapshot.status('nodes').reason()})"))
+                continue
+            matching = [p for p, e in endpoints if o.selector_matches(labels, e.labels)]
+        else:  # istiod adds only AUGMENTED_KEYS to a pod's labels: on other keys the pod's own labels decide
+            matching = [p for svc in ctx.workload_services for p in w.service_pods(ctx.snapshot, svc)
+                        if o.selects(labels, p)]
         rule = ResourceRef("DestinationRule", o.namespace(definition.rule), o.name(definition.rule),
                            "defines the subset")
         if not labels:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from kubectl_meshdoctor.mesh import hosts
@@ -199,6 +200,9 @@ def legacy_server_mode(policies: Sequence[dict[str, Any]], mesh_policies: Sequen
 
 @dataclass(frozen=True, eq=False)
 class ServerInputs:
+    """What decides the server side, with the answers that are the same for every pod worked out once
+    (cached: a scan asks for every pod of every port of every host)."""
+
     snapshot: Snapshot
     settings: MeshSettings
 
@@ -220,7 +224,7 @@ class ServerInputs:
         return [*self.snapshot.in_namespace("peerauthentications", namespace),
                 *(self.snapshot.in_namespace("peerauthentications", root) if root != namespace else ())]
 
-    @property
+    @cached_property
     def legacy(self) -> bool:
         """Before 1.5 only the alpha API exists; with an unknown version, alpha objects and no PA mean alpha."""
         version = self.settings.version
@@ -228,49 +232,77 @@ class ServerInputs:
             return not version.at_least(1, 5)
         return not self.peer_authentications and bool(self.policies or self.mesh_policies)
 
+    @cached_property
+    def alpha_unless_peer_authentication(self) -> bool:
+        """Istio 1.5 with alpha policies: a pod no PeerAuthentication applies to keeps the alpha mode."""
+        version = self.settings.version
+        return version is not None and not version.at_least(1, 6) and bool(self.policies or self.mesh_policies)
+
+    @cached_property
+    def ambient_served(self) -> bool:
+        """Sidecars and gateways send HBONE to ztunnel-captured pods from 1.22 (or an unknown version)."""
+        version = self.settings.version
+        return version is None or version >= FIRST_AMBIENT
+
 
 def pod_peer_policies(inputs: ServerInputs, pod: dict[str, Any]) -> PeerPolicies:
-    """peer_policies for one pod, once per snapshot for each namespace and label set (pods of one
-    Deployment share them): every host of a scan asks again for the same pods."""
-    return inputs.snapshot.derived_for(pod, ("pod-peer-policies", inputs.settings.root_namespace),
-                                       lambda: _pod_peer_policies(inputs, pod))
+    """peer_policies for one pod, worked out once per snapshot for each namespace and for the values of
+    the labels its candidates select on (all the pods of a Deployment, or of a namespace without
+    workload selectors, share them): every host of a scan asks again for its pods."""
+    namespace, root = o.namespace(pod), inputs.settings.root_namespace
+    keys = _selector_keys(inputs, namespace)
+    values = tuple(o.label(pod, key) for key in keys)
+    return inputs.snapshot.derived(("peer-policies", namespace, root, values), lambda: peer_policies(
+        inputs.peers_for(namespace), namespace, o.labels(pod), root))
 
 
-def _pod_peer_policies(inputs: ServerInputs, pod: dict[str, Any]) -> PeerPolicies:
-    namespace, labels, root = o.namespace(pod), o.labels(pod), inputs.settings.root_namespace
-    return inputs.snapshot.derived(("peer-policies", namespace, root, tuple(sorted(labels.items()))),
-                                   lambda: peer_policies(inputs.peers_for(namespace), namespace, labels, root))
+def _selector_keys(inputs: ServerInputs, namespace: str) -> tuple[str, ...]:
+    """The label keys a PeerAuthentication of the namespace (or root namespace) selects on: the only
+    labels peer_policies reads (o.selector_matches looks up just the selector's keys)."""
+    return inputs.snapshot.derived(("peer-selector-keys", namespace, inputs.settings.root_namespace), lambda: tuple(
+        sorted({key for pa in inputs.peers_for(namespace) for key in selector_of(pa)})))
 
 
 def server_mode(inputs: ServerInputs, pod: dict[str, Any], service: dict[str, Any], port: dict[str, Any]) -> ServerMode:
+    return server_modes(inputs, pod, service, (port,))[0]
+
+
+def server_modes(inputs: ServerInputs, pod: dict[str, Any], service: dict[str, Any],
+                 ports: Sequence[dict[str, Any]]) -> list[ServerMode]:
+    """What the pod accepts on each of the Service's ports; what decides it is looked up once per pod."""
     if not has_sidecar(pod):
         if ambient_server(inputs, pod):
             # ztunnel fronts the pod and enforces its PeerAuthentication (mesh/ambient.py)
-            found = pa_server_mode(pod_peer_policies(inputs, pod), target_port(port, pod))
-            return ServerMode(found.mode, (Decider("ztunnel", ref(pod), "ambient"), *found.deciders))
-        return ServerMode(NO_SIDECAR, (Decider("Pod", ref(pod), "no istio-proxy: plaintext only"),))
+            peers = pod_peer_policies(inputs, pod)
+            return [ServerMode(found.mode, (Decider("ztunnel", ref(pod), "ambient"), *found.deciders))
+                    for found in (pa_server_mode(peers, target_port(port, pod)) for port in ports)]
+        return [ServerMode(NO_SIDECAR, (Decider("Pod", ref(pod), "no istio-proxy: plaintext only"),))] * len(ports)
     domain = inputs.settings.cluster_domain
     if inputs.legacy:
-        return legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, domain)
+        return [legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, domain) for port in ports]
     peers = pod_peer_policies(inputs, pod)
-    version = inputs.settings.version
-    alpha = inputs.policies or inputs.mesh_policies
-    if version is not None and not version.at_least(1, 6) and not peers.any and alpha:
-        return legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, domain)  # 1.5: alpha if no PA
-    number = target_port(port, pod)  # pods with the same policies share their mode per port (a Deployment's)
-    return inputs.snapshot.derived_for(peers, ("pa-server-mode", number), lambda: pa_server_mode(peers, number))
+    if inputs.alpha_unless_peer_authentication and not peers.any:  # 1.5: the alpha mode if no PA applies
+        return [legacy_server_mode(inputs.policies, inputs.mesh_policies, service, port, domain) for port in ports]
+    # pods with the same policies share their modes on the same target ports (a Deployment's)
+    numbers = tuple(target_port(port, pod) for port in ports)
+    return inputs.snapshot.derived_for(peers, ("pa-server-modes", numbers),
+                                       lambda: [pa_server_mode(peers, number) for number in numbers])
 
 
 def ambient_server(inputs: ServerInputs, pod: dict[str, Any]) -> bool:
     """A pod ztunnel captured, in an Istio that sends HBONE to it from sidecars and gateways (1.22+)."""
-    version = inputs.settings.version
-    return (version is None or version >= FIRST_AMBIENT) and is_ambient(inputs.snapshot, pod)
+    return inputs.ambient_served and is_ambient(inputs.snapshot, pod)
 
 
 def namespace_mode(inputs: ServerInputs, namespace: str) -> ServerMode:
-    """What auto mTLS believes about a service: its namespace's (or the mesh's) PeerAuthentication only."""
-    peers = peer_policies(inputs.peers_for(namespace), namespace, {}, inputs.settings.root_namespace)
-    return pa_server_mode(PeerPolicies(peers.mesh, peers.namespace, None, (), ()), None)
+    """What auto mTLS believes about a service: its namespace's (or the mesh's) PeerAuthentication only.
+    Once per snapshot and namespace."""
+    root = inputs.settings.root_namespace
+
+    def build() -> ServerMode:
+        peers = peer_policies(inputs.peers_for(namespace), namespace, {}, root)
+        return pa_server_mode(PeerPolicies(peers.mesh, peers.namespace, None, (), ()), None)
+    return inputs.snapshot.derived(("namespace-mode", namespace, root), build)
 
 
 # ---------------------------------------------------------------------------------------- the client
@@ -288,9 +320,12 @@ class ClientMode:
 
     def sends_to(self, pod: dict[str, Any]) -> str:
         """The mode on the wire to one endpoint: auto mTLS sends mTLS only to pods labelled tlsMode=istio."""
+        return self.sends(o.label(pod, TLS_MODE_LABEL) == "istio")
+
+    def sends(self, istio_labelled: bool) -> str:
         if self.explicit is not None:
             return self.explicit
-        if self.auto and self.auto_mode == ISTIO_MUTUAL and o.label(pod, TLS_MODE_LABEL) == "istio":
+        if self.auto and self.auto_mode == ISTIO_MUTUAL and istio_labelled:
             return ISTIO_MUTUAL
         return PLAINTEXT
 
@@ -473,20 +508,36 @@ def subset_pods(pods: list[dict[str, Any]], found: DRLookup, subset: str) -> lis
 def ambient_clients(inputs: ServerInputs, namespace: str) -> bool:
     """Clients in the namespace are ztunnel-captured (an ambient namespace, 1.22+): they send HBONE to
     captured pods and to sidecars, plaintext to pods outside the mesh, whatever DestinationRules say."""
-    version = inputs.settings.version
-    return (version is None or version >= FIRST_AMBIENT) and namespace_is_ambient(inputs.snapshot, namespace)
+    return inputs.ambient_served and namespace_is_ambient(inputs.snapshot, namespace)
 
 
-def _sent(client: ClientMode, tunnelled: bool, ztunnel_client: bool, pod: dict[str, Any]) -> str:
-    """What reaches one endpoint: HBONE to a captured pod (from sidecars and gateways too) and from
-    ztunnel to a sidecar; ztunnel sends plaintext to a pod outside the mesh; else the client's mode."""
-    if tunnelled or (ztunnel_client and has_sidecar(pod)):
-        return HBONE
-    return PLAINTEXT if ztunnel_client else client.sends_to(pod)
+@dataclass(frozen=True, eq=False)
+class _Receiver:
+    """What decides how one pod behind the Service is reached, whoever the client: worked out once per pod."""
 
+    pod: dict[str, Any]
+    servers: list[ServerMode]  # what it accepts, per Service port
+    sidecar: bool
+    tunnelled: bool            # ztunnel captured it: sidecars and gateways send it HBONE
+    istio_labelled: bool       # tlsMode=istio: auto mTLS sends it mutual TLS
 
-def _endpoint(pod: dict[str, Any], server: ServerMode, sent: str, http_like: bool) -> Endpoint:
-    return Endpoint(pod, server, sent, verdict(sent, server.mode, http_like))
+    @classmethod
+    def of(cls, inputs: ServerInputs, pod: dict[str, Any], service: dict[str, Any],
+           ports: Sequence[dict[str, Any]]) -> _Receiver:
+        sidecar = has_sidecar(pod)  # a pod with a sidecar is never ztunnel's (mesh/ambient.py)
+        return cls(pod, server_modes(inputs, pod, service, ports), sidecar,
+                   not sidecar and ambient_server(inputs, pod), o.label(pod, TLS_MODE_LABEL) == "istio")
+
+    def sent(self, client: ClientMode, ztunnel_client: bool) -> str:
+        """What reaches the pod: HBONE to a captured pod (from sidecars and gateways too) and from ztunnel
+        to a sidecar; ztunnel sends plaintext to a pod outside the mesh; else the client's mode."""
+        if self.tunnelled or (ztunnel_client and self.sidecar):
+            return HBONE
+        return PLAINTEXT if ztunnel_client else client.sends(self.istio_labelled)
+
+    def endpoint(self, port: int, client: ClientMode, ztunnel_client: bool, http_like: bool) -> Endpoint:
+        server, sent = self.servers[port], self.sent(client, ztunnel_client)
+        return Endpoint(self.pod, server, sent, verdict(sent, server.mode, http_like))
 
 
 def build_rows(snapshot: Snapshot, views_of: Callable[[ServiceName], list[ClientView]], target: Target,
@@ -506,12 +557,11 @@ def build_rows(snapshot: Snapshot, views_of: Callable[[ServiceName], list[Client
         # what a pod accepts on a port does not depend on the client: worked out once per host
         auto = [auto_resolution(inputs, service, pods, port) for port in ports]
         http_like = [derive(port, settings.version).http_like for port in ports]
-        servers = [{id(pod): server_mode(inputs, pod, service, port) for pod in pods} for port in ports]
-        selected: dict[int | None, list[dict[str, Any]]] = {}  # the pods of each subset definition
+        receivers = {id(pod): _Receiver.of(inputs, pod, service, ports) for pod in pods}
+        selected: dict[int | None, list[_Receiver]] = {}  # the pods of each subset definition
         # what a client sends depends on the merged rule it found, not on its namespace: client
         # namespaces whose lookups found the same rules share their verdicts
         judged: dict[tuple[tuple[int, ...], int, str, bool], tuple[ClientMode, tuple[Endpoint, ...]]] = {}
-        tunnelled = {id(pod): ambient_server(inputs, pod) for pod in pods}
         for view in views:
             found = lookup_for(view.namespace, host, name.namespace)
             rules = tuple(id(r) for r in found.merged.rules) if found.merged else ()
@@ -524,11 +574,9 @@ def build_rows(snapshot: Snapshot, views_of: Callable[[ServiceName], list[Client
                         members = found.merged.subset(subset) if subset and found.merged else None
                         key = id(members.spec) if members is not None else None
                         if key not in selected:
-                            selected[key] = subset_pods(pods, found, subset)
+                            selected[key] = [receivers[id(pod)] for pod in subset_pods(pods, found, subset)]
                         judged[(rules, i, subset, ztunnel_client)] = client, tuple(
-                            _endpoint(pod, servers[i][id(pod)], _sent(client, tunnelled[id(pod)], ztunnel_client,
-                                                                      pod), http_like[i])
-                            for pod in selected[key])
+                            receiver.endpoint(i, client, ztunnel_client, http_like[i]) for receiver in selected[key])
                     client, endpoints = judged[(rules, i, subset, ztunnel_client)]
                     rows.append(TlsRow(host, service, port, subset, view.namespace, found, client, endpoints))
     return rows
