@@ -150,6 +150,35 @@ def test_a_large_scan_split_among_workers_reports_exactly_what_one_process_does(
     assert split.stdout == alone.stdout and split.exit_code == alone.exit_code
 
 
+def _fails_in_workers(parent: int, item: int) -> int:
+    import os
+
+    if os.getpid() != parent and item % 7 == 3:
+        raise RuntimeError("a worker's bug")
+    return item * item
+
+
+def _fails_everywhere(item: int) -> int:
+    if item == 250:
+        raise ValueError("item 250")
+    return item
+
+
+def test_hosts_a_worker_failed_on_are_done_by_the_parent_and_its_errors_surface_there(monkeypatch):
+    """A forked worker that fails part-way sends what it finished; the parent does the rest itself, so
+    the answer is the serial one, and an error the parent meets too is raised as without workers."""
+    import functools
+    import os
+
+    from kubectl_meshdoctor.run import parallel
+
+    monkeypatch.setenv("MESHDOCTOR_JOBS", "3")
+    items = list(range(parallel.PARALLEL_FROM * 2))
+    assert parallel.map_hosts(functools.partial(_fails_in_workers, os.getpid()), items) == [i * i for i in items]
+    with pytest.raises(ValueError, match="item 250"):
+        parallel.map_hosts(_fails_everywhere, items)
+
+
 @pytest.mark.parametrize("command", [("snapshot", "-A"), ("plan", "-f", str(SCENARIOS / "plan" / "add-v3.yaml"))])
 def test_commands_that_read_the_cluster_show_progress_on_a_terminal_and_only_there(live, command, tmp_path):
     """stderr a terminal: the read's progress is shown there; piped, nothing (stdout stays the output)."""

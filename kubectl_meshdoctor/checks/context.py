@@ -65,6 +65,12 @@ class CheckContext:
         return build_model(self.snapshot, self.settings, self.target)
 
     @cached_property
+    def gate_answers(self) -> dict[Callable[[Any], str | None], str | None]:
+        """What each `applies` predicate answered for this host: several checks share one (six ask
+        whether every pod is ambient), and each answer is a function of this context alone."""
+        return {}
+
+    @cached_property
     def host_pods(self) -> tuple[dict[str, Any], ...]:
         """The pods behind the host (every Service of it), each once: a dozen checks and gates ask."""
         from kubectl_meshdoctor.mesh.workloads import service_pods

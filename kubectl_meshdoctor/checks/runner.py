@@ -72,7 +72,10 @@ def _gate(ctx: CheckContext, chk: Check) -> tuple[CheckStatus | None, str]:
     if chk.applies is not None:
         if applies_missing:
             return CheckStatus.SKIPPED, applies_missing
-        not_applicable = chk.applies(ctx)
+        answers = ctx.gate_answers
+        if chk.applies not in answers:
+            answers[chk.applies] = chk.applies(ctx)
+        not_applicable = answers[chk.applies]
         if not_applicable:
             return CheckStatus.NOT_RUN, not_applicable
     return (CheckStatus.SKIPPED, needs_missing) if needs_missing else (None, "")

@@ -169,9 +169,11 @@ def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), incl
 
 
 def _by_namespace(host: str, domain: str) -> tuple[int, str, str]:
-    """Services grouped by namespace, then the other hosts: the forked workers then take whole
-    namespaces, and each builds the per-namespace indexes of its own share only. (The report is
-    ranked afterwards: the order of the work does not show.)"""
+    """The hosts that are not Services first (gateway hosts: the costliest, with their fragments and
+    backends; handed out first, they cannot leave one process working alone at the end), then the
+    Services grouped by namespace: the forked workers take runs of whole namespaces, and each builds
+    the per-namespace indexes of its own share only. (The report is ranked afterwards: the order of
+    the work does not show.)"""
     name, _, rest = host.partition(".")
     namespace, _, suffix = rest.partition(".")
-    return (0, namespace, name) if suffix == f"svc.{domain}" else (1, "", host)
+    return (1, namespace, name) if suffix == f"svc.{domain}" else (0, "", host)
