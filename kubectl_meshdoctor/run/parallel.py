@@ -15,7 +15,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -46,21 +50,48 @@ def map_hosts(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
     results: dict[int, R] = {last: work(items[last])}
     context = multiprocessing.get_context("fork")
     counter = context.Value("l", 0)  # the next item nobody has taken
-    channels = []
-    for _ in range(workers - 1):
-        receive, send = context.Pipe(duplex=False)
-        process = context.Process(target=_worker, args=(work, items, counter, workers, send), daemon=True)
-        process.start()
-        send.close()
-        channels.append((process, receive))
-    for start, stop in _runs(counter, last, workers):
-        results.update((i, work(items[i])) for i in range(start, stop))
-    for process, receive in channels:
-        with contextlib.suppress(EOFError):  # it died before answering: its runs are done below
-            results.update(receive.recv())
-        receive.close()
-        process.join()
+    with tempfile.TemporaryDirectory(prefix="meshdoctor-") as folder:
+        workers_left = []
+        for number in range(workers - 1):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_worker, daemon=True, args=(
+                work, items, counter, workers, send, Path(folder) / f"worker-{number}"))
+            process.start()
+            send.close()
+            workers_left.append(_Worker(process, receive))
+        for start, stop in _runs(counter, last, workers):
+            results.update((i, work(items[i])) for i in range(start, stop))
+            for worker in workers_left:
+                worker.collect(results, wait=False)
+        for worker in workers_left:
+            worker.collect(results, wait=True)
     return [results[i] if i in results else work(items[i]) for i in range(len(items))]
+
+
+@dataclass
+class _Worker:
+    """A forked worker as the parent sees it. Its results come run by run in files, announced on a pipe
+    with a few bytes (a pipe holds 64 KiB: a worker sending its reports through it would wait, idle,
+    for the parent to finish a run and read them)."""
+
+    process: Any
+    announcements: Any
+    done: bool = False
+
+    def collect(self, results: dict[int, Any], wait: bool) -> None:
+        """The runs it has finished (all of them when waiting: until it says it is done, or dies)."""
+        while not self.done and (wait or self.announcements.poll()):
+            try:
+                path = self.announcements.recv()
+            except EOFError:  # it died: what it did not announce is done by the parent
+                path = None
+            if path is None:
+                self.done = True
+                self.announcements.close()
+                self.process.join()
+                return
+            with open(path, "rb") as file:
+                results.update(pickle.load(file))
 
 
 def _runs(counter: Any, total: int, workers: int) -> Iterator[tuple[int, int]]:
@@ -75,13 +106,16 @@ def _runs(counter: Any, total: int, workers: int) -> Iterator[tuple[int, int]]:
         yield start, min(total, start + size)
 
 
-def _worker(work: Callable[[Any], Any], items: Sequence[Any], counter: Any, workers: int, send: Any) -> None:
-    """In a forked worker: runs until none are left, then sends its results by position. On an error it
-    sends what it finished; the parent does the rest."""
-    done: dict[int, Any] = {}
-    with contextlib.suppress(Exception):  # the parent runs the rest and meets the error itself
+def _worker(work: Callable[[Any], Any], items: Sequence[Any], counter: Any, workers: int, announce: Any,
+            prefix: Path) -> None:
+    """In a forked worker: runs until none are left, each run's results written to a file and announced.
+    On an error it stops; the parent does the rest and meets the error itself."""
+    with contextlib.suppress(Exception):
         for start, stop in _runs(counter, len(items) - 1, workers):  # the last one is done
-            for i in range(start, stop):
-                done[i] = work(items[i])
-    send.send(done)
-    send.close()
+            done = {i: work(items[i]) for i in range(start, stop)}
+            path = f"{prefix}-{start}.pickle"
+            with open(path, "wb") as file:
+                pickle.dump(done, file, protocol=pickle.HIGHEST_PROTOCOL)
+            announce.send(path)
+    announce.send(None)
+    announce.close()
