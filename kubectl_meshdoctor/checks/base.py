@@ -22,8 +22,10 @@ __all__ = ["REGISTERED", "AppliesFn", "Check", "CheckFn", "Need", "check", "read
 REGISTERED: list[Check] = []
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Check:
+    """Registered once: one object per check, so compared and hashed as itself."""
+
     entry: Entry
     run: CheckFn
     needs: tuple[Need, ...]          # without one of each, the check cannot say anything

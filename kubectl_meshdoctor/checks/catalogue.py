@@ -63,6 +63,10 @@ class Entry:
     explains_last: bool = False  # explains them only when no other finding does (the less specific cause)
     outage: bool = False  # as an error, every request it concerns fails: shown before every other finding
 
+    def __hash__(self) -> int:
+        """The code names the entry: hashing every text of it was a cost every host of a scan paid."""
+        return hash(self.code)
+
 
 CATALOGUE: tuple[Entry, ...] = (
     Entry("MD101", "vs-mesh-duplicate-host", "routing", Severity.ERROR,

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[CheckResult], list[Finding]]:
     results: list[CheckResult] = []
     findings: list[Finding] = []
-    for chk in sorted(checks, key=lambda c: (FAMILY_ORDER[c.entry.family], c.code)):
+    for chk in _in_report_order(checks):
         status, reason = _gate(ctx, chk)
         if status is not None:
             results.append(_result(chk.entry, status, reason))
@@ -45,6 +45,12 @@ def run_checks(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[list[Check
         else:
             results.append(_result(chk.entry, CheckStatus.PARTIAL if partial else CheckStatus.PASSED, partial))
     return results, findings
+
+
+@lru_cache(maxsize=64)
+def _in_report_order(checks: tuple[Check, ...]) -> tuple[Check, ...]:
+    """By family, then code: once per set of checks, not for every host of a scan."""
+    return tuple(sorted(checks, key=lambda c: (FAMILY_ORDER[c.entry.family], c.code)))
 
 
 @lru_cache(maxsize=8192)

@@ -286,12 +286,10 @@ def port_protocol_collision(ctx: CheckContext) -> list[Problem]:
             selecting = w.selecting_services(ctx.snapshot, pod)
             by_port: dict[int, dict[str, list[str]]] = {}
             for other in selecting:
-                for port in service_ports(other):
+                for port, derived, user in _port_protocols(ctx, other):
                     target = target_port(port, pod)
                     if target is not None:
-                        derived = proto.derive(port, ctx.settings.version).protocol
-                        by_port.setdefault(target, {}).setdefault(derived, []).append(
-                            f"{o.name(other)}:{port.get('port')}")
+                        by_port.setdefault(target, {}).setdefault(derived, []).append(user)
             for target, protocols in by_port.items():
                 if len(protocols) < 2 or (o.namespace(pod), target) in seen:
                     continue
@@ -307,6 +305,14 @@ def port_protocol_collision(ctx: CheckContext) -> list[Problem]:
                     (f"Use the same protocol prefix for port {target} in every Service that selects the pod, or "
                      "stop selecting the pod from one of them.",), port=target))
     return findings
+
+
+def _port_protocols(ctx: CheckContext, service: dict[str, Any]) -> list[tuple[dict[str, Any], str, str]]:
+    """(port, its protocol, `name:port`) for each port of a Service: once per Service, not per pod."""
+    version = ctx.settings.version
+    return ctx.snapshot.derived_for(service, ("port-protocols", version), lambda: [
+        (port, proto.derive(port, version).protocol, f"{o.name(service)}:{port.get('port')}")
+        for port in service_ports(service)])
 
 
 @check("MD507", needs=("services", "pods"), applies=has_workloads)

@@ -46,7 +46,7 @@ def proxy_env(pod: dict[str, Any], snapshot: Snapshot | None = None) -> dict[str
 
 def annotation_proxy_metadata(pod: dict[str, Any]) -> tuple[dict[str, str] | None, str]:
     """proxyMetadata of the `proxy.istio.io/config` annotation (YAML or JSON), and a parse problem if any."""
-    text = o.annotations_of(pod).get(PROXY_CONFIG_ANNOTATION)
+    text = o.annotation(pod, PROXY_CONFIG_ANNOTATION)
     if text is None:
         return None, ""
     try:
@@ -72,8 +72,8 @@ def check_metadata(values: dict[str, str], where: str, ref: tuple[str, str, str]
     """Wrong keys and values among proxy metadata / env entries meant to switch HTTP/1.0 on."""
     problems = []
     correct = values.get(HTTP10_KEY)
-    for key, value in values.items():
-        if key.upper() in ("HTTP10", "ISTIO_HTTP10", "META_HTTP10") and correct is None:
+    for key, value in values.items() if correct is None else ():
+        if key.endswith("10") and key.upper() in ("HTTP10", "ISTIO_HTTP10", "META_HTTP10"):  # an env has dozens
             problems.append(SwitchProblem(where, key, value,
                                           f"`{key}` is not read by Istio: only ISTIO_META_* entries become "
                                           "proxy metadata", f"rename it to {HTTP10_KEY} with the value \"1\"", ref))

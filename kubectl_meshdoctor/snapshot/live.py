@@ -45,6 +45,7 @@ class LiveReader:
     requested: list[tuple[ListRequest, str]] = field(default_factory=list)  # every LIST sent, with its version
     _cached: tuple[tuple[int, int, str], Snapshot] | None = field(default=None, repr=False)
     _generation: int = 0  # bumped by every read, so the snapshot is rebuilt once per round
+    _grown: tuple[int, str, Snapshot] | None = field(default=None, repr=False)  # (results in it, mode, snapshot)
 
     @classmethod
     def open(cls, kube: KubeOptions, progress: ProgressFn = lambda _msg: None) -> LiveReader:
@@ -95,14 +96,23 @@ class LiveReader:
 
     def _build(self, overlay: tuple[tuple[str, dict[str, Any]], ...], mode: str) -> Snapshot:
         statuses: dict[str, CollectionStatus] = {}
-        objects: list[tuple[str, dict[str, Any]]] = []
         for result in self.results:
             key = result.request.resource
             statuses[key] = result.status.worse(statuses[key]) if key in statuses else result.status
-            index = BY_KEY[key].index
-            objects.extend((index, item) for item in result.items)
-        objects.extend(overlay)
-        return Snapshot.build(objects, statuses, mode, self.context, self.server_version)
+        grown = self._grown
+        if not overlay and grown is not None and grown[1] == mode and grown[0] <= len(self.results):
+            # the rounds before were built already: only what the later rounds read is indexed
+            snapshot = grown[2].grown(self._objects(self.results[grown[0]:]), statuses)
+        else:
+            objects = [*self._objects(self.results), *overlay]
+            snapshot = Snapshot.build(objects, statuses, mode, self.context, self.server_version)
+        if not overlay:
+            self._grown = (len(self.results), mode, snapshot)
+        return snapshot
+
+    @staticmethod
+    def _objects(results: list[ListResult]) -> list[tuple[str, dict[str, Any]]]:
+        return [(BY_KEY[result.request.resource].index, item) for result in results for item in result.items]
 
     def made(self) -> list[dict[str, Any]]:
         """The LISTs made, for the benchmark's kubectl floor (bench/run.py)."""
@@ -128,6 +138,7 @@ class LiveReader:
         if not forbidden:
             return
         self.results = [r for r in self.results if r not in forbidden]
+        self._grown = None  # the results are no longer those a snapshot was built from, plus more
         assert self.discovery is not None
         again = [ListRequest(r.request.resource, ns, r.request.label_selector, r.request.field_selector)
                  for r in forbidden for ns in dict.fromkeys(namespaces)]

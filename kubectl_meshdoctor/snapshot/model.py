@@ -34,18 +34,36 @@ class Snapshot:
     def build(cls, objects: Iterable[tuple[str, dict[str, Any]]], statuses: Mapping[str, CollectionStatus],
               mode: str, context: str | None = None, server_version: str = "") -> Snapshot:
         """Later objects with the same identity replace earlier ones (how an overlay wins)."""
-        by_name: dict[ObjectKey, dict[str, Any]] = {}
+        return cls._indexed({}, objects, statuses, mode, context, server_version)
+
+    def grown(self, objects: Iterable[tuple[str, dict[str, Any]]],
+              statuses: Mapping[str, CollectionStatus]) -> Snapshot:
+        """A new snapshot: this one's objects, then these (replacing any with the same identity), with these
+        statuses: Snapshot.build of all of them, without indexing again the collections nothing was added
+        to (a read round after the first adds a ConfigMap or a few gateway pods to 70,000 objects)."""
+        return self._indexed(dict(self._by_name), objects, statuses, self.mode, self.context, self.server_version,
+                             self)
+
+    @classmethod
+    def _indexed(cls, by_name: dict[ObjectKey, dict[str, Any]], objects: Iterable[tuple[str, dict[str, Any]]],
+                 statuses: Mapping[str, CollectionStatus], mode: str, context: str | None, server_version: str,
+                 base: Snapshot | None = None) -> Snapshot:
+        added: set[str] = set()
         for key, obj in objects:
             by_name[(key, o.namespace(obj) if BY_KEY[key].namespaced else "", o.name(obj))] = obj
+            added.add(key)
         by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
         by_ns: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for (key, ns, _), obj in by_name.items():
-            by_key[key].append(obj)
-            by_ns[(key, ns)].append(obj)
+            if base is None or key in added:
+                by_key[key].append(obj)
+                by_ns[(key, ns)].append(obj)
+        kept_by_key = {k: v for k, v in base._by_key.items() if k not in added} if base is not None else {}
+        kept_by_ns = {k: v for k, v in base._by_ns.items() if k[0] not in added} if base is not None else {}
         return cls(mode=mode, statuses=MappingProxyType(dict(statuses)), context=context,
                    server_version=server_version,
-                   _by_key=MappingProxyType({k: tuple(v) for k, v in by_key.items()}),
-                   _by_ns=MappingProxyType({k: tuple(v) for k, v in by_ns.items()}),
+                   _by_key=MappingProxyType({**kept_by_key, **{k: tuple(v) for k, v in by_key.items()}}),
+                   _by_ns=MappingProxyType({**kept_by_ns, **{k: tuple(v) for k, v in by_ns.items()}}),
                    _by_name=MappingProxyType(by_name))
 
     def objects(self) -> Iterator[tuple[str, dict[str, Any]]]:
