@@ -160,3 +160,26 @@ def test_unknown_control_plane_is_admitted_in_notes():
     assert settings.version is None and settings.auto_mtls is True and settings.root_namespace == "istio-system"
     assert any("Istio version unknown" in n for n in settings.notes)
     assert any("auto mTLS assumed on" in n for n in settings.notes)
+
+
+def test_a_snapshot_grown_by_a_later_round_is_the_one_built_from_everything_at_once():
+    """LiveReader indexes only what a later round adds (Snapshot.grown): same objects, same order in
+    every index, later objects replacing those of the same identity, and the new statuses."""
+    def obj(kind: str, ns: str, name: str, **extra: Any) -> dict[str, Any]:
+        return {"kind": kind, "metadata": {"namespace": ns, "name": name, **extra}}
+
+    ok = CollectionStatus("pods", State.OK, "in all namespaces")
+    first = [("pods", obj("Pod", "a", "p1")), ("services", obj("Service", "a", "s")), ("pods", obj("Pod", "b", "p2"))]
+    later = [("configmaps", obj("ConfigMap", "istio-system", "istio")),
+             ("pods", obj("Pod", "a", "p1", labels={"v": "2"})), ("pods", obj("Pod", "a", "p3"))]
+    statuses = {"pods": ok, "services": ok, "configmaps": ok}
+    grown = Snapshot.build(first, {"pods": ok, "services": ok}, "live").grown(later, statuses)
+    whole = Snapshot.build([*first, *later], statuses, "live")
+    for key in ("pods", "services", "configmaps"):
+        assert grown.all(key) == whole.all(key)
+        for ns in ("a", "b", "istio-system"):
+            assert grown.in_namespace(key, ns) == whole.in_namespace(key, ns)
+    assert grown.get("pods", "a", "p1") == {"kind": "Pod", "metadata": {"namespace": "a", "name": "p1",
+                                                                         "labels": {"v": "2"}}}
+    assert [o["metadata"]["name"] for o in grown.all("pods")] == ["p1", "p2", "p3"]
+    assert grown.status("configmaps").ok and dict(grown.statuses) == dict(whole.statuses)
