@@ -158,7 +158,7 @@ def peer_authentication_ignored(ctx: CheckContext) -> list[Problem]:
     pas = [pa for ns in sorted(namespaces) for pa in ctx.snapshot.in_namespace("peerauthentications", ns)]
     inputs = tls.ServerInputs(ctx.snapshot, ctx.settings)
     problems: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
-    for pod in {id(e.pod): e.pod for row in ctx.tls_rows for e in row.endpoints}.values():
+    for pod in {id(pod): pod for row in ctx.tls_rows for pod in row.pods}.values():
         peers = tls.pod_peer_policies(inputs, pod)
         for pa in peers.root_selectors:
             problems[("root-selector", tls.ref(pa))] = (

@@ -452,7 +452,27 @@ class Endpoint:
 
 
 @dataclass(frozen=True, eq=False)
+class Reception:
+    """What the pods of one kind (_Receiver) get from one client on one port."""
+
+    server: ServerMode
+    sent: str
+    verdict: str
+
+
+@dataclass(frozen=True, eq=False)
+class Members:
+    """The pods behind a row, each with its kind: shared by the rows of one subset."""
+
+    pods: tuple[dict[str, Any], ...]
+    kinds: tuple[_Receiver, ...]
+
+
+@dataclass(frozen=True, eq=False)
 class TlsRow:
+    """One client view of a Service port and subset. The verdicts are worked out once per kind of pod
+    (a Deployment's pods are one kind) and spelled out per pod only when asked for."""
+
     host: str
     service: dict[str, Any]
     port: dict[str, Any]
@@ -460,18 +480,31 @@ class TlsRow:
     client_ns: str
     lookup: DRLookup
     client: ClientMode
-    endpoints: tuple[Endpoint, ...]
+    members: Members
+    receptions: dict[_Receiver, Reception]
+
+    @cached_property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(Endpoint(pod, got.server, got.sent, got.verdict)
+                     for pod, kind in zip(self.members.pods, self.members.kinds, strict=True)
+                     for got in (self.receptions[kind],))
+
+    @property
+    def pods(self) -> tuple[dict[str, Any], ...]:
+        return self.members.pods
 
     @property
     def status(self) -> str:
-        if any(e.verdict == CONFLICT for e in self.endpoints):
+        if any(got.verdict == CONFLICT for got in self.receptions.values()):
             return CONFLICT
-        if not self.endpoints:
+        if not self.members.pods:
             return "NO PODS"
         return AUTO if self.client.explicit is None and self.client.auto else OK
 
     @property
     def conflicts(self) -> tuple[Endpoint, ...]:
+        if not any(got.verdict == CONFLICT for got in self.receptions.values()):
+            return ()
         return tuple(e for e in self.endpoints if e.verdict == CONFLICT)
 
     @property
@@ -480,14 +513,15 @@ class TlsRow:
 
     def server_label(self) -> str:
         modes: dict[str, int] = {}
-        for e in self.endpoints:
-            modes[e.server.mode] = modes.get(e.server.mode, 0) + 1
+        for kind in self.members.kinds:
+            mode = self.receptions[kind].server.mode
+            modes[mode] = modes.get(mode, 0) + 1
         if len(modes) == 1:
             return next(iter(modes))
         return ", ".join(f"{m} ({n})" for m, n in modes.items()) or "-"
 
     def policy_label(self) -> str:
-        labels = dict.fromkeys(e.server.short_label() for e in self.endpoints)
+        labels = dict.fromkeys(self.receptions[kind].server.short_label() for kind in dict.fromkeys(self.members.kinds))
         return "; ".join(labels) or "-"
 
     def rule_label(self) -> str:
@@ -513,9 +547,9 @@ def ambient_clients(inputs: ServerInputs, namespace: str) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class _Receiver:
-    """What decides how one pod behind the Service is reached, whoever the client: worked out once per pod."""
+    """What decides how a pod behind the Service is reached, whoever the client: one object per kind of
+    pod in a host (the pods of a Deployment share their server modes, labels and data plane)."""
 
-    pod: dict[str, Any]
     servers: list[ServerMode]  # what it accepts, per Service port
     sidecar: bool
     tunnelled: bool            # ztunnel captured it: sidecars and gateways send it HBONE
@@ -525,8 +559,13 @@ class _Receiver:
     def of(cls, inputs: ServerInputs, pod: dict[str, Any], service: dict[str, Any],
            ports: Sequence[dict[str, Any]]) -> _Receiver:
         sidecar = has_sidecar(pod)  # a pod with a sidecar is never ztunnel's (mesh/ambient.py)
-        return cls(pod, server_modes(inputs, pod, service, ports), sidecar,
+        return cls(server_modes(inputs, pod, service, ports), sidecar,
                    not sidecar and ambient_server(inputs, pod), o.label(pod, TLS_MODE_LABEL) == "istio")
+
+    @property
+    def key(self) -> tuple[int, bool, bool, bool]:
+        """Pods with the same key are one kind: their server modes are the same objects (server_modes)."""
+        return id(self.servers), self.sidecar, self.tunnelled, self.istio_labelled
 
     def sent(self, client: ClientMode, ztunnel_client: bool) -> str:
         """What reaches the pod: HBONE to a captured pod (from sidecars and gateways too) and from ztunnel
@@ -535,9 +574,9 @@ class _Receiver:
             return HBONE
         return PLAINTEXT if ztunnel_client else client.sends(self.istio_labelled)
 
-    def endpoint(self, port: int, client: ClientMode, ztunnel_client: bool, http_like: bool) -> Endpoint:
+    def reception(self, port: int, client: ClientMode, ztunnel_client: bool, http_like: bool) -> Reception:
         server, sent = self.servers[port], self.sent(client, ztunnel_client)
-        return Endpoint(self.pod, server, sent, verdict(sent, server.mode, http_like))
+        return Reception(server, sent, verdict(sent, server.mode, http_like))
 
 
 def build_rows(snapshot: Snapshot, views_of: Callable[[ServiceName], list[ClientView]], target: Target,
@@ -557,11 +596,14 @@ def build_rows(snapshot: Snapshot, views_of: Callable[[ServiceName], list[Client
         # what a pod accepts on a port does not depend on the client: worked out once per host
         auto = [auto_resolution(inputs, service, pods, port) for port in ports]
         http_like = [derive(port, settings.version).http_like for port in ports]
-        receivers = {id(pod): _Receiver.of(inputs, pod, service, ports) for pod in pods}
-        selected: dict[int | None, list[_Receiver]] = {}  # the pods of each subset definition
+        kinds: dict[tuple[int, bool, bool, bool], _Receiver] = {}
+        receivers = {id(pod): kinds.setdefault(r.key, r)
+                     for pod in pods for r in (_Receiver.of(inputs, pod, service, ports),)}
+        selected: dict[int | None, Members] = {}  # the pods of each subset definition
         # what a client sends depends on the merged rule it found, not on its namespace: client
         # namespaces whose lookups found the same rules share their verdicts
-        judged: dict[tuple[tuple[int, ...], int, str, bool], tuple[ClientMode, tuple[Endpoint, ...]]] = {}
+        judged: dict[tuple[tuple[int, ...], int, str, bool],
+                     tuple[ClientMode, Members, dict[_Receiver, Reception]]] = {}
         for view in views:
             found = lookup_for(view.namespace, host, name.namespace)
             rules = tuple(id(r) for r in found.merged.rules) if found.merged else ()
@@ -571,12 +613,16 @@ def build_rows(snapshot: Snapshot, views_of: Callable[[ServiceName], list[Client
                 for subset in subsets:
                     if (rules, i, subset, ztunnel_client) not in judged:
                         client = client_mode(found, port, subset, auto[i], settings)
-                        members = found.merged.subset(subset) if subset and found.merged else None
-                        key = id(members.spec) if members is not None else None
+                        definition = found.merged.subset(subset) if subset and found.merged else None
+                        key = id(definition.spec) if definition is not None else None
                         if key not in selected:
-                            selected[key] = [receivers[id(pod)] for pod in subset_pods(pods, found, subset)]
-                        judged[(rules, i, subset, ztunnel_client)] = client, tuple(
-                            receiver.endpoint(i, client, ztunnel_client, http_like[i]) for receiver in selected[key])
-                    client, endpoints = judged[(rules, i, subset, ztunnel_client)]
-                    rows.append(TlsRow(host, service, port, subset, view.namespace, found, client, endpoints))
+                            chosen = tuple(subset_pods(pods, found, subset))
+                            selected[key] = Members(chosen, tuple(receivers[id(pod)] for pod in chosen))
+                        members = selected[key]
+                        judged[(rules, i, subset, ztunnel_client)] = client, members, {
+                            kind: kind.reception(i, client, ztunnel_client, http_like[i])
+                            for kind in dict.fromkeys(members.kinds)}
+                    client, members, receptions = judged[(rules, i, subset, ztunnel_client)]
+                    rows.append(TlsRow(host, service, port, subset, view.namespace, found, client, members,
+                                       receptions))
     return rows

@@ -34,12 +34,13 @@ class ScanReport:
 
     @classmethod
     def ranked(cls, reports: list[Report], left_out: tuple[str, ...] = ()) -> ScanReport:
-        """Worst host first, by the same impact order as a host report's problems."""
+        """Worst host first, by the same impact order as a host report's problems; then by host and by how
+        it was spelled (a scan analyses its hosts in whatever order shares the work best: that must not show)."""
         from kubectl_meshdoctor.report.layout import impact
 
-        def rank(r: Report) -> tuple[tuple[int, int, str], int, int, str]:
+        def rank(r: Report) -> tuple[tuple[int, int, str], int, int, str, str]:
             worst_first = min((impact(f) for f in r.findings), default=(9, 9, ""))
-            return worst_first, -r.count(Severity.ERROR), -r.count(Severity.WARNING), r.host
+            return worst_first, -r.count(Severity.ERROR), -r.count(Severity.WARNING), r.host, r.target_input
         return cls(tuple(sorted(reports, key=rank)), left_out)
 
     def rows(self) -> list[tuple[str, int, int, str]]:
