@@ -164,6 +164,40 @@ def _fails_everywhere(item: int) -> int:
     return item
 
 
+def _interrupted_in_the_parent(parent: int, item: int) -> int:
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    if os.getpid() == parent and 100 <= item < 200:  # Ctrl-C: the terminal signals every process of the group
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGINT)
+        time.sleep(0.3)  # they are still running when it reaches them
+        raise KeyboardInterrupt
+    time.sleep(0.001)
+    return item
+
+
+def test_an_interrupted_scan_leaves_no_worker_running_and_no_worker_traceback(monkeypatch, capfd):
+    """Ctrl-C reaches every process of the group: the parent stops its workers; they print nothing."""
+    import functools
+    import multiprocessing
+    import os
+    import signal
+
+    from kubectl_meshdoctor.run import parallel
+
+    monkeypatch.setenv("MESHDOCTOR_JOBS", "3")
+    signalled = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig, kill=os.kill: (signalled.append(sig), kill(pid, sig)))
+    with pytest.raises(KeyboardInterrupt):  # the parent meets item 100 in its first run, the workers run theirs
+        parallel.map_hosts(functools.partial(_interrupted_in_the_parent, os.getpid()),
+                           list(range(parallel.PARALLEL_FROM * 4)))
+    assert signalled.count(signal.SIGINT) == 2 and multiprocessing.active_children() == []
+    assert capfd.readouterr().err == ""
+
+
 def test_hosts_a_worker_failed_on_are_done_by_the_parent_and_its_errors_surface_there(monkeypatch):
     """A forked worker that fails part-way sends what it finished; the parent does the rest itself, so
     the answer is the serial one, and an error the parent meets too is raised as without workers."""

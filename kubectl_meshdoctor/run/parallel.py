@@ -16,6 +16,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import signal
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -52,19 +53,25 @@ def map_hosts(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
     counter = context.Value("l", 0)  # the next item nobody has taken
     with tempfile.TemporaryDirectory(prefix="meshdoctor-") as folder:
         workers_left = []
-        for number in range(workers - 1):
-            receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_worker, daemon=True, args=(
-                work, items, counter, workers, send, Path(folder) / f"worker-{number}"))
-            process.start()
-            send.close()
-            workers_left.append(_Worker(process, receive))
-        for start, stop in _runs(counter, last, workers):
-            results.update((i, work(items[i])) for i in range(start, stop))
+        try:
+            for number in range(workers - 1):
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(target=_worker, daemon=True, args=(
+                    work, items, counter, workers, send, Path(folder) / f"worker-{number}"))
+                process.start()
+                send.close()
+                workers_left.append(_Worker(process, receive))
+            for start, stop in _runs(counter, last, workers):
+                results.update((i, work(items[i])) for i in range(start, stop))
+                for worker in workers_left:
+                    worker.collect(results, wait=False)
             for worker in workers_left:
-                worker.collect(results, wait=False)
-        for worker in workers_left:
-            worker.collect(results, wait=True)
+                worker.collect(results, wait=True)
+        finally:  # interrupted (Ctrl-C) or failed here: no worker outlives the run
+            for worker in workers_left:
+                if not worker.done:
+                    worker.process.terminate()
+                    worker.process.join()
     return [results[i] if i in results else work(items[i]) for i in range(len(items))]
 
 
@@ -109,7 +116,9 @@ def _runs(counter: Any, total: int, workers: int) -> Iterator[tuple[int, int]]:
 def _worker(work: Callable[[Any], Any], items: Sequence[Any], counter: Any, workers: int, announce: Any,
             prefix: Path) -> None:
     """In a forked worker: runs until none are left, each run's results written to a file and announced.
-    On an error it stops; the parent does the rest and meets the error itself."""
+    On an error it stops; the parent does the rest and meets the error itself. Ctrl-C is the parent's
+    to handle (it ends the workers): a worker never prints a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(Exception):
         for start, stop in _runs(counter, len(items) - 1, workers):  # the last one is done
             done = {i: work(items[i]) for i in range(start, stop)}
@@ -117,5 +126,6 @@ def _worker(work: Callable[[Any], Any], items: Sequence[Any], counter: Any, work
             with open(path, "wb") as file:
                 pickle.dump(done, file, protocol=pickle.HIGHEST_PROTOCOL)
             announce.send(path)
-    announce.send(None)
-    announce.close()
+    with contextlib.suppress(OSError):  # the parent is gone: nobody to tell
+        announce.send(None)
+        announce.close()
