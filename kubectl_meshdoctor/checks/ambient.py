@@ -26,7 +26,7 @@ def asks_ambient(ctx: CheckContext) -> str | None:
     not_run = has_workloads(ctx)
     if not_run or not ctx.snapshot.readable("pods") or not ctx.snapshot.readable("namespaces"):
         return not_run  # which namespaces ask for ambient is unknown: the needs say so
-    if not any(amb.asks_ambient(ctx.snapshot, p) for p in host_pods(ctx)):
+    if not ctx.ambient_pods:
         return "no pod behind the host runs in (or asks for) ambient mode"
     return None
 

@@ -82,6 +82,12 @@ class CheckContext:
         return tuple(seen.values())
 
     @cached_property
+    def ambient_pods(self) -> tuple[dict[str, Any], ...]:
+        """The pods behind the host that run in, or ask for, ambient mode (mesh/ambient.py asks_ambient):
+        the gates of the sidecar and the ambient checks ask, for every host."""
+        return tuple(p for p in self.host_pods if asks_ambient(self.snapshot, p))
+
+    @cached_property
     def gateway_routes(self) -> list[dict[str, Any]]:
         """The Gateway API routes about the host (mesh/gatewayapi.py RouteIndex.about): looked up once per
         host, for the MD45x checks and the TLS rows."""
@@ -199,7 +205,7 @@ def sidecar_workloads(ctx: CheckContext) -> str | None:
     if not_run or not ctx.snapshot.readable("pods"):
         return not_run
     pods = host_pods(ctx)
-    if pods and all(asks_ambient(ctx.snapshot, p) for p in pods):
+    if pods and len(ctx.ambient_pods) == len(pods):
         return "not applicable: ambient (every pod behind the host runs without a sidecar, in ambient mode)"
     return None
 
