@@ -273,3 +273,22 @@ def test_a_private_wildcard_rule_asking_for_mutual_tls_is_fine(mode, live):
     doc, code = tls_report(mode, live, "client-wildcard-mutual")
     assert codes(doc) == [] and code == 0
     assert "frontend" in {r["clientNamespace"] for r in doc["tls"]}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pods_of_one_deployment_are_judged_each_on_its_own_facts(mode, live):
+    """Same ReplicaSet, three kinds of pod: injected, injected but relabelled into a DISABLE policy, and
+    never injected. Each endpoint gets its own server mode and verdict; the finding names the two that fail
+    and the policy that decided one of them, never the pod that works."""
+    doc, code = tls_report(mode, live, "one-deployment-three-kinds", host="shop")
+    row = rows(doc)["8080|@default"]
+    assert row["status"] == "CONFLICT" and row["client"] == "ISTIO_MUTUAL"
+    assert {e["pod"]: (e["server"], e["verdict"]) for e in row["endpoints"]} == {
+        "shop-5c7d9f-aaaaa": ("PERMISSIVE", "OK"), "shop-5c7d9f-bbbbb": ("DISABLE", "CONFLICT"),
+        "shop-5c7d9f-ccccc": ("NO_SIDECAR", "CONFLICT")}
+    assert row["server"] == "PERMISSIVE (1), DISABLE (1), NO_SIDECAR (1)"
+    [finding] = [f for f in doc["findings"] if f["code"] == "MD201"]  # one row: one finding, both pods named
+    assert finding["evidence"]["pods"] == ["shop-5c7d9f-bbbbb", "shop-5c7d9f-ccccc"] and code == 1
+    assert {(r["kind"], r["name"]) for r in finding["resources"]} >= {
+        ("Pod", "shop-5c7d9f-bbbbb"), ("Pod", "shop-5c7d9f-ccccc"), ("PeerAuthentication", "shop-canary")}
+    assert ("Pod", "shop-5c7d9f-aaaaa") not in {(r["kind"], r["name"]) for r in finding["resources"]}

@@ -453,7 +453,7 @@ class Endpoint:
 
 @dataclass(frozen=True, eq=False)
 class Reception:
-    """What the pods of one kind (_Receiver) get from one client on one port."""
+    """What the pods of one kind (PodKind) get from one client on one port."""
 
     server: ServerMode
     sent: str
@@ -465,7 +465,7 @@ class Members:
     """The pods behind a row, each with its kind: shared by the rows of one subset."""
 
     pods: tuple[dict[str, Any], ...]
-    kinds: tuple[_Receiver, ...]
+    kinds: tuple[PodKind, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -481,7 +481,7 @@ class TlsRow:
     lookup: DRLookup
     client: ClientMode
     members: Members
-    receptions: dict[_Receiver, Reception]
+    receptions: dict[PodKind, Reception]
 
     @cached_property
     def endpoints(self) -> tuple[Endpoint, ...]:
@@ -546,7 +546,7 @@ def ambient_clients(inputs: ServerInputs, namespace: str) -> bool:
 
 
 @dataclass(frozen=True, eq=False)
-class _Receiver:
+class PodKind:
     """What decides how a pod behind the Service is reached, whoever the client: one object per kind of
     pod in a host (the pods of a Deployment share their server modes, labels and data plane)."""
 
@@ -557,7 +557,7 @@ class _Receiver:
 
     @classmethod
     def of(cls, inputs: ServerInputs, pod: dict[str, Any], service: dict[str, Any],
-           ports: Sequence[dict[str, Any]]) -> _Receiver:
+           ports: Sequence[dict[str, Any]]) -> PodKind:
         sidecar = has_sidecar(pod)  # a pod with a sidecar is never ztunnel's (mesh/ambient.py)
         return cls(server_modes(inputs, pod, service, ports), sidecar,
                    not sidecar and ambient_server(inputs, pod), o.label(pod, TLS_MODE_LABEL) == "istio")
@@ -596,14 +596,14 @@ def build_rows(snapshot: Snapshot, views_of: Callable[[ServiceName], list[Client
         # what a pod accepts on a port does not depend on the client: worked out once per host
         auto = [auto_resolution(inputs, service, pods, port) for port in ports]
         http_like = [derive(port, settings.version).http_like for port in ports]
-        kinds: dict[tuple[int, bool, bool, bool], _Receiver] = {}
+        kinds: dict[tuple[int, bool, bool, bool], PodKind] = {}
         receivers = {id(pod): kinds.setdefault(r.key, r)
-                     for pod in pods for r in (_Receiver.of(inputs, pod, service, ports),)}
+                     for pod in pods for r in (PodKind.of(inputs, pod, service, ports),)}
         selected: dict[int | None, Members] = {}  # the pods of each subset definition
         # what a client sends depends on the merged rule it found, not on its namespace: client
         # namespaces whose lookups found the same rules share their verdicts
         judged: dict[tuple[tuple[int, ...], int, str, bool],
-                     tuple[ClientMode, Members, dict[_Receiver, Reception]]] = {}
+                     tuple[ClientMode, Members, dict[PodKind, Reception]]] = {}
         for view in views:
             found = lookup_for(view.namespace, host, name.namespace)
             rules = tuple(id(r) for r in found.merged.rules) if found.merged else ()
