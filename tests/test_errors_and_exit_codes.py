@@ -220,7 +220,33 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path):
         f.truncate(200 << 20)
     result = run_cli("host", "x", *offline(big))
     assert result.exit_code == 2
-    assert "200 MiB is more than meshdoctor reads from one file" in one_line_error(result)
+    assert "200 MiB is more than meshdoctor reads from one YAML file (64 MiB)" in one_line_error(result)
+    huge = tmp_path / "dump.json"
+    with huge.open("wb") as f:
+        f.truncate(600 << 20)
+    result = run_cli("host", "x", *offline(huge))
+    assert result.exit_code == 2
+    assert "600 MiB is more than meshdoctor reads from one JSON file (512 MiB)" in one_line_error(result)
+
+
+def test_a_json_snapshot_larger_than_the_yaml_limit_reads_back(tmp_path: Path):
+    """`snapshot -A -o json` of a large cluster is bigger than the YAML limit (240 MiB at 50,000 pods):
+    `--offline -f` reads it back. (Padded here: what matters is the size.)"""
+    import json
+
+    import yaml
+
+    from kubectl_meshdoctor.snapshot.files import MAX_FILE_BYTES
+
+    objects = yaml.safe_load_all((SCENARIOS / "tls" / "ground.yaml").read_text())
+    items = [o for o in objects if o]
+    items.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "padding", "namespace": "default"},
+                  "data": {"blob": "x" * (MAX_FILE_BYTES + (1 << 20))}})
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    assert snapshot.stat().st_size > MAX_FILE_BYTES
+    result = run_cli("host", "httpbin", "-n", "default", "-o", "json", *offline(snapshot))
+    assert result.exit_code in (0, 1) and result.json()["target"]["host"] == "httpbin.default.svc.cluster.local"
 
 
 def test_a_yaml_alias_bomb_is_refused(tmp_path: Path):
