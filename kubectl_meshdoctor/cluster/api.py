@@ -75,6 +75,7 @@ class RawApi:
         self.server = server or api_client.configuration.host
         self.requests = 0
         self.bytes_received = 0
+        self.last_answer = 0.0  # perf_counter() when the last answer was read whole (bench/: what follows is analysis)
 
     def get(self, path: str, query: dict[str, str | int] | None = None) -> dict[str, Any]:
         return decode_json(self.get_bytes(path, query, "application/json"))
@@ -113,6 +114,7 @@ class RawApi:
             except HTTPError as exc:
                 raise ClusterUnreachable(f"cannot reach the API server {self.server}: {_root_cause(exc)}") from exc
         self.bytes_received += len(body)
+        self.last_answer = max(self.last_answer, time.perf_counter())
         return body
 
     @property
