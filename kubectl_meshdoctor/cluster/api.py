@@ -101,6 +101,7 @@ class RawApi:
                 body = self._read_body(response, deadline)
                 break
             except ApiException as exc:
+                self.last_answer = max(self.last_answer, time.perf_counter())  # an answer too (403, 404...)
                 if exc.status == 0:  # the client turns urllib3's SSLError into ApiException(0, "SSLError\n...")
                     raise _transport_error(exc, self.server) from exc
                 wait = _retry_wait(exc, throttled, failed)

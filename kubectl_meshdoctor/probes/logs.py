@@ -44,6 +44,7 @@ def read_logs(api: RawApi, requests: Iterable[LogRequest], since_seconds: int,
         outcomes = list(pool.map(lambda r: _read_one(per_pod, r, since_seconds, limit_bytes), todo))
     api.requests += per_pod.requests
     api.bytes_received += per_pod.bytes_received
+    api.last_answer = max(api.last_answer, per_pod.last_answer)
     logs = [log for log, _ in outcomes if log is not None]
     failures = [status for _, status in outcomes if status is not None]
     if failures and not logs and all(f.message.startswith(UNREACHABLE) for f in failures):
