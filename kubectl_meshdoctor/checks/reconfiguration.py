@@ -214,6 +214,7 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
     findings = []
     untold: list[str] = []
     seen: set[tuple[str, str]] = set()
+    pods = [p for svc in ctx.workload_services for p in w.service_pods(ctx.snapshot, svc)]
     endpoints: list[tuple[dict[str, Any], EndpointLabels]] = []  # worked out at the first subset that needs them
     for routed in ctx.routing.routed_destinations:
         subset = routed.destination.subset
@@ -224,8 +225,7 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
         seen.add((subset, drs.dr_ref(definition.rule)))
         labels = {k: v for k, v in o.as_dict(definition.spec.get("labels")).items() if isinstance(v, str)}
         if set(labels) & AUGMENTED_KEYS:
-            endpoints = endpoints or [(p, _endpoint_labels(ctx, p)) for svc in ctx.workload_services
-                                      for p in w.service_pods(ctx.snapshot, svc)]
+            endpoints = endpoints or [(p, _endpoint_labels(ctx, p)) for p in pods]
             if any(set(labels) & e.unknown for _, e in endpoints):
                 untold.append(f"subset {subset} selects on {', '.join(sorted(set(labels) & set(LOCALITY_KEYS)))}, "
                               f"which istiod takes from the pods' Nodes, and " + (
@@ -234,8 +234,7 @@ def subset_no_ready_pods(ctx: CheckContext) -> list[Problem]:
                 continue
             matching = [p for p, e in endpoints if o.selector_matches(labels, e.labels)]
         else:  # istiod adds only AUGMENTED_KEYS to a pod's labels: on other keys the pod's own labels decide
-            matching = [p for svc in ctx.workload_services for p in w.service_pods(ctx.snapshot, svc)
-                        if o.selects(labels, p)]
+            matching = [p for p in pods if o.selects(labels, p)]
         rule = ResourceRef("DestinationRule", o.namespace(definition.rule), o.name(definition.rule),
                            "defines the subset")
         if not labels:
