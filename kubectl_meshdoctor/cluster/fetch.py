@@ -8,6 +8,7 @@ outcome is a CollectionStatus that the checks turn into "skipped, because ...".
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import re
 import threading
@@ -87,13 +88,16 @@ def list_path(resource: Resource, version: str, namespace: str | None) -> str:
 
 
 def list_collections(api: RawApi, discovery: Discovery, requests: Iterable[ListRequest],
-                     sink: PageSink | None = None) -> list[ListResult]:
+                     sink: PageSink | None = None, pause: bool = True) -> list[ListResult]:
     """Raises ClusterUnreachable when the server answered none of them (it went away mid-run): that is
-    one error for the whole run (exit 3), not a report of skipped checks. `sink` is told every page."""
+    one error for the whole run (exit 3), not a report of skipped checks. `sink` is told every page.
+    `pause`: False when the caller's thread holds the collector paused (a LIST in a background thread
+    must not hold it: if the run ends on an error first, the thread may outlive it)."""
     todo = list(dict.fromkeys(requests))
     if not todo:
         return []
-    with collector_paused(), ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(todo))) as pool:
+    with collector_paused() if pause else contextlib.nullcontext(), \
+            ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(todo))) as pool:
         results = list(pool.map(lambda r: _list_one(api, discovery, r, sink), todo))
     if all(r.unreachable for r in results):
         raise ClusterUnreachable(f"the API server stopped answering: {results[0].unreachable}")

@@ -6,6 +6,7 @@ VirtualService in scope declares, over one snapshot: the cluster is read once, n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import json
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_meshdoctor.checks.registry import CHECKS
-from kubectl_meshdoctor.cluster.fetch import ListRequest
+from kubectl_meshdoctor.cluster.fetch import ListRequest, collector_paused
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.cluster.resources import CollectionStatus, State
 from kubectl_meshdoctor.errors import MeshdoctorError
@@ -84,10 +85,6 @@ def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offlin
     plan = ReadPlan(SCOPE_ROUNDS, needed_by(CHECKS, logs=False, probe=False))
     laid, mode = (overlay.objects if overlay else ()), ("overlay" if overlay else "live")
     arrivals = Arrivals() if while_reading is not None and early.enabled() and namespace is None else None
-    execute(reader, plan, Seen(reader.snapshot(), reader.namespace, domain=cluster_domain, scope=namespace), laid, mode,
-            arrivals)
-    # a scan asks no proxy for its configuration: MD801-MD805 then have nothing to compare (not-run)
-    reader.record(CollectionStatus("proxyconfigs", State.OK, "(not asked for: scan reads no proxy configuration)"))
 
     def scope_of(snapshot: Snapshot) -> Scope:
         notes = (*reader.notes, *(overlay.notes if overlay else ()),
@@ -95,10 +92,18 @@ def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offlin
         return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, tuple(notes))
 
     found = None
-    if arrivals is not None and while_reading is not None and reader.background and not reader.background.finished:
-        progress("reading pods, and checking the hosts of each namespace as its pods arrive")
-        found = while_reading(arrivals, reader.background.requests, reader.snapshot(laid, mode), scope_of)
-    reader.finish_background()
+    # The pods read in the background are parsed with the collector paused by this thread: if the run
+    # ends on an error, the pause ends with it, whatever the reading thread is still waiting for.
+    with collector_paused() if arrivals is not None else contextlib.nullcontext():
+        execute(reader, plan, Seen(reader.snapshot(), reader.namespace, domain=cluster_domain, scope=namespace),
+                laid, mode, arrivals)
+        # a scan asks no proxy for its configuration: MD801-MD805 then have nothing to compare (not-run)
+        reader.record(CollectionStatus("proxyconfigs", State.OK, "(not asked for: scan reads no proxy configuration)"))
+        background = reader.background
+        if arrivals is not None and while_reading is not None and background and not background.finished:
+            progress("reading pods, and checking the hosts of each namespace as its pods arrive")
+            found = while_reading(arrivals, background.requests, reader.snapshot(laid, mode), scope_of)
+        reader.finish_background()
     return dataclasses.replace(scope_of(reader.snapshot(laid, mode)), last_answer=reader.api.last_answer, early=found)
 
 

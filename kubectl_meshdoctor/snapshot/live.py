@@ -82,17 +82,18 @@ class LiveReader:
             self.progress(progress)
         self.adopt(self.lists(requests), retry_forbidden_in)
 
-    def lists(self, requests: list[ListRequest], sink: PageSink | None = None) -> list[ListResult]:
+    def lists(self, requests: list[ListRequest], sink: PageSink | None = None, pause: bool = True,
+              ) -> list[ListResult]:
         """The LISTs, in parallel, not yet recorded: safe to run in a thread of its own while this reader
         reads other rounds (a scan's pods, analysed as they arrive)."""
         assert self.discovery is not None, "start() first"
-        return list_collections(self.api, self.discovery, requests, sink)
+        return list_collections(self.api, self.discovery, requests, sink, pause)
 
     def read_in_background(self, requests: list[ListRequest], sink: PageSink, ended: Callable[[], None],
                            retry_forbidden_in: tuple[str, ...] = ()) -> None:
         """Starts LISTs in a thread of their own: the rounds after them run meanwhile (none may read
         them), their pages go to `sink` as they are parsed, `ended` is called when they are read, and
-        finish_background() records them."""
+        finish_background() records them. The caller holds the collector paused until then."""
         self.background = Background(self, requests, sink, ended, retry_forbidden_in)
         self.background.thread.start()
 
@@ -202,7 +203,7 @@ class Background:
 
     def _read(self) -> None:
         try:
-            self.results = self.reader.lists(self.requests, self.sink)
+            self.results = self.reader.lists(self.requests, self.sink, pause=False)
         except BaseException as exc:  # raised again in the reader's thread, by finish()
             self.error = exc
         finally:
