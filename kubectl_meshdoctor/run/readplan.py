@@ -18,6 +18,7 @@ Rounds for `host` (each depends on the one before):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -60,6 +61,8 @@ class Read:
     serves: frozenset[str]
     request: ListRequest | None = None
     nothing_because: str = ""
+    # no later round reads it: it may still be arriving while they run, and be analysed as it arrives
+    streamed: bool = False
 
     @classmethod
     def list(cls, request: ListRequest, *serves: str) -> Read:
@@ -214,7 +217,10 @@ def scope_everything(seen: Seen) -> list[Read]:
     """`scan` and `snapshot`, first round: the configuration and every Pod, Endpoints and ConfigMap in
     the scope (one namespace, or all). None of them depends on another, so the pods (most of the
     bytes) are not kept waiting for the configuration round."""
-    return [*configuration(seen), Read.list(ListRequest("pods", seen.scope), "pods", "podlogs"),
+    pods = Read.list(ListRequest("pods", seen.scope), "pods", "podlogs")
+    # Every pod of the cluster, by far the biggest read, is read by no later round (scope_proxies asks no
+    # pod when the scope is every namespace): a scan analyses hosts while it arrives (run/early.py).
+    return [*configuration(seen), dataclasses.replace(pods, streamed=seen.scope is None),
             Read.list(ListRequest("endpoints", seen.scope)), Read.list(ListRequest("appconfigmaps", seen.scope))]
 
 

@@ -6,15 +6,19 @@ VirtualService in scope declares, over one snapshot: the cluster is read once, n
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gc
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kubectl_meshdoctor.checks.registry import CHECKS
+from kubectl_meshdoctor.cluster.fetch import ListRequest, collector_paused
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions
 from kubectl_meshdoctor.cluster.resources import CollectionStatus, State
 from kubectl_meshdoctor.errors import MeshdoctorError
@@ -26,6 +30,8 @@ from kubectl_meshdoctor.report.docs import ScanReport
 from kubectl_meshdoctor.report.model import Report
 from kubectl_meshdoctor.report.progress import ProgressFn, spinner
 from kubectl_meshdoctor.report.suppress import parse_rules
+from kubectl_meshdoctor.run import early
+from kubectl_meshdoctor.run.early import Arrivals, Early, analyse_while_arriving
 from kubectl_meshdoctor.run.host import HostRequest, analyse, load_offline, offline_snapshot
 from kubectl_meshdoctor.run.parallel import map_hosts
 from kubectl_meshdoctor.run.reading import execute
@@ -42,6 +48,7 @@ class Scope:
     namespace: str | None  # None: all namespaces
     notes: tuple[str, ...]
     last_answer: float | None = None  # time.perf_counter() of the cluster's last answer (None: offline)
+    early: Early | None = None  # hosts analysed while the pods were still arriving (run/early.py)
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,15 @@ class ScanRequest:
     recursive: bool = False  # -R
 
 
+WhileReading = Callable[[Arrivals, list[ListRequest], Snapshot, Callable[[Snapshot], Scope]], Early]
+
+
 def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offline: bool, cluster_domain: str,
-               progress: ProgressFn = lambda _m: None, recursive: bool = False) -> Scope:
+               progress: ProgressFn = lambda _m: None, recursive: bool = False,
+               while_reading: WhileReading | None = None) -> Scope:
     """The scope's objects: the files alone (--offline), or the cluster with the files laid over it
-    (what-if, as `host -f` does)."""
+    (what-if, as `host -f` does). `while_reading` is given the pods of every namespace as they arrive
+    (a scan of the live cluster, without files)."""
     if offline:
         loaded = load_offline(files, kube.namespace or "default", recursive)
         snapshot = offline_snapshot(loaded)
@@ -72,14 +84,27 @@ def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offlin
     overlay = load_files(files, reader.namespace, recursive) if files else None
     plan = ReadPlan(SCOPE_ROUNDS, needed_by(CHECKS, logs=False, probe=False))
     laid, mode = (overlay.objects if overlay else ()), ("overlay" if overlay else "live")
-    execute(reader, plan, Seen(reader.snapshot(), reader.namespace, domain=cluster_domain, scope=namespace), laid, mode)
-    # a scan asks no proxy for its configuration: MD801-MD805 then have nothing to compare (not-run)
-    reader.record(CollectionStatus("proxyconfigs", State.OK, "(not asked for: scan reads no proxy configuration)"))
-    snapshot = reader.snapshot(laid, mode)
-    notes = (*reader.notes, *(overlay.notes if overlay else ()),
-             *((f"files laid over the live state: {', '.join(files)}",) if overlay else ()))
-    return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, tuple(notes),
-                 reader.api.last_answer)
+    arrivals = Arrivals() if while_reading is not None and early.enabled() and namespace is None else None
+
+    def scope_of(snapshot: Snapshot) -> Scope:
+        notes = (*reader.notes, *(overlay.notes if overlay else ()),
+                 *((f"files laid over the live state: {', '.join(files)}",) if overlay else ()))
+        return Scope(snapshot, read_mesh_settings(snapshot, cluster_domain), namespace, tuple(notes))
+
+    found = None
+    # The pods read in the background are parsed with the collector paused by this thread: if the run
+    # ends on an error, the pause ends with it, whatever the reading thread is still waiting for.
+    with collector_paused() if arrivals is not None else contextlib.nullcontext():
+        execute(reader, plan, Seen(reader.snapshot(), reader.namespace, domain=cluster_domain, scope=namespace),
+                laid, mode, arrivals)
+        # a scan asks no proxy for its configuration: MD801-MD805 then have nothing to compare (not-run)
+        reader.record(CollectionStatus("proxyconfigs", State.OK, "(not asked for: scan reads no proxy configuration)"))
+        background = reader.background
+        if arrivals is not None and while_reading is not None and background and not background.finished:
+            progress("reading pods, and checking the hosts of each namespace as its pods arrive")
+            found = while_reading(arrivals, background.requests, reader.snapshot(laid, mode), scope_of)
+        reader.finish_background()
+    return dataclasses.replace(scope_of(reader.snapshot(laid, mode)), last_answer=reader.api.last_answer, early=found)
 
 
 def hosts_in(scope: Scope) -> list[str]:
@@ -113,9 +138,17 @@ def hosts_in(scope: Scope) -> list[str]:
 def scan_scope(request: ScanRequest, kube: KubeOptions, no_color: bool = False) -> ScanReport:
     parse_rules(request.suppress)  # a wrong --suppress is a usage error before anything is read
     started = time.perf_counter()
+    domain, suppress, sections = request.cluster_domain, request.suppress, request.sections
+
+    def while_reading(arrivals: Arrivals, streamed: list[ListRequest], base: Snapshot,
+                      scope_of: Callable[[Snapshot], Scope]) -> Early:
+        return analyse_while_arriving(arrivals, streamed, base, scope_of,
+                                      lambda s: _services_by_namespace(s, request.include_system),
+                                      lambda s, host: analyse_host(s, host, domain, suppress, sections))
+
     with spinner(no_color) as progress:
         scope = read_scope(kube, request.all_namespaces, list(request.files), request.offline,
-                           request.cluster_domain, progress, request.recursive)
+                           request.cluster_domain, progress, request.recursive, while_reading)
         fetched = time.perf_counter()
         # The snapshot lives, unchanged, to the end of the run: the cyclic collector need not walk its
         # millions of dicts again each time the analysis allocates (a tenth of a scan's time at 10k pods).
@@ -127,8 +160,14 @@ def scan_scope(request: ScanRequest, kube: KubeOptions, no_color: bool = False) 
         read = scope.last_answer or fetched  # analysis: everything after the last byte (building the snapshot too)
         Path(os.environ["MESHDOCTOR_STATS"]).write_text(json.dumps({
             "totalSeconds": done - started, "fetchSeconds": read - started, "analysisSeconds": done - read,
-            "hosts": len(report.reports)}))
+            "hosts": len(report.reports), **_early_stats(scope)}))
     return report
+
+
+def _early_stats(scope: Scope) -> dict[str, Any]:
+    kept = scope.early is not None and scope.early.agrees(scope)
+    return {"hostsAnalysedEarly": len(scope.early.reports) if scope.early and kept else 0,
+            "early": "kept" if kept else scope.early.broken or "dropped" if scope.early else "not tried"}
 
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -155,20 +194,44 @@ def system_hosts(scope: Scope) -> set[str]:
 
 def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), include_system: bool = False,
          sections: bool = True) -> ScanReport:
-    left_out = set() if include_system else system_hosts(scope)
-    named = hosts_in(scope)
+    work, left_out = _work(scope, include_system)
+    done = dict(scope.early.reports) if scope.early is not None and scope.early.agrees(scope) else {}
 
     def one(host: str) -> Report | None:
-        try:
-            target = resolve_target(scope.snapshot, host, scope.namespace or "default", cluster_domain)
-        except MeshdoctorError:
-            return None
-        request = HostRequest(host, cluster_domain=cluster_domain, suppress=suppress)
-        return analyse(request, scope.snapshot, scope.settings, target, list(scope.notes), sections=sections)
+        return analyse_host(scope, host, cluster_domain, suppress, sections)
 
-    work = sorted((h for h in named if h not in left_out), key=lambda h: _by_namespace(h, cluster_domain))
-    reports = [r for r in map_hosts(one, work) if r is not None]
-    return ScanReport.ranked(reports, tuple(sorted(left_out & set(named))))
+    todo = [h for h in work if h not in done]
+    done.update(zip(todo, map_hosts(one, todo), strict=True))
+    return ScanReport.ranked([r for h in work if (r := done[h]) is not None], left_out)
+
+
+def analyse_host(scope: Scope, host: str, cluster_domain: str, suppress: tuple[str, ...], sections: bool,
+                 ) -> Report | None:
+    try:
+        target = resolve_target(scope.snapshot, host, scope.namespace or "default", cluster_domain)
+    except MeshdoctorError:
+        return None
+    request = HostRequest(host, cluster_domain=cluster_domain, suppress=suppress)
+    return analyse(request, scope.snapshot, scope.settings, target, list(scope.notes), sections=sections)
+
+
+def _work(scope: Scope, include_system: bool) -> tuple[list[str], tuple[str, ...]]:
+    """The hosts to analyse, in the order they are handed out, and the system hosts left out."""
+    left_out = set() if include_system else system_hosts(scope)
+    named = hosts_in(scope)
+    domain = scope.settings.cluster_domain
+    work = sorted((h for h in named if h not in left_out), key=lambda h: _by_namespace(h, domain))
+    return work, tuple(sorted(left_out & set(named)))
+
+
+def _services_by_namespace(scope: Scope, include_system: bool) -> dict[str, list[str]]:
+    """The Service hosts of each namespace: what can be analysed once that namespace's pods are in."""
+    out: dict[str, list[str]] = {}
+    for host in _work(scope, include_system)[0]:
+        service, namespace, _ = _by_namespace(host, scope.settings.cluster_domain)
+        if service:
+            out.setdefault(namespace, []).append(host)
+    return out
 
 
 def _by_namespace(host: str, domain: str) -> tuple[int, str, str]:

@@ -8,6 +8,7 @@ collection's outcome for the report, and hands out the snapshot so far (built on
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from kubectl_meshdoctor.cluster.fetch import (
     Discovery,
     ListRequest,
     ListResult,
+    PageSink,
     check_access,
     discover,
     list_collections,
@@ -46,6 +48,7 @@ class LiveReader:
     _cached: tuple[tuple[int, int, str], Snapshot] | None = field(default=None, repr=False)
     _generation: int = 0  # bumped by every read, so the snapshot is rebuilt once per round
     _grown: tuple[int, str, Snapshot] | None = field(default=None, repr=False)  # (results in it, mode, snapshot)
+    background: Background | None = None  # a round's streamed LIST, still being read
 
     @classmethod
     def open(cls, kube: KubeOptions, progress: ProgressFn = lambda _msg: None) -> LiveReader:
@@ -77,10 +80,33 @@ class LiveReader:
         `retry_forbidden_in` (many on-call users may read only some namespaces)."""
         if progress:
             self.progress(progress)
+        self.adopt(self.lists(requests), retry_forbidden_in)
+
+    def lists(self, requests: list[ListRequest], sink: PageSink | None = None, pause: bool = True,
+              ) -> list[ListResult]:
+        """The LISTs, in parallel, not yet recorded: safe to run in a thread of its own while this reader
+        reads other rounds (a scan's pods, analysed as they arrive)."""
+        assert self.discovery is not None, "start() first"
+        return list_collections(self.api, self.discovery, requests, sink, pause)
+
+    def read_in_background(self, requests: list[ListRequest], sink: PageSink, ended: Callable[[], None],
+                           retry_forbidden_in: tuple[str, ...] = ()) -> None:
+        """Starts LISTs in a thread of their own: the rounds after them run meanwhile (none may read
+        them), their pages go to `sink` as they are parsed, `ended` is called when they are read, and
+        finish_background() records them. The caller holds the collector paused until then."""
+        self.background = Background(self, requests, sink, ended, retry_forbidden_in)
+        self.background.thread.start()
+
+    def finish_background(self) -> None:
+        if self.background is not None:
+            self.background.finish()
+
+    def adopt(self, results: list[ListResult], retry_forbidden_in: tuple[str, ...] = ()) -> None:
+        """Records what lists() read, as one round."""
         self._generation += 1
-        self._read(requests)
+        self._record(results)
         if retry_forbidden_in:
-            self._retry_forbidden_in(*retry_forbidden_in)
+            self._retry_forbidden_in(results, *retry_forbidden_in)
 
     def record(self, status: CollectionStatus) -> None:
         """The outcome of something read outside a LIST (logs, port-forwards), reported the same way."""
@@ -120,19 +146,18 @@ class LiveReader:
                  "namespace": r.namespace, "labelSelector": r.label_selector, "fieldSelector": r.field_selector,
                  "limit": r.max_items} for r, version in self.requested]
 
-    def _read(self, requests: list[ListRequest]) -> None:
-        assert self.discovery is not None, "start() first"
-        for result in list_collections(self.api, self.discovery, requests):
+    def _record(self, results: list[ListResult]) -> None:
+        for result in results:
             if result.version:  # a request was sent (not one discovery ruled out)
                 self.requested.append((result.request, result.version))
             if result.request.resource == "appconfigmaps":  # keep NGINX configs; drop other apps' settings unread
                 result.items = [cm for cm in result.items if _may_proxy(cm)]
             self.results.append(result)
 
-    def _retry_forbidden_in(self, *namespaces: str) -> None:
+    def _retry_forbidden_in(self, among: list[ListResult], *namespaces: str) -> None:
         """Many on-call users may read only some namespaces. A collection forbidden cluster-wide is
         read again in the user's namespace and the root namespace, and the report says the view is partial."""
-        forbidden = [r for r in self.results
+        forbidden = [r for r in among
                      if r.status.state == State.FORBIDDEN and r.request.namespace is None and r.request.resource
                      not in ("namespaces", "meshpolicies")]
         if not forbidden:
@@ -156,6 +181,43 @@ class LiveReader:
                 "not seen")) for r in readable)
             self.notes.append(f"{key}: forbidden in all namespaces; read only in {where}, objects elsewhere are "
                               "not seen")
+
+
+@dataclass
+class Background:
+    """LISTs read in a thread while the reader goes on; recorded, as their round would have recorded them,
+    when finished."""
+
+    reader: LiveReader
+    requests: list[ListRequest]
+    sink: PageSink
+    ended: Callable[[], None]
+    retry_forbidden_in: tuple[str, ...]
+    results: list[ListResult] = field(default_factory=list)
+    error: BaseException | None = None
+    finished: bool = False
+    thread: threading.Thread = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._read, name="meshdoctor-background-list", daemon=True)
+
+    def _read(self) -> None:
+        try:
+            self.results = self.reader.lists(self.requests, self.sink, pause=False)
+        except BaseException as exc:  # raised again in the reader's thread, by finish()
+            self.error = exc
+        finally:
+            self.ended()
+
+    def finish(self) -> None:
+        """Waits for the LISTs and records them (once)."""
+        if self.finished:
+            return
+        self.thread.join()
+        self.finished = True
+        if self.error is not None:
+            raise self.error
+        self.reader.adopt(self.results, self.retry_forbidden_in)
 
 
 def _may_proxy(configmap: dict[str, Any]) -> bool:

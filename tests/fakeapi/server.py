@@ -112,8 +112,11 @@ class FakeCluster:
     istio_groups: dict[str, tuple[str, ...]] | None = None  # None: modern Istio (+ legacy authn if used)
     tokens: dict[str, Access] | None = None  # None: no authentication required
     latency: float = 0.0
+    slow_pages: float = 0.0  # seconds each page of a pods LIST of every namespace takes (a big cluster's)
     failures: dict[str, int] = field(default_factory=dict)  # plural -> HTTP status to answer with
     expire_continue: bool = False  # answer the first `continue` request with 410 Gone
+    page_cap: int = 0  # serve at most this many items a page, whatever the limit (a server may serve fewer)
+    by_name_only: bool = False  # list in name order across namespaces (a real server lists in key order)
     throttle: dict[str, tuple[int, str]] = field(default_factory=dict)  # plural -> (how many 429s, Retry-After)
     flaky: dict[str, int] = field(default_factory=dict)  # plural -> how many 500s before it answers
     hang: frozenset[str] = frozenset()  # plurals whose requests are accepted and never answered
@@ -258,6 +261,8 @@ class _Handler(BaseHTTPRequestHandler):
                                             self.headers.get("Impersonate-User", "")))
         if cluster.latency:
             time.sleep(cluster.latency)
+        if cluster.slow_pages and url.path == "/api/v1/pods":
+            time.sleep(cluster.slow_pages)
         if cluster.tokens is not None and user is None:
             return self._send(401, _status(401, "Unauthorized", "Unauthorized"))
         if method != "GET":
@@ -437,6 +442,8 @@ class _Handler(BaseHTTPRequestHandler):
         if query.get("fieldSelector"):
             items = [o for o in items if field_selector_matches(query["fieldSelector"], o)]
         items.sort(key=lambda o: ((o.get("metadata") or {}).get("namespace", ""), o["metadata"]["name"]))
+        if cluster.by_name_only:
+            items.sort(key=lambda o: o["metadata"]["name"])
         offset = 0
         if query.get("continue"):
             with cluster._lock:
@@ -445,6 +452,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return 410, _status(410, "Expired", "The provided continue parameter is too old")
             offset = json.loads(base64.b64decode(query["continue"]))["offset"]
         limit = int(query.get("limit") or 0)
+        if cluster.page_cap:
+            limit = min(limit or cluster.page_cap, cluster.page_cap)
         page = items[offset:offset + limit] if limit else items[offset:]
         metadata: dict[str, Any] = {"resourceVersion": "1000"}
         if limit and offset + limit < len(items):

@@ -1,0 +1,141 @@
+"""A snapshot whose pods are still arriving: what a scan of every namespace analyses during the read.
+
+The API server lists pods in key order, namespace by namespace (etcd's keys are
+/registry/pods/<namespace>/<name>, and the watch cache keeps the same order), so the pods of a namespace
+are all in once a pod of another namespace has arrived. A PartialSnapshot holds every other collection
+whole, and the pods of the namespaces known to be complete; it answers like the snapshot of the whole read
+would, except about pods still to come. It watches every read of pods: one that might see a difference (a
+namespace not yet complete, or the pods of every namespace) taints the work in progress, and so does
+using a derived value whose making was tainted. Untainted work read only what the whole read holds
+unchanged, so its result stands; tainted work is done again once every pod is in. Whether the order held
+(each namespace's pods in one run) is checked when the read ends, by whoever relies on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar, cast
+
+from kubectl_meshdoctor.cluster.resources import CollectionStatus
+from kubectl_meshdoctor.snapshot import objects as o
+from kubectl_meshdoctor.snapshot.model import Snapshot
+
+PODS = "pods"
+T = TypeVar("T")
+
+
+@dataclass
+class Watch:
+    """Shared by the partial snapshots of one read (a value derived over an earlier one may read through
+    it later): whether the work since the last reset read pods that may still change, and the same for
+    each derived value being made."""
+
+    tainted: bool = False
+    making: list[bool] = field(default_factory=list)  # one per derived value being made, innermost last
+
+    def taint(self) -> None:
+        self.tainted = True
+        self.making[:] = [True] * len(self.making)
+
+
+@dataclass(frozen=True)
+class _Made:
+    """How a derived value was made: whether its making read what may change (then using it taints), and
+    whether the work that made it had (then it is not carried to the next snapshot: it may rest on pods
+    the work read before the making began, passed in rather than read)."""
+
+    read_changing: bool
+    by_tainted_work: bool
+
+
+@dataclass(frozen=True)
+class PartialSnapshot(Snapshot):
+    complete: frozenset[str] = frozenset()  # the namespaces whose pods are all here
+    watch: Watch = field(default_factory=Watch, repr=False, compare=False)
+    # derived key -> how it was made (a key missing here is never carried to the next snapshot)
+    _made: dict[Any, _Made] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def over(cls, base: Snapshot, statuses: Mapping[str, CollectionStatus], watch: Watch) -> PartialSnapshot:
+        """`base` (every collection but the pods) with no pods yet, and the statuses the whole read will have."""
+        return cls(mode=base.mode, statuses=MappingProxyType(dict(statuses)), context=base.context,
+                   server_version=base.server_version, _by_key=base._by_key, _by_ns=base._by_ns,
+                   _by_name=base._by_name, watch=watch)
+
+    def with_namespaces(self, pods: Mapping[str, Sequence[dict[str, Any]]]) -> PartialSnapshot:
+        """A new snapshot with the pods of more complete namespaces (in the order they arrived). Derived
+        values made by untainted work are carried over: they rest on nothing that changes (the shared
+        indexes of a scan are built once, not once per snapshot)."""
+        assert not self.complete & pods.keys(), "a complete namespace does not grow"
+        by_name = dict(self._by_name)
+        by_ns = dict(self._by_ns)
+        added: list[dict[str, Any]] = []
+        for namespace, arrived in pods.items():
+            some = tuple({o.name(pod): pod for pod in arrived}.values())  # as Snapshot.build: the last one wins
+            by_ns[(PODS, namespace)] = some
+            added += some
+            by_name.update(((PODS, namespace, o.name(pod)), pod) for pod in some)
+        made = {key: how for key, how in self._made.items() if not how.by_tainted_work}
+        return PartialSnapshot(
+            mode=self.mode, statuses=self.statuses, context=self.context, server_version=self.server_version,
+            _by_key=MappingProxyType({**self._by_key, PODS: (*self._by_key.get(PODS, ()), *added)}),
+            _by_ns=MappingProxyType(by_ns), _by_name=MappingProxyType(by_name),
+            _derived={key: self._derived[key] for key in made}, complete=self.complete | pods.keys(),
+            watch=self.watch, _made=made)
+
+    def _reads_pods(self, namespace: str | None) -> None:
+        if namespace is None or namespace not in self.complete:
+            self.watch.taint()
+
+    def objects(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        self.watch.taint()
+        return super().objects()
+
+    def all(self, key: str) -> tuple[dict[str, Any], ...]:
+        if key == PODS:
+            self._reads_pods(None)
+        return super().all(key)
+
+    def in_namespace(self, key: str, namespace: str) -> tuple[dict[str, Any], ...]:
+        if key == PODS:
+            self._reads_pods(namespace)
+        return super().in_namespace(key, namespace)
+
+    def get(self, key: str, namespace: str, name: str) -> dict[str, Any] | None:
+        if key == PODS:
+            self._reads_pods(namespace)
+        return super().get(key, namespace, name)
+
+    def select(self, key: str, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+        if key == PODS:
+            self._reads_pods(namespace)
+        return super().select(key, namespace, selector)
+
+    def select_everywhere(self, key: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+        if key == PODS:
+            self._reads_pods(None)
+        return super().select_everywhere(key, selector)
+
+    def derived(self, key: Any, build: Callable[[], T]) -> T:
+        return cast(T, self._remembered(key, build))
+
+    def derived_for(self, obj: Any, key: Any, build: Callable[[], T]) -> T:
+        return cast(T, self._remembered((key, id(obj)), lambda: (obj, build()))[1])
+
+    def _remembered(self, key: Any, build: Callable[[], Any]) -> Any:
+        """Using a value whose making read pods that may change taints the work that uses it."""
+        how = self._made.get(key)
+        if how is not None:
+            if how.read_changing:
+                self.watch.taint()
+            return self._derived[key]
+        self.watch.making.append(False)
+        try:
+            value = build()
+        finally:
+            read_changing = self.watch.making.pop()
+        self._derived[key] = value
+        self._made[key] = _Made(read_changing, self.watch.tainted)
+        return value

@@ -1,0 +1,146 @@
+"""`scan -A` analyses the hosts of a namespace as soon as its pods are in (run/early.py): sooner, never
+differently. Every world is scanned through the fake API server serving two pods a page, each page a
+little slow (so namespaces complete one after another while the LIST goes on, after the rest is read),
+with and without early analysis, and the two reports must be the same, byte for byte."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubectl_meshdoctor.cluster.resources import CollectionStatus, State
+from kubectl_meshdoctor.snapshot.model import Snapshot
+from kubectl_meshdoctor.snapshot.partial import PartialSnapshot, Watch
+from tests.conftest import EXAMPLES, Result, objects_of, run_cli, scenario_files
+from tests.fakeapi.server import Access
+from tests.worlds import EXAMPLE_WORLDS, SCENARIO_WORLDS, world_files, world_id
+
+DEMO = EXAMPLES / "bookinfo"
+WORLDS = [*SCENARIO_WORLDS, *EXAMPLE_WORLDS]
+
+
+def scan(cluster: Any, tmp_path: Path, early: bool, token: str = "admin") -> tuple[Result, dict[str, Any]]:
+    stats = tmp_path / f"stats-{early}.json"
+    config = cluster.kubeconfig if token == "admin" else cluster.kubeconfig_for(token)
+    result = run_cli("scan", "-A", "-o", "json", "--kubeconfig", str(config),
+                     env={"MESHDOCTOR_EARLY": "1" if early else "0", "MESHDOCTOR_STATS": str(stats),
+                          "MESHDOCTOR_JOBS": "1"})
+    return result, json.loads(stats.read_text())
+
+
+def same_scan(cluster: Any, tmp_path: Path, token: str = "admin") -> dict[str, Any]:
+    """Scans with and without early analysis; the reports must be the same. The early run's stats."""
+    early, stats = scan(cluster, tmp_path, True, token)
+    late, late_stats = scan(cluster, tmp_path, False, token)
+    assert (early.exit_code, early.stdout) == (late.exit_code, late.stdout)
+    assert late_stats["early"] == "not tried" and late_stats["hostsAnalysedEarly"] == 0
+    return stats
+
+
+@pytest.mark.parametrize("world", WORLDS, ids=lambda p: world_id(p) if p.suffix else f"examples/{p.name}")
+def test_early_analysis_gives_the_same_report(world: Path, live: Any, tmp_path: Path) -> None:
+    files = world_files(world) if world.suffix else [world]
+    same_scan(live(objects_of(files), page_cap=2, slow_pages=0.01), tmp_path)
+
+
+def test_hosts_are_analysed_while_the_pods_arrive(live: Any, tmp_path: Path) -> None:
+    """bookinfo's pods arrive before those of the namespaces after it: its hosts are done before the LIST
+    ends. (Each answer takes 20 ms and a namespace listed last holds thirty pods: the pods take longer to
+    list than the rest, as in a big cluster.) A host routed through the ingress gateway asks where the
+    gateway's proxies run, which only every pod can tell: it waits for the end."""
+    filler = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "zz-batch", "name": f"job-{i}"}}
+              for i in range(30)]
+    stats = same_scan(live([*objects_of([DEMO]), *filler], page_cap=1, latency=0.02), tmp_path)
+    assert stats["early"] == "kept"
+    assert 0 < stats["hostsAnalysedEarly"] < stats["hosts"]
+
+
+def test_pods_that_do_not_come_namespace_by_namespace_undo_the_early_work(live: Any, tmp_path: Path) -> None:
+    """A server that lists in another order than key order: no namespace can be known complete."""
+    stats = same_scan(live(objects_of([DEMO]), page_cap=1, by_name_only=True), tmp_path)
+    assert stats["early"].endswith("did not arrive together") and stats["hostsAnalysedEarly"] == 0
+
+
+def test_a_list_that_starts_over_undoes_the_early_work(live: Any, tmp_path: Path) -> None:
+    """The first continue token expires (410): the pods LIST starts over; the answer does not change.
+    (Which LIST meets the expired token depends on the order requests reach the server.)"""
+    stats = same_scan(live(objects_of([DEMO]), page_cap=1, expire_continue=True), tmp_path)
+    assert stats["early"] in ("kept", "the pods LIST started over")
+
+
+def test_forbidden_pods_are_judged_as_without_early_analysis(live: Any, tmp_path: Path) -> None:
+    reader = Access("oncall", frozenset({(p, None) for p in (
+        "services", "endpoints", "namespaces", "deployments", "configmaps", "virtualservices",
+        "destinationrules", "gateways", "serviceentries", "sidecars", "peerauthentications")}))
+    cluster = live(objects_of(scenario_files("workloads/ready")), tokens={"oncall": reader}, page_cap=1)
+    stats = same_scan(cluster, tmp_path, token="oncall")
+    assert stats["hostsAnalysedEarly"] == 0
+
+
+# -------------------------------------------------------------------------------- the partial snapshot
+
+def pod(namespace: str, name: str, app: str) -> dict[str, Any]:
+    return {"metadata": {"namespace": namespace, "name": name, "labels": {"app": app}}}
+
+
+def partial(*complete: str) -> PartialSnapshot:
+    statuses = {"pods": CollectionStatus("pods", State.OK, "in all namespaces")}
+    base = PartialSnapshot.over(Snapshot.build([], statuses, "live"), statuses, Watch())
+    pods = {"a": [pod("a", "a1", "x"), pod("a", "a2", "y")], "b": [pod("b", "b1", "x")]}
+    return base.with_namespaces({ns: pods[ns] for ns in complete})
+
+
+def test_reading_pods_of_a_complete_namespace_does_not_taint() -> None:
+    snapshot = partial("a")
+    assert [p["metadata"]["name"] for p in snapshot.select("pods", "a", {"app": "x"})] == ["a1"]
+    assert snapshot.get("pods", "a", "a2") is not None and len(snapshot.in_namespace("pods", "a")) == 2
+    assert not snapshot.watch.tainted
+
+
+@pytest.mark.parametrize("read", [
+    lambda s: s.in_namespace("pods", "b"), lambda s: s.get("pods", "b", "b1"),
+    lambda s: s.select("pods", "b", {"app": "x"}), lambda s: s.all("pods"),
+    lambda s: s.select_everywhere("pods", {"app": "x"}), lambda s: list(s.objects())])
+def test_reading_pods_that_may_still_come_taints(read: Any) -> None:
+    snapshot = partial("a")
+    read(snapshot)
+    assert snapshot.watch.tainted
+
+
+def test_reading_other_collections_never_taints() -> None:
+    snapshot = partial()
+    snapshot.all("services"), snapshot.select_everywhere("services", {"app": "x"})
+    assert not snapshot.watch.tainted
+
+
+def test_a_value_made_from_pods_that_may_still_come_taints_whoever_uses_it() -> None:
+    snapshot = partial("a")
+    made = snapshot.derived("everywhere", lambda: len(snapshot.all("pods")))
+    snapshot.watch.tainted = False  # another host
+    assert snapshot.derived("everywhere", lambda: -1) == made and snapshot.watch.tainted
+    # nor is it carried to the next snapshot, where it would be wrong
+    grown = snapshot.with_namespaces({"b": [pod("b", "b1", "x")]})
+    assert grown.derived("everywhere", lambda: len(grown.all("pods"))) == 3
+
+
+def test_a_value_made_by_untainted_work_is_shared_and_carried() -> None:
+    snapshot = partial("a")
+    snapshot.derived("in-a", lambda: len(snapshot.in_namespace("pods", "a")))
+    snapshot.watch.tainted = False
+    assert snapshot.derived("in-a", lambda: -1) == 2 and not snapshot.watch.tainted
+    grown = snapshot.with_namespaces({"b": [pod("b", "b1", "x")]})
+    assert grown.derived("in-a", lambda: -1) == 2 and not grown.watch.tainted and grown.complete == {"a", "b"}
+
+
+def test_a_value_made_by_tainted_work_is_not_carried() -> None:
+    """It may rest on pods the work read before making it (passed in, not read by the making)."""
+    snapshot = partial("a")
+    seen = snapshot.in_namespace("pods", "b")  # tainted: b is not complete
+    snapshot.derived("count", lambda: len(seen))
+    snapshot.watch.tainted = False
+    assert snapshot.derived("count", lambda: -1) == 0 and not snapshot.watch.tainted  # same snapshot: shared
+    grown = snapshot.with_namespaces({"b": [pod("b", "b1", "x")]})
+    assert grown.derived("count", lambda: len(grown.in_namespace("pods", "b"))) == 1  # made again
