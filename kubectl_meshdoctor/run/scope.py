@@ -95,15 +95,19 @@ def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offlin
     # The pods read in the background are parsed with the collector paused by this thread: if the run
     # ends on an error, the pause ends with it, whatever the reading thread is still waiting for.
     with collector_paused() if arrivals is not None else contextlib.nullcontext():
-        execute(reader, plan, Seen(reader.snapshot(), reader.namespace, domain=cluster_domain, scope=namespace),
-                laid, mode, arrivals)
-        # a scan asks no proxy for its configuration: MD801-MD805 then have nothing to compare (not-run)
-        reader.record(CollectionStatus("proxyconfigs", State.OK, "(not asked for: scan reads no proxy configuration)"))
-        background = reader.background
-        if arrivals is not None and while_reading is not None and background and not background.finished:
-            progress("reading pods, and checking the hosts of each namespace as its pods arrive")
-            found = while_reading(arrivals, background.requests, reader.snapshot(laid, mode), scope_of)
-        reader.finish_background()
+        try:
+            execute(reader, plan, Seen(reader.snapshot(), reader.namespace, domain=cluster_domain, scope=namespace),
+                    laid, mode, arrivals)
+            # a scan asks no proxy for its configuration: MD801-MD805 then have nothing to compare (not-run)
+            reader.record(CollectionStatus("proxyconfigs", State.OK,
+                                           "(not asked for: scan reads no proxy configuration)"))
+            background = reader.background
+            if arrivals is not None and while_reading is not None and background is not None:
+                progress("reading pods, and checking the hosts of each namespace as its pods arrive")
+                found = while_reading(arrivals, background.requests, reader.snapshot(laid, mode), scope_of)
+            reader.finish_background()
+        finally:  # a run ending on an error does not wait for the background LIST, nor keep it (nor it, us)
+            reader.background = None
     return dataclasses.replace(scope_of(reader.snapshot(laid, mode)), last_answer=reader.api.last_answer, early=found)
 
 

@@ -98,8 +98,12 @@ class LiveReader:
         self.background.thread.start()
 
     def finish_background(self) -> None:
-        if self.background is not None:
-            self.background.finish()
+        """Waits for the background LISTs and records them. The reader lets go of them: they point back
+        to it, and a reader kept alive by that cycle keeps its connections open (a scan freezes what is
+        alive for the collector, so the cycle would never be collected: sockets leaked run after run)."""
+        background, self.background = self.background, None
+        if background is not None:
+            background.finish()
 
     def adopt(self, results: list[ListResult], retry_forbidden_in: tuple[str, ...] = ()) -> None:
         """Records what lists() read, as one round."""
