@@ -13,7 +13,7 @@ import pytest
 
 from kubectl_meshdoctor.cluster.resources import CollectionStatus, State
 from kubectl_meshdoctor.snapshot.model import Snapshot
-from kubectl_meshdoctor.snapshot.partial import PartialSnapshot, Watch
+from kubectl_meshdoctor.snapshot.partial import PartialSnapshot, Tainted, Watch
 from tests.conftest import EXAMPLES, Result, objects_of, run_cli, scenario_files
 from tests.fakeapi.server import Access
 from tests.worlds import EXAMPLE_WORLDS, SCENARIO_WORLDS, world_files, world_id
@@ -123,6 +123,15 @@ def test_reading_pods_that_may_still_come_taints(read: Any) -> None:
     assert snapshot.watch.tainted
 
 
+def test_work_told_to_stop_at_its_first_taint_stops_there() -> None:
+    snapshot = partial("a")
+    snapshot.watch.stop_at_taint = True
+    snapshot.in_namespace("pods", "a")
+    with pytest.raises(Tainted):
+        snapshot.derived("b", lambda: snapshot.in_namespace("pods", "b"))
+    assert snapshot.watch.making == [] and snapshot.derived("b", lambda: "made again") == "made again"
+
+
 def test_reading_other_collections_never_taints() -> None:
     snapshot = partial()
     snapshot.all("services"), snapshot.select_everywhere("services", {"app": "x"})
@@ -146,6 +155,20 @@ def test_a_value_made_by_untainted_work_is_shared_and_carried() -> None:
     assert snapshot.derived("in-a", lambda: -1) == 2 and not snapshot.watch.tainted
     grown = snapshot.with_namespaces({"b": [pod("b", "b1", "x")]})
     assert grown.derived("in-a", lambda: -1) == 2 and not grown.watch.tainted and grown.complete == {"a", "b"}
+
+
+def test_pods_are_read_from_the_latest_snapshot_whichever_is_asked() -> None:
+    """A value carried over may hold an earlier snapshot: what it reads there is what the latest holds,
+    and tainted only if the latest cannot tell."""
+    earlier = partial("a")
+    latest = earlier.with_namespaces({"b": [pod("b", "b1", "x")]})
+    assert [p["metadata"]["name"] for p in earlier.select("pods", "b", {"app": "x"})] == ["b1"]
+    assert not latest.watch.tainted
+    earlier.in_namespace("pods", "c")
+    assert latest.watch.tainted
+    whole = latest.with_namespaces({}, whole=True)
+    whole.watch.tainted = False
+    assert len(earlier.all("pods")) == 3 and not whole.watch.tainted
 
 
 def test_a_value_made_by_tainted_work_is_not_carried() -> None:

@@ -29,7 +29,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kubectl_meshdoctor.cluster.fetch import ListRequest
 from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, State
@@ -37,18 +37,20 @@ from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.report.model import Report
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
-from kubectl_meshdoctor.snapshot.partial import PODS, PartialSnapshot, Watch
+from kubectl_meshdoctor.snapshot.partial import PODS, PartialSnapshot, Tainted, Watch
 
 if TYPE_CHECKING:
     from kubectl_meshdoctor.run.scope import Scope
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _END, _RESTART = object(), object()
 # While this thread analyses, the reading thread needs the interpreter back after each socket read; with
-# Python's default switch interval (5 ms) it waits that long each time: reading 50,000 pods took 10.8 s
-# instead of 8.7 s. At 0.5 ms it took 9.2 s (measured on the benchmark's 2-core machine).
-SWITCH_INTERVAL = 0.0005
+# Python's default switch interval (5 ms) it waits that long each time, and asks for the next page late:
+# reading 50,000 pods beside a busy thread took 10.8 s instead of 8.7 s; 9.2 s at 0.5 ms, 9.0 s at 0.1 ms
+# (the benchmark's 2-core machine; `scan -A` at 50k pods: 11.7-12.1 s at 0.1 ms, 12.5-12.7 s at 0.5 ms).
+SWITCH_INTERVAL = 0.0001
 
 
 def enabled() -> bool:
@@ -100,6 +102,8 @@ class Early:
     settings: MeshSettings | None = None
     notes: tuple[str, ...] = ()
     broken: str = ""
+    # every pod, with the indexes the early analyses built: where the other hosts are analysed
+    whole: PartialSnapshot | None = None
 
     def agrees(self, scope: Scope) -> bool:
         """Whether what was analysed early stands, now that everything is read (all of it, or none)."""
@@ -144,13 +148,34 @@ def analyse_while_arriving(arrivals: Arrivals, streamed: list[ListRequest], base
                     order.ready.clear()
                 if pending:
                     for host in hosts.get(pending.popleft(), ()):
-                        watch.tainted = False
-                        report = analyse(scope, host)
-                        if not watch.tainted:
-                            early.reports[host] = report
+                        with contextlib.suppress(Tainted):  # then it waits for every pod
+                            early.reports[host] = _untainted(analyse, scope, host, watch)
+            if not early.broken:
+                early.whole = snapshot.with_namespaces({ns: pods for ns, pods in order.arrived.items()
+                                                        if ns not in snapshot.complete}, whole=True)
         except Exception as exc:  # analysed again with everything read, where a real error surfaces
             early.broken = f"analysing early failed: {exc!r}"
     return early
+
+
+def watched(analyse: Callable[[str], T], watch: Watch) -> Callable[[str], tuple[T, bool]]:
+    """analyse(host), and whether it read pods through a snapshot that did not hold them all (then it is
+    analysed again over the whole read)."""
+    def run(host: str) -> tuple[T, bool]:
+        watch.tainted = False
+        return analyse(host), watch.tainted
+    return run
+
+
+def _untainted(analyse: Callable[[Scope, str], Report | None], scope: Scope, host: str, watch: Watch,
+               ) -> Report | None:
+    """analyse(scope, host), stopped (Tainted) as soon as it reads pods that may still change: a host that
+    will be analysed again costs little of the time the reading leaves for analysis."""
+    watch.tainted, watch.stop_at_taint = False, True
+    try:
+        return analyse(scope, host)
+    finally:
+        watch.stop_at_taint = False
 
 
 def _take(arrivals: Arrivals, order: _Order, early: Early, block: bool) -> bool:

@@ -31,7 +31,7 @@ from kubectl_meshdoctor.report.model import Report
 from kubectl_meshdoctor.report.progress import ProgressFn, spinner
 from kubectl_meshdoctor.report.suppress import parse_rules
 from kubectl_meshdoctor.run import early
-from kubectl_meshdoctor.run.early import Arrivals, Early, analyse_while_arriving
+from kubectl_meshdoctor.run.early import Arrivals, Early, analyse_while_arriving, watched
 from kubectl_meshdoctor.run.host import HostRequest, analyse, load_offline, offline_snapshot
 from kubectl_meshdoctor.run.parallel import map_hosts
 from kubectl_meshdoctor.run.reading import execute
@@ -199,13 +199,19 @@ def system_hosts(scope: Scope) -> set[str]:
 def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), include_system: bool = False,
          sections: bool = True) -> ScanReport:
     work, left_out = _work(scope, include_system)
-    done = dict(scope.early.reports) if scope.early is not None and scope.early.agrees(scope) else {}
+    early = scope.early if scope.early is not None and scope.early.agrees(scope) else None
+    done = dict(early.reports) if early else {}
 
-    def one(host: str) -> Report | None:
-        return analyse_host(scope, host, cluster_domain, suppress, sections)
+    def over(it: Scope) -> Callable[[str], Report | None]:
+        return lambda host: analyse_host(it, host, cluster_domain, suppress, sections)
 
     todo = [h for h in work if h not in done]
-    done.update(zip(todo, map_hosts(one, todo), strict=True))
+    if early is not None and early.whole is not None:  # the rest over every pod, with the indexes built early
+        whole = dataclasses.replace(scope, snapshot=early.whole, settings=early.settings or scope.settings)
+        results = map_hosts(watched(over(whole), early.whole.watch), todo)
+        done.update((host, report) for host, (report, tainted) in zip(todo, results, strict=True) if not tainted)
+        todo = [h for h in todo if h not in done]
+    done.update(zip(todo, map_hosts(over(scope), todo), strict=True))
     return ScanReport.ranked([r for h in work if (r := done[h]) is not None], left_out)
 
 

@@ -9,6 +9,10 @@ namespace not yet complete, or the pods of every namespace) taints the work in p
 using a derived value whose making was tainted. Untainted work read only what the whole read holds
 unchanged, so its result stands; tainted work is done again once every pod is in. Whether the order held
 (each namespace's pods in one run) is checked when the read ends, by whoever relies on it.
+
+The snapshots of one read share their Watch, and pods are always read from the latest (a value derived
+over an earlier snapshot and carried over may read through it). The last, `whole`, holds every pod: the
+hosts left when the read ends are analysed over it, with the indexes the early analyses built.
 """
 
 from __future__ import annotations
@@ -34,10 +38,19 @@ class Watch:
 
     tainted: bool = False
     making: list[bool] = field(default_factory=list)  # one per derived value being made, innermost last
+    stop_at_taint: bool = False  # raise Tainted: work that will be done again need not go on
+    latest: PartialSnapshot | None = field(default=None, repr=False)  # the one with the most pods
 
     def taint(self) -> None:
         self.tainted = True
         self.making[:] = [True] * len(self.making)
+        if self.stop_at_taint:
+            raise Tainted
+
+
+class Tainted(BaseException):
+    """Out of work the watch was told to stop at its first taint (a host's analysis, to be done again with
+    every pod). A BaseException: a check's own error handling must not turn it into a result."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,7 @@ class _Made:
 @dataclass(frozen=True)
 class PartialSnapshot(Snapshot):
     complete: frozenset[str] = frozenset()  # the namespaces whose pods are all here
+    whole: bool = False  # every pod is here (the LIST has ended)
     watch: Watch = field(default_factory=Watch, repr=False, compare=False)
     # derived key -> how it was made (a key missing here is never carried to the next snapshot)
     _made: dict[Any, _Made] = field(default_factory=dict, repr=False, compare=False)
@@ -64,10 +78,11 @@ class PartialSnapshot(Snapshot):
                    server_version=base.server_version, _by_key=base._by_key, _by_ns=base._by_ns,
                    _by_name=base._by_name, watch=watch)
 
-    def with_namespaces(self, pods: Mapping[str, Sequence[dict[str, Any]]]) -> PartialSnapshot:
-        """A new snapshot with the pods of more complete namespaces (in the order they arrived). Derived
-        values made by untainted work are carried over: they rest on nothing that changes (the shared
-        indexes of a scan are built once, not once per snapshot)."""
+    def with_namespaces(self, pods: Mapping[str, Sequence[dict[str, Any]]], whole: bool = False) -> PartialSnapshot:
+        """A new snapshot with the pods of more complete namespaces (in the order they arrived), `whole`
+        when they are the last; it becomes the watch's latest. Derived values made by untainted work are
+        carried over: they rest on nothing that changes (the shared indexes of a scan are built once, not
+        once per snapshot)."""
         assert not self.complete & pods.keys(), "a complete namespace does not grow"
         by_name = dict(self._by_name)
         by_ns = dict(self._by_ns)
@@ -78,45 +93,46 @@ class PartialSnapshot(Snapshot):
             added += some
             by_name.update(((PODS, namespace, o.name(pod)), pod) for pod in some)
         made = {key: how for key, how in self._made.items() if not how.by_tainted_work}
-        return PartialSnapshot(
+        grown = PartialSnapshot(
             mode=self.mode, statuses=self.statuses, context=self.context, server_version=self.server_version,
             _by_key=MappingProxyType({**self._by_key, PODS: (*self._by_key.get(PODS, ()), *added)}),
             _by_ns=MappingProxyType(by_ns), _by_name=MappingProxyType(by_name),
             _derived={key: self._derived[key] for key in made}, complete=self.complete | pods.keys(),
-            watch=self.watch, _made=made)
+            watch=self.watch, _made=made, whole=whole)
+        self.watch.latest = grown
+        return grown
 
-    def _reads_pods(self, namespace: str | None) -> None:
-        if namespace is None or namespace not in self.complete:
+    def _pods(self, namespace: str | None) -> PartialSnapshot:
+        """Where pods are read: the latest snapshot of the read, whichever snapshot is asked (a value
+        derived over an earlier one and carried over may read through it). Taints the work if the answer
+        might differ from the whole read's."""
+        latest = self.watch.latest or self
+        if not latest.whole and (namespace is None or namespace not in latest.complete):
             self.watch.taint()
+        return latest
 
     def objects(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        self.watch.taint()
+        self.watch.taint()  # (in another order than the whole read's)
         return super().objects()
 
     def all(self, key: str) -> tuple[dict[str, Any], ...]:
-        if key == PODS:
-            self._reads_pods(None)
-        return super().all(key)
+        return Snapshot.all(self._pods(None), key) if key == PODS else super().all(key)
 
     def in_namespace(self, key: str, namespace: str) -> tuple[dict[str, Any], ...]:
-        if key == PODS:
-            self._reads_pods(namespace)
-        return super().in_namespace(key, namespace)
+        return Snapshot.in_namespace(self._pods(namespace), key, namespace) if key == PODS else \
+            super().in_namespace(key, namespace)
 
     def get(self, key: str, namespace: str, name: str) -> dict[str, Any] | None:
-        if key == PODS:
-            self._reads_pods(namespace)
-        return super().get(key, namespace, name)
+        return Snapshot.get(self._pods(namespace), key, namespace, name) if key == PODS else \
+            super().get(key, namespace, name)
 
     def select(self, key: str, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
-        if key == PODS:
-            self._reads_pods(namespace)
-        return super().select(key, namespace, selector)
+        return Snapshot.select(self._pods(namespace), key, namespace, selector) if key == PODS else \
+            super().select(key, namespace, selector)
 
     def select_everywhere(self, key: str, selector: dict[str, str]) -> list[dict[str, Any]]:
-        if key == PODS:
-            self._reads_pods(None)
-        return super().select_everywhere(key, selector)
+        return Snapshot.select_everywhere(self._pods(None), key, selector) if key == PODS else \
+            super().select_everywhere(key, selector)
 
     def derived(self, key: Any, build: Callable[[], T]) -> T:
         return cast(T, self._remembered(key, build))
