@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import queue
@@ -147,9 +148,12 @@ def analyse_while_arriving(arrivals: Arrivals, streamed: list[ListRequest], base
                     pending.extend(order.ready)
                     order.ready.clear()
                 if pending:
+                    # stopped at its first read of pods still to come: it waits for every pod, and meanwhile
+                    # costs little of the time the reading leaves for analysis
+                    analysed = watched(functools.partial(analyse, scope), watch, stop_at_taint=True)
                     for host in hosts.get(pending.popleft(), ()):
-                        with contextlib.suppress(Tainted):  # then it waits for every pod
-                            early.reports[host] = _untainted(analyse, scope, host, watch)
+                        with contextlib.suppress(Tainted):
+                            early.reports[host] = analysed(host)[0]
             if not early.broken:
                 early.whole = snapshot.with_namespaces({ns: pods for ns, pods in order.arrived.items()
                                                         if ns not in snapshot.complete}, whole=True)
@@ -158,24 +162,17 @@ def analyse_while_arriving(arrivals: Arrivals, streamed: list[ListRequest], base
     return early
 
 
-def watched(analyse: Callable[[str], T], watch: Watch) -> Callable[[str], tuple[T, bool]]:
+def watched(analyse: Callable[[str], T], watch: Watch, stop_at_taint: bool = False,
+            ) -> Callable[[str], tuple[T, bool]]:
     """analyse(host), and whether it read pods through a snapshot that did not hold them all (then it is
-    analysed again over the whole read)."""
+    analysed again over the whole read); with `stop_at_taint`, Tainted is raised at that first read."""
     def run(host: str) -> tuple[T, bool]:
-        watch.tainted = False
-        return analyse(host), watch.tainted
+        watch.tainted, watch.stop_at_taint = False, stop_at_taint
+        try:
+            return analyse(host), watch.tainted
+        finally:
+            watch.stop_at_taint = False
     return run
-
-
-def _untainted(analyse: Callable[[Scope, str], Report | None], scope: Scope, host: str, watch: Watch,
-               ) -> Report | None:
-    """analyse(scope, host), stopped (Tainted) as soon as it reads pods that may still change: a host that
-    will be analysed again costs little of the time the reading leaves for analysis."""
-    watch.tainted, watch.stop_at_taint = False, True
-    try:
-        return analyse(scope, host)
-    finally:
-        watch.stop_at_taint = False
 
 
 def _take(arrivals: Arrivals, order: _Order, early: Early, block: bool) -> bool:

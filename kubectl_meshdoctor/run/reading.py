@@ -28,8 +28,9 @@ def execute(reader: LiveReader, plan: ReadPlan, seen: Seen, overlay: tuple[tuple
         seen = dataclasses.replace(seen, snapshot=reader.snapshot(overlay, mode))
         reads = plan.reads(round_, seen)
         retry = (reader.namespace, DEFAULT_ROOT_NAMESPACE) if number == 0 else ()
-        later = [r.request for r in reads if r.streamed and r.request is not None] if stream and not overlay else []
-        if later and stream is not None:
+        later = [r.request for r in reads if r.streamed and r.request is not None] \
+            if stream is not None and not overlay else []
+        if stream is not None and later:
             reader.read_in_background(later, stream.page, stream.end, retry)
         reader.read([r.request for r in reads if r.request is not None and r.request not in later], message, retry)
         for read in reads:

@@ -199,16 +199,16 @@ def system_hosts(scope: Scope) -> set[str]:
 def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), include_system: bool = False,
          sections: bool = True) -> ScanReport:
     work, left_out = _work(scope, include_system)
-    early = scope.early if scope.early is not None and scope.early.agrees(scope) else None
-    done = dict(early.reports) if early else {}
+    ahead = scope.early if scope.early is not None and scope.early.agrees(scope) else None
+    done = dict(ahead.reports) if ahead else {}
 
     def over(it: Scope) -> Callable[[str], Report | None]:
         return lambda host: analyse_host(it, host, cluster_domain, suppress, sections)
 
     todo = [h for h in work if h not in done]
-    if early is not None and early.whole is not None:  # the rest over every pod, with the indexes built early
-        whole = dataclasses.replace(scope, snapshot=early.whole, settings=early.settings or scope.settings)
-        results = map_hosts(watched(over(whole), early.whole.watch), todo)
+    if ahead is not None and ahead.whole is not None:  # the rest over every pod, with the indexes built early
+        whole = dataclasses.replace(scope, snapshot=ahead.whole, settings=ahead.settings or scope.settings)
+        results = map_hosts(watched(over(whole), ahead.whole.watch), todo)
         done.update((host, report) for host, (report, tainted) in zip(todo, results, strict=True) if not tainted)
         todo = [h for h in todo if h not in done]
     done.update(zip(todo, map_hosts(over(scope), todo), strict=True))

@@ -199,7 +199,6 @@ class Background:
     retry_forbidden_in: tuple[str, ...]
     results: list[ListResult] = field(default_factory=list)
     error: BaseException | None = None
-    finished: bool = False
     thread: threading.Thread = field(init=False)
 
     def __post_init__(self) -> None:
@@ -214,11 +213,8 @@ class Background:
             self.ended()
 
     def finish(self) -> None:
-        """Waits for the LISTs and records them (once)."""
-        if self.finished:
-            return
+        """Waits for the LISTs and records them (the reader calls it once: finish_background lets go)."""
         self.thread.join()
-        self.finished = True
         if self.error is not None:
             raise self.error
         self.reader.adopt(self.results, self.retry_forbidden_in)
