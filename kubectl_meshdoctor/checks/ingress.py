@@ -172,7 +172,7 @@ def gateway_selects_no_pods(ctx: CheckContext) -> list[Problem]:
     findings = []
     for ref, gateway in _selecting_gateways(ctx):
         selector = service_selector(gateway)
-        if any(o.selects(selector, p) for p in ctx.snapshot.all("pods")):
+        if ctx.snapshot.select_everywhere("pods", selector):  # (indexed: and while pods arrive, assumed)
             continue
         text = ",".join(f"{k}={v}" for k, v in selector.items())
         findings.append(Problem(f"Gateway {ref} selects pods labelled {text}, and no pod in the cluster has these "

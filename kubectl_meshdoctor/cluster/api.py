@@ -118,6 +118,13 @@ class RawApi:
         self.last_answer = max(self.last_answer, time.perf_counter())
         return body
 
+    def use_own_connections(self) -> None:
+        """In a forked process (cluster/forked.py): connections of its own. The pooled ones are the
+        parent's sockets; a request on one would interleave with the parent's on the same TLS stream."""
+        from kubernetes.client import rest
+
+        self._client.rest_client = rest.RESTClientObject(self._client.configuration)
+
     @property
     def api_client(self) -> Any:
         """For the probes, which need the client's websocket support (port-forward)."""

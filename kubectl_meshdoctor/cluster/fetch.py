@@ -88,17 +88,18 @@ def list_path(resource: Resource, version: str, namespace: str | None) -> str:
 
 
 def list_collections(api: RawApi, discovery: Discovery, requests: Iterable[ListRequest],
-                     sink: PageSink | None = None, pause: bool = True) -> list[ListResult]:
+                     sink: PageSink | None = None, pause: bool = True, keep: bool = True) -> list[ListResult]:
     """Raises ClusterUnreachable when the server answered none of them (it went away mid-run): that is
     one error for the whole run (exit 3), not a report of skipped checks. `sink` is told every page.
     `pause`: False when the caller's thread holds the collector paused (a LIST in a background thread
-    must not hold it: if the run ends on an error first, the thread may outlive it)."""
+    must not hold it: if the run ends on an error first, the thread may outlive it). `keep`: False when
+    only the sink needs the items (a process that sends them on): the results hold none."""
     todo = list(dict.fromkeys(requests))
     if not todo:
         return []
     with collector_paused() if pause else contextlib.nullcontext(), \
             ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(todo))) as pool:
-        results = list(pool.map(lambda r: _list_one(api, discovery, r, sink), todo))
+        results = list(pool.map(lambda r: _list_one(api, discovery, r, sink, keep), todo))
     if all(r.unreachable for r in results):
         raise ClusterUnreachable(f"the API server stopped answering: {results[0].unreachable}")
     return results
@@ -145,7 +146,8 @@ def _not_served(request: ListRequest, resource: Resource, scope: str, message: s
     return ListResult(request, CollectionStatus(resource.key, State.NOT_SERVED, scope, message), version=version)
 
 
-def _list_one(api: RawApi, discovery: Discovery, request: ListRequest, sink: PageSink | None = None) -> ListResult:
+def _list_one(api: RawApi, discovery: Discovery, request: ListRequest, sink: PageSink | None = None,
+              keep: bool = True) -> ListResult:
     resource = BY_KEY[request.resource]
     scope = request.scope()
     version = discovery.version_for(resource)
@@ -153,7 +155,7 @@ def _list_one(api: RawApi, discovery: Discovery, request: ListRequest, sink: Pag
         return _not_served(request, resource, scope)
     path = list_path(resource, version, request.namespace)
     try:
-        items = _paginate(api, path, request, resource.kind, sink)
+        items = _paginate(api, path, request, resource.kind, sink, keep)
     except ApiStatusError as exc:
         if exc.status == 404:
             return _not_served(request, resource, scope, str(exc), version)
@@ -167,7 +169,7 @@ def _list_one(api: RawApi, discovery: Discovery, request: ListRequest, sink: Pag
 
 
 def _paginate(api: RawApi, path: str, request: ListRequest, kind: str, sink: PageSink | None = None,
-              ) -> list[dict[str, Any]]:
+              keep: bool = True) -> list[dict[str, Any]]:
     """Page after page; while one page is parsed the next is already asked for: the API server writes
     a List's metadata (and its continue token) before its items, so the token is read from the first
     bytes and the server's work overlaps ours (PERF-FLOOR.md: parsing is a third of a pod fetch)."""
@@ -198,7 +200,8 @@ def _paginate(api: RawApi, path: str, request: ListRequest, kind: str, sink: Pag
                                                "application/json"))
             page = decode_json(without_managed_fields(body))
             parsed = [trim(kind, item) for item in page.get("items") or [] if isinstance(item, dict)]
-            items += parsed  # page by page: what nothing reads never piles up
+            if keep:
+                items += parsed  # page by page: what nothing reads never piles up
             if sink is not None:
                 sink(parsed)
             token = (page.get("metadata") or {}).get("continue") or ""

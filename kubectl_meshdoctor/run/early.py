@@ -11,7 +11,8 @@ That is only worth anything if it can never change a report. It rests on three t
   continue token), everything analysed early is dropped.
 - A host's analysis reads only pods of complete namespaces: the PartialSnapshot watches every read of
   pods (and every shared value made from them), and a host that read anything else is analysed again
-  with everything read.
+  with everything read. One read is answered from what has arrived and assumed (where a Gateway's
+  proxies run): the host's report stands only if the whole read answers the same.
 - The early analyses saw what the whole read ends with: the same collection statuses (pods read whole),
   the same mesh settings and notes. Compared at the end; if anything differs, all are dropped.
 What is dropped is analysed again once every pod is in, as every host was before; MESHDOCTOR_EARLY=0
@@ -38,7 +39,7 @@ from kubectl_meshdoctor.mesh.settings import MeshSettings
 from kubectl_meshdoctor.report.model import Report
 from kubectl_meshdoctor.snapshot import Snapshot
 from kubectl_meshdoctor.snapshot import objects as o
-from kubectl_meshdoctor.snapshot.partial import PODS, PartialSnapshot, Tainted, Watch
+from kubectl_meshdoctor.snapshot.partial import PODS, Assumed, PartialSnapshot, Tainted, Watch
 
 if TYPE_CHECKING:
     from kubectl_meshdoctor.run.scope import Scope
@@ -99,12 +100,19 @@ class Early:
     """Reports made before the last pod arrived, and what they assumed."""
 
     reports: dict[str, Report | None] = field(default_factory=dict)
+    assumed: dict[str, Assumed] = field(default_factory=dict)  # what a report stands on (PartialSnapshot.holds)
     statuses: Mapping[str, CollectionStatus] = field(default_factory=dict)
     settings: MeshSettings | None = None
     notes: tuple[str, ...] = ()
     broken: str = ""
     # every pod, with the indexes the early analyses built: where the other hosts are analysed
     whole: PartialSnapshot | None = None
+
+    def standing(self) -> dict[str, Report | None]:
+        """The reports whose assumptions the whole read bears out (once it agrees)."""
+        whole = self.whole
+        return {host: report for host, report in self.reports.items()
+                if whole is not None and whole.holds(self.assumed.get(host, {}))}
 
     def agrees(self, scope: Scope) -> bool:
         """Whether what was analysed early stands, now that everything is read (all of it, or none)."""
@@ -153,7 +161,9 @@ def analyse_while_arriving(arrivals: Arrivals, streamed: list[ListRequest], base
                     analysed = watched(functools.partial(analyse, scope), watch, stop_at_taint=True)
                     for host in hosts.get(pending.popleft(), ()):
                         with contextlib.suppress(Tainted):
-                            early.reports[host] = analysed(host)[0]
+                            early.reports[host], _, assumed = analysed(host)
+                            if assumed:
+                                early.assumed[host] = assumed
             if not early.broken:
                 early.whole = snapshot.with_namespaces({ns: pods for ns, pods in order.arrived.items()
                                                         if ns not in snapshot.complete}, whole=True)
@@ -163,13 +173,14 @@ def analyse_while_arriving(arrivals: Arrivals, streamed: list[ListRequest], base
 
 
 def watched(analyse: Callable[[str], T], watch: Watch, stop_at_taint: bool = False,
-            ) -> Callable[[str], tuple[T, bool]]:
-    """analyse(host), and whether it read pods through a snapshot that did not hold them all (then it is
-    analysed again over the whole read); with `stop_at_taint`, Tainted is raised at that first read."""
-    def run(host: str) -> tuple[T, bool]:
-        watch.tainted, watch.stop_at_taint = False, stop_at_taint
+            ) -> Callable[[str], tuple[T, bool, Assumed]]:
+    """analyse(host), whether it read pods through a snapshot that did not hold them all (then it is
+    analysed again over the whole read), and what it assumed of the whole read (PartialSnapshot.holds);
+    with `stop_at_taint`, Tainted is raised at that first read."""
+    def run(host: str) -> tuple[T, bool, Assumed]:
+        watch.reset(stop_at_taint)
         try:
-            return analyse(host), watch.tainted
+            return analyse(host), watch.tainted, watch.assumed
         finally:
             watch.stop_at_taint = False
     return run

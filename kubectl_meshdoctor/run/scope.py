@@ -107,8 +107,13 @@ def read_scope(kube: KubeOptions, all_namespaces: bool, files: list[str], offlin
                 found = while_reading(arrivals, background.requests, reader.snapshot(laid, mode), scope_of)
             reader.finish_background()
         finally:  # a run ending on an error does not wait for the background LIST, nor keep it (nor it, us)
+            if reader.background is not None:
+                reader.background.abandon()
             reader.background = None
-    return dataclasses.replace(scope_of(reader.snapshot(laid, mode)), last_answer=reader.api.last_answer, early=found)
+    # the pods analysed early are indexed already, in the snapshot they were analysed over
+    final = reader.snapshot(laid, mode) if found is None or found.whole is None or laid else \
+        reader.snapshot_indexed_as(found.whole, mode)
+    return dataclasses.replace(scope_of(final), last_answer=reader.api.last_answer, early=found)
 
 
 def hosts_in(scope: Scope) -> list[str]:
@@ -170,7 +175,7 @@ def scan_scope(request: ScanRequest, kube: KubeOptions, no_color: bool = False) 
 
 def _early_stats(scope: Scope) -> dict[str, Any]:
     kept = scope.early is not None and scope.early.agrees(scope)
-    return {"hostsAnalysedEarly": len(scope.early.reports) if scope.early and kept else 0,
+    return {"hostsAnalysedEarly": len(scope.early.standing()) if scope.early and kept else 0,
             "early": "kept" if kept else scope.early.broken or "dropped" if scope.early else "not tried"}
 
 
@@ -200,16 +205,18 @@ def scan(scope: Scope, cluster_domain: str, suppress: tuple[str, ...] = (), incl
          sections: bool = True) -> ScanReport:
     work, left_out = _work(scope, include_system)
     ahead = scope.early if scope.early is not None and scope.early.agrees(scope) else None
-    done = dict(ahead.reports) if ahead else {}
+    every_pod = ahead.whole if ahead is not None else None
+    done = ahead.standing() if ahead is not None else {}
 
     def over(it: Scope) -> Callable[[str], Report | None]:
         return lambda host: analyse_host(it, host, cluster_domain, suppress, sections)
 
     todo = [h for h in work if h not in done]
-    if ahead is not None and ahead.whole is not None:  # the rest over every pod, with the indexes built early
-        whole = dataclasses.replace(scope, snapshot=ahead.whole, settings=ahead.settings or scope.settings)
-        results = map_hosts(watched(over(whole), ahead.whole.watch), todo)
-        done.update((host, report) for host, (report, tainted) in zip(todo, results, strict=True) if not tainted)
+    if ahead is not None and every_pod is not None:  # the rest over every pod, with the indexes built early
+        whole = dataclasses.replace(scope, snapshot=every_pod, settings=ahead.settings or scope.settings)
+        results = map_hosts(watched(over(whole), every_pod.watch), todo)
+        done.update((host, report) for host, (report, tainted, assumed) in zip(todo, results, strict=True)
+                    if not tainted and every_pod.holds(assumed))
         todo = [h for h in todo if h not in done]
     done.update(zip(todo, map_hosts(over(scope), todo), strict=True))
     return ScanReport.ranked([r for h in work if (r := done[h]) is not None], left_out)

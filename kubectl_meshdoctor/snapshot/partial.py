@@ -10,6 +10,12 @@ using a derived value whose making was tainted. Untainted work read only what th
 unchanged, so its result stands; tainted work is done again once every pod is in. Whether the order held
 (each namespace's pods in one run) is checked when the read ends, by whoever relies on it.
 
+One read is answered rather than tainting: the pods of every namespace that a selector picks (where a
+Gateway's proxies run, the ztunnels). Only every pod can tell, and nearly always the pods already in
+are the answer (the ingress gateway's namespace came long before the end). So it is answered from the
+complete namespaces and the answer is *assumed*: the work, and every value derived with it, remembers
+it, and the work stands only if the whole read answers the same (`holds`); else it is done again.
+
 The snapshots of one read share their Watch, and pods are always read from the latest (a value derived
 over an earlier snapshot and carried over may read through it). The last, `whole`, holds every pod: the
 hosts left when the read ends are analysed over it, with the indexes the early analyses built.
@@ -30,22 +36,46 @@ PODS = "pods"
 T = TypeVar("T")
 
 
+# What was assumed: (collection, selector items) -> the ids of the objects answered, in order.
+Assumed = Mapping[tuple[str, tuple[tuple[str, str], ...]], tuple[int, ...]]
+
+
+@dataclass
+class _Making:
+    """A derived value being made: whether its making read pods that may change, and what it assumes
+    (from the start, all the work assumed so far: the making may rest on values passed in)."""
+
+    read_changing: bool
+    assumed: dict[Any, tuple[int, ...]]
+
+
 @dataclass
 class Watch:
     """Shared by the partial snapshots of one read (a value derived over an earlier one may read through
-    it later): whether the work since the last reset read pods that may still change, and the same for
-    each derived value being made."""
+    it later): whether the work since the last reset read pods that may still change, what it assumed,
+    and the same for each derived value being made."""
 
     tainted: bool = False
-    making: list[bool] = field(default_factory=list)  # one per derived value being made, innermost last
+    assumed: dict[Any, tuple[int, ...]] = field(default_factory=dict)
+    making: list[_Making] = field(default_factory=list)  # one per derived value being made, innermost last
     stop_at_taint: bool = False  # raise Tainted: work that will be done again need not go on
     latest: PartialSnapshot | None = field(default=None, repr=False)  # the one with the most pods
 
+    def reset(self, stop_at_taint: bool = False) -> None:
+        """Before a new piece of work (a host)."""
+        self.tainted, self.assumed, self.stop_at_taint = False, {}, stop_at_taint
+
     def taint(self) -> None:
         self.tainted = True
-        self.making[:] = [True] * len(self.making)
+        for making in self.making:
+            making.read_changing = True
         if self.stop_at_taint:
             raise Tainted
+
+    def assume(self, assumed: Assumed) -> None:
+        self.assumed.update(assumed)
+        for making in self.making:
+            making.assumed.update(assumed)
 
 
 class Tainted(BaseException):
@@ -61,11 +91,13 @@ class _Made:
 
     read_changing: bool
     by_tainted_work: bool
+    assumed: Assumed  # using it assumes the same
 
 
 @dataclass(frozen=True)
 class PartialSnapshot(Snapshot):
     complete: frozenset[str] = frozenset()  # the namespaces whose pods are all here
+    arrived: tuple[str, ...] = ()  # the same, in the order they arrived
     whole: bool = False  # every pod is here (the LIST has ended)
     watch: Watch = field(default_factory=Watch, repr=False, compare=False)
     # derived key -> how it was made (a key missing here is never carried to the next snapshot)
@@ -98,6 +130,7 @@ class PartialSnapshot(Snapshot):
             _by_key=MappingProxyType({**self._by_key, PODS: (*self._by_key.get(PODS, ()), *added)}),
             _by_ns=MappingProxyType(by_ns), _by_name=MappingProxyType(by_name),
             _derived={key: self._derived[key] for key in made}, complete=self.complete | pods.keys(),
+            arrived=(*self.arrived, *pods),
             watch=self.watch, _made=made, whole=whole)
         self.watch.latest = grown
         return grown
@@ -131,8 +164,38 @@ class PartialSnapshot(Snapshot):
             super().select(key, namespace, selector)
 
     def select_everywhere(self, key: str, selector: dict[str, str]) -> list[dict[str, Any]]:
-        return Snapshot.select_everywhere(self._pods(None), key, selector) if key == PODS else \
-            super().select_everywhere(key, selector)
+        """Before the last pod: the pods of the complete namespaces, assumed to be the answer (`holds`);
+        none taints (the work waits for every pod: assuming none would nearly always be belied). In the
+        order of the whole read's answer: the complete namespaces' pods come first in it, in this
+        order (a namespace's own selection is indexed once, and carried from snapshot to snapshot)."""
+        if key != PODS:
+            return super().select_everywhere(key, selector)
+        latest = self.watch.latest or self
+        if latest.whole:
+            return Snapshot.select_everywhere(latest, key, selector)
+        items = tuple(sorted(selector.items()))
+        memo = ("assumed-selection", key, items)  # once per snapshot and selector (a gateway's, for every host)
+        if memo not in latest._derived:
+            # it rests on nothing the work assumed: made apart from it (nothing it makes is passed that on)
+            assumed, self.watch.assumed = self.watch.assumed, {}
+            try:
+                found = tuple(pod for namespace in latest.arrived
+                              for pod in Snapshot.select(latest, key, namespace, selector))
+            finally:
+                self.watch.assumed = assumed
+            latest._derived[memo] = (found, tuple(map(id, found)))
+        found, ids = latest._derived[memo]
+        if not found:  # none yet: their namespace is still to come (a Gateway without proxies is rare)
+            self.watch.taint()
+        else:
+            self.watch.assume({(key, items): ids})
+        return list(found)
+
+    def holds(self, assumed: Assumed) -> bool:
+        """Whether the whole read answers what was assumed (asked of the snapshot holding every pod)."""
+        assert self.whole, "only every pod can tell"
+        return all(tuple(map(id, Snapshot.select_everywhere(self, key, dict(selector)))) == ids
+                   for (key, selector), ids in assumed.items())
 
     def derived(self, key: Any, build: Callable[[], T]) -> T:
         return cast(T, self._remembered(key, build))
@@ -141,17 +204,21 @@ class PartialSnapshot(Snapshot):
         return cast(T, self._remembered((key, id(obj)), lambda: (obj, build()))[1])
 
     def _remembered(self, key: Any, build: Callable[[], Any]) -> Any:
-        """Using a value whose making read pods that may change taints the work that uses it."""
+        """Using a value whose making read pods that may change taints the work that uses it; using one
+        made with assumptions assumes them too."""
         how = self._made.get(key)
         if how is not None:
             if how.read_changing:
                 self.watch.taint()
+            if how.assumed:
+                self.watch.assume(how.assumed)
             return self._derived[key]
-        self.watch.making.append(False)
+        making = _Making(False, dict(self.watch.assumed))
+        self.watch.making.append(making)
         try:
             value = build()
         finally:
-            read_changing = self.watch.making.pop()
+            self.watch.making.pop()
         self._derived[key] = value
-        self._made[key] = _Made(read_changing, self.watch.tainted)
+        self._made[key] = _Made(making.read_changing, self.watch.tainted, MappingProxyType(making.assumed))
         return value
