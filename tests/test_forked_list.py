@@ -97,3 +97,22 @@ def test_the_list_is_read_in_a_thread_when_told_to(live: Any, monkeypatch: pytes
     assert reader.background is not None and reader.background.forked is None
     reader.finish_background()
     assert reader.results[-1].status.state == State.OK
+
+
+def test_a_reading_process_that_dies_is_replaced_by_a_thread(live: Any) -> None:
+    """Killed (for memory, say) before it answered: the LIST is read again in this process, the sink told
+    it started over; the run goes on."""
+    import signal
+
+    cluster = live(objects_of([EXAMPLES / "bookinfo"]), page_cap=1, slow_pages=0.05)
+    reader = reader_of(cluster)
+    pages, _ = read_in_background(reader)
+    background = reader.background
+    assert background is not None and background.forked is not None
+    time.sleep(0.2)
+    os.kill(background.forked.pid, signal.SIGKILL)
+    reader.finish_background()
+    result = reader.results[-1]
+    assert result.status.state == State.OK and None in pages
+    after = pages[len(pages) - 1 - pages[::-1].index(None) + 1:]
+    assert [id(p) for page in after if page for p in page] == [id(p) for p in result.items] and result.items

@@ -33,6 +33,10 @@ from kubectl_meshdoctor.cluster.fetch import Discovery, ListRequest, ListResult,
 PIPE_SIZE = 1 << 20  # the most a process may ask for without privileges (/proc/sys/fs/pipe-max-size)
 
 
+class Lost(RuntimeError):
+    """The reading process died without an answer (killed for memory, say): the LIST is read again here."""
+
+
 def can_fork(requests: list[ListRequest]) -> bool:
     """MESHDOCTOR_FORKED_LIST=0 reads in a thread instead (the answer is the same)."""
     return len(requests) == 1 and sys.platform.startswith("linux") and hasattr(os, "fork") \
@@ -71,9 +75,10 @@ class ForkedList:
             while True:
                 try:
                     kind, *message = pickle.load(self.answers)
-                except EOFError:
-                    raise RuntimeError(f"the process reading {self.request.resource} ended without an answer") \
-                        from None
+                except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+                    if self.reaped:  # stopped: the run has gone on without it
+                        raise
+                    raise Lost(f"the process reading {self.request.resource} ended without an answer") from None
                 if kind == "page":
                     items, last_answer = message
                     if items is None:  # the LIST started over (an expired continue token)

@@ -7,6 +7,7 @@ collection's outcome for the report, and hands out the snapshot so far (built on
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from kubectl_meshdoctor.cluster.fetch import (
     discover,
     list_collections,
 )
-from kubectl_meshdoctor.cluster.forked import ForkedList, can_fork
+from kubectl_meshdoctor.cluster.forked import ForkedList, Lost, can_fork
 from kubectl_meshdoctor.cluster.kubeconfig import KubeOptions, connect
 from kubectl_meshdoctor.cluster.resources import BY_KEY, CollectionStatus, State
 from kubectl_meshdoctor.errors import ClusterError
@@ -232,13 +233,18 @@ class Background:
     def __post_init__(self) -> None:
         if can_fork(self.requests):  # forked now, in the caller's thread: before the round's threads start
             assert self.reader.discovery is not None, "start() first"
-            self.forked = ForkedList.start(self.reader.api, self.reader.discovery, self.requests[0])
+            with contextlib.suppress(OSError):  # no process to be had: a thread reads
+                self.forked = ForkedList.start(self.reader.api, self.reader.discovery, self.requests[0])
         self.thread = threading.Thread(target=self._read, name="meshdoctor-background-list", daemon=True)
 
     def _read(self) -> None:
         try:
-            self.results = self.forked.receive(self.sink) if self.forked is not None else \
-                self.reader.lists(self.requests, self.sink, pause=False)
+            try:
+                self.results = self.forked.receive(self.sink) if self.forked is not None else \
+                    self.reader.lists(self.requests, self.sink, pause=False)
+            except Lost:  # read again here, from the start (what was sent is dropped, as when a LIST restarts)
+                self.sink(None)
+                self.results = self.reader.lists(self.requests, self.sink, pause=False)
         except BaseException as exc:  # raised again in the reader's thread, by finish()
             self.error = exc
         finally:
