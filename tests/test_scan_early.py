@@ -50,7 +50,8 @@ def test_hosts_are_analysed_while_the_pods_arrive(live: Any, tmp_path: Path) -> 
     """bookinfo's pods arrive before those of the namespaces after it: its hosts are done before the LIST
     ends. (Each answer takes 20 ms and a namespace listed last holds thirty pods: the pods take longer to
     list than the rest, as in a big cluster.) A host routed through the ingress gateway asks where the
-    gateway's proxies run, which only every pod can tell: it waits for the end."""
+    gateway's proxies run: in istio-system, listed after bookinfo, so none are in yet and it waits for
+    the end (test_a_host_behind_a_gateway_... has them in first)."""
     filler = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "zz-batch", "name": f"job-{i}"}}
               for i in range(30)]
     stats = same_scan(live([*objects_of([DEMO]), *filler], page_cap=1, latency=0.02), tmp_path)
