@@ -3,8 +3,8 @@
 `scan -A` analyses hosts while the pods arrive (run/early.py), and in one process that analysis and the
 parsing of the pods share one interpreter lock: at 10,000 pods from a real API server, reading and
 parsing them held it 0.6-0.9 s of the 1.5 s the LIST took, and the analysis fell behind. In a process
-of its own, the LIST is read, parsed and trimmed on another core; this one only unpickles the trimmed
-pages (0.13 s for 10,000 pods against 0.7 s to read and parse them).
+of its own, the LIST is read, parsed and trimmed on another core; this one only unmarshals the trimmed
+pages (0.11 s for 10,000 pods against 0.7 s to read and parse them).
 
 The process is forked before the round's reading threads start (a fork copies one thread; a lock
 another thread held stays held in the copy, so the copy writes to nothing inherited: only the
@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import marshal
 import os
 import pickle
 import signal
+import struct
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -30,6 +32,11 @@ from typing import IO, Any
 from kubectl_meshdoctor.cluster.api import RawApi
 from kubectl_meshdoctor.cluster.fetch import Discovery, ListRequest, ListResult, PageSink, list_collections
 
+# Each answer: its kind, the reading process's last answer from the API server (perf_counter: the same
+# clock in both processes on Linux), its size, then itself. A page is marshalled (JSON's types only;
+# 2.5 times faster to write than a pickle, and this is the same interpreter), the rest pickled.
+_HEADER = struct.Struct("<cdQ")
+PAGE, RESTART, DONE, FAILED = b"p", b"r", b"d", b"f"
 PIPE_SIZE = 1 << 20  # the most a process may ask for without privileges (/proc/sys/fs/pipe-max-size)
 
 
@@ -73,31 +80,38 @@ class ForkedList:
         """Each page to the sink as it comes; then the result, as list_collections would have returned it."""
         try:
             while True:
-                try:
-                    kind, *message = pickle.load(self.answers)
-                except (EOFError, OSError, ValueError, pickle.UnpicklingError):
-                    if self.reaped:  # stopped: the run has gone on without it
-                        raise
-                    raise Lost(f"the process reading {self.request.resource} ended without an answer") from None
-                if kind == "page":
-                    items, last_answer = message
-                    if items is None:  # the LIST started over (an expired continue token)
-                        self.pages = []
-                    else:
-                        self.pages += items
-                    self.api.last_answer = max(self.api.last_answer, last_answer)
+                kind, last_answer, payload = self._next()
+                self.api.last_answer = max(self.api.last_answer, last_answer)
+                if kind == PAGE:
+                    items = marshal.loads(payload)
+                    self.pages += items
                     sink(items)
-                elif kind == "failed":
-                    raise message[0]
+                elif kind == RESTART:  # the LIST started over (an expired continue token)
+                    self.pages = []
+                    sink(None)
+                elif kind == FAILED:
+                    raise pickle.loads(payload)
                 else:
-                    result, count, requests, received, last_answer = message
+                    result, count, requests, received = pickle.loads(payload)
                     self.api.requests += requests
                     self.api.bytes_received += received
-                    self.api.last_answer = max(self.api.last_answer, last_answer)
                     self._reap()
                     return [dataclasses.replace(result, items=self.pages[:count])]
         finally:
             self.stop()
+
+    def _next(self) -> tuple[bytes, float, bytes]:
+        try:
+            header = self.answers.read(_HEADER.size)
+            kind, last_answer, size = _HEADER.unpack(header)
+            payload = self.answers.read(size)
+            if len(payload) != size:
+                raise EOFError
+        except (EOFError, OSError, ValueError, struct.error):
+            if self.reaped:  # stopped: the run has gone on without it
+                raise
+            raise Lost(f"the process reading {self.request.resource} ended without an answer") from None
+        return kind, last_answer, payload
 
     def stop(self) -> None:
         """Ends the reading process if it is still at work (the run failed or was interrupted), and reaps it."""
@@ -129,21 +143,22 @@ def _read_and_send(api: RawApi, discovery: Discovery, request: ListRequest, writ
         api.use_own_connections()
         received_before, requests_before = api.bytes_received, api.requests
         with os.fdopen(write_end, "wb") as out:
-            def send(*message: Any) -> None:
-                pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+            def send(kind: bytes, payload: bytes) -> None:
+                out.write(_HEADER.pack(kind, api.last_answer, len(payload)))
+                out.write(payload)
                 out.flush()
             count = 0
 
             def page(items: list[dict[str, Any]] | None) -> None:
                 nonlocal count
                 count = 0 if items is None else count + len(items)
-                send("page", items, api.last_answer)
+                send(RESTART, b"") if items is None else send(PAGE, marshal.dumps(items))
             try:  # the items are sent, not kept: this process would hold every pod again
                 (result,) = list_collections(api, discovery, [request], page, pause=False, keep=False)
-                send("done", result, count, api.requests - requests_before, api.bytes_received - received_before,
-                     api.last_answer)
+                send(DONE, pickle.dumps((result, count, api.requests - requests_before,
+                                         api.bytes_received - received_before)))
             except Exception as exc:  # raised again in the run, as a LIST in a thread would raise it
-                send("failed", exc if _picklable(exc) else RuntimeError(repr(exc)))
+                send(FAILED, pickle.dumps(exc if _picklable(exc) else RuntimeError(repr(exc))))
     except BaseException:  # the run has gone (a broken pipe) or was interrupted: nobody to tell
         code = 1
     finally:
